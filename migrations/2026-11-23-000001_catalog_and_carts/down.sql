@@ -1,0 +1,3 @@
+DROP TABLE cart_items;
+DROP TABLE carts;
+DROP TABLE products;

@@ -1,0 +1,132 @@
+//! Pure cart rules: quantity parsing and totals.
+
+use crate::catalog::models::Product;
+use crate::money::{Money, MoneyError};
+
+/// Most units of one product a cart line may hold.
+pub const MAX_LINE_QUANTITY: u32 = 99;
+
+/// A validated quantity, `0..=MAX_LINE_QUANTITY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// For adding to the cart: a whole number from 1 to 99.
+    pub fn parse_positive(raw: &str) -> Result<Quantity, String> {
+        match Self::parse(raw) {
+            Some(q) if q.0 > 0 => Ok(q),
+            _ => Err(format!(
+                "Please enter a quantity from 1 to {MAX_LINE_QUANTITY}."
+            )),
+        }
+    }
+
+    /// For changing a cart line: 0 removes it.
+    pub fn parse_allowing_zero(raw: &str) -> Result<Quantity, String> {
+        Self::parse(raw).ok_or_else(|| {
+            format!("Please enter a quantity from 0 to {MAX_LINE_QUANTITY} (0 removes the item).")
+        })
+    }
+
+    fn parse(raw: &str) -> Option<Quantity> {
+        let raw = raw.trim();
+        // Digits only: no signs, exponents or decimals; length-capped before parsing.
+        if raw.is_empty() || raw.len() > 3 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = raw.parse().ok()?;
+        (n <= MAX_LINE_QUANTITY).then_some(Quantity(n))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// One product line in the cart, with its product as it is now.
+#[derive(Debug, Clone)]
+pub struct CartLine {
+    pub item_id: i64,
+    pub product: Product,
+    pub quantity: u32,
+}
+
+impl CartLine {
+    /// Still sold: active and not sold out.
+    pub fn purchasable(&self) -> bool {
+        self.product.active && !self.product.sold_out()
+    }
+}
+
+/// A cart line with its computed total.
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    pub line: CartLine,
+    pub total: Money,
+}
+
+/// The cart as shown and checked out: lines with totals, and the subtotal of
+/// the purchasable lines (`None` when there are none).
+#[derive(Debug, Clone)]
+pub struct CartSummary {
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Option<Money>,
+}
+
+impl CartSummary {
+    pub fn new(lines: Vec<CartLine>) -> Result<CartSummary, MoneyError> {
+        let mut subtotal: Option<Money> = None;
+        let mut priced = Vec::with_capacity(lines.len());
+        for line in lines {
+            let total = line.product.price().checked_mul(line.quantity)?;
+            if line.purchasable() {
+                subtotal = Some(match subtotal {
+                    Some(sum) => sum.checked_add(total)?,
+                    None => total,
+                });
+            }
+            priced.push(PricedLine { line, total });
+        }
+        Ok(CartSummary {
+            lines: priced,
+            subtotal,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positive_quantities_are_whole_numbers_from_1_to_99() {
+        assert_eq!(Quantity::parse_positive("1").unwrap().get(), 1);
+        assert_eq!(Quantity::parse_positive(" 99 ").unwrap().get(), 99);
+        assert_eq!(Quantity::parse_positive("007").unwrap().get(), 7);
+        for bad in [
+            "0",
+            "-1",
+            "100",
+            "1000000000000",
+            "abc",
+            "",
+            "1.5",
+            "1e2",
+            "+1",
+            "٣",
+        ] {
+            assert!(Quantity::parse_positive(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn changing_a_line_allows_zero() {
+        assert_eq!(Quantity::parse_allowing_zero("0").unwrap().get(), 0);
+        assert!(Quantity::parse_allowing_zero("-1").is_err());
+        assert!(Quantity::parse_allowing_zero("100").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use diesel_async::AsyncPgConnection;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::domain::{CartSummary, Quantity};
+use super::models::{self, CartError};
+use crate::catalog::handlers::{ProductPage, product_not_found};
+use crate::error::AppError;
+use crate::session::{FlashLevel, TypedSession};
+use crate::startup::AppState;
+use crate::web::{CsrfForm, FormResponse, Layout, rerender, see_other};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cart/show.html")]
+pub struct CartPage {
+    layout: Layout,
+    cart: CartSummary,
+    /// A problem with a submitted line form: (cart item id, message).
+    error: Option<(i64, String)>,
+}
+
+impl CartPage {
+    async fn load(state: &AppState, session: &TypedSession) -> Result<CartPage, AppError> {
+        let mut conn = state.db.get().await?;
+        let lines = match session.cart_id() {
+            Some(cart_id) => models::lines(&mut conn, cart_id).await?,
+            None => Vec::new(),
+        };
+        Ok(CartPage {
+            layout: Layout::load(session, &mut conn).await?,
+            cart: CartSummary::new(lines).map_err(anyhow::Error::from)?,
+            error: None,
+        })
+    }
+
+    /// The error message for this cart line's form, if any.
+    fn error_for(&self, item_id: &i64) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(id, _)| id == item_id)
+            .map(|(_, message)| message.as_str())
+    }
+
+    async fn with_error(
+        state: &AppState,
+        session: &TypedSession,
+        item_id: i64,
+        message: String,
+        status: StatusCode,
+    ) -> FormResponse<CartPage> {
+        let mut page = CartPage::load(state, session).await?;
+        page.error = Some((item_id, message));
+        rerender(page, status)
+    }
+}
+
+#[get("/cart")]
+pub async fn show(state: web::Data<AppState>, session: TypedSession) -> Result<CartPage, AppError> {
+    CartPage::load(&state, &session).await
+}
+
+#[derive(Deserialize)]
+pub struct AddItemForm {
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+#[post("/cart/items")]
+pub async fn add_item(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    CsrfForm(form): CsrfForm<AddItemForm>,
+) -> FormResponse<ProductPage> {
+    let rerender_product = async |message: String, status: StatusCode| {
+        let mut page = ProductPage::load(&state, &session, &form.product).await?;
+        page.error = Some(message);
+        page.quantity = form.quantity.clone();
+        rerender(page, status)
+    };
+    let quantity = match Quantity::parse_positive(&form.quantity) {
+        Ok(quantity) => quantity,
+        Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
+    };
+    let mut conn = state.db.get().await?;
+    let cart_id = ensure_cart(&mut conn, &session).await?;
+    match models::add(&mut conn, cart_id, &form.product, quantity).await {
+        Ok(product) => {
+            let units = quantity.get();
+            session.flash(
+                FlashLevel::Success,
+                format!("Added {units} × {} to your cart.", product.name),
+            )?;
+            see_other("/cart")
+        }
+        Err(CartError::ProductNotFound) => Err(product_not_found()),
+        Err(CartError::Database(e)) => Err(e.into()),
+        Err(e) => rerender_product(e.message(), StatusCode::CONFLICT).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateItemForm {
+    #[serde(default)]
+    quantity: String,
+}
+
+#[post("/cart/items/{id}")]
+pub async fn update_item(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    item_id: web::Path<String>,
+    CsrfForm(form): CsrfForm<UpdateItemForm>,
+) -> FormResponse<CartPage> {
+    let item_id = parse_item_id(&item_id)?;
+    let cart_id = session.cart_id().ok_or_else(item_not_found)?;
+    let quantity = match Quantity::parse_allowing_zero(&form.quantity) {
+        Ok(quantity) => quantity,
+        Err(message) => {
+            return CartPage::with_error(
+                &state,
+                &session,
+                item_id,
+                message,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let mut conn = state.db.get().await?;
+    match models::set_quantity(&mut conn, cart_id, item_id, quantity).await {
+        Ok(name) if quantity.get() == 0 => {
+            session.flash(
+                FlashLevel::Success,
+                format!("Removed {name} from your cart."),
+            )?;
+            see_other("/cart")
+        }
+        Ok(name) => {
+            session.flash(
+                FlashLevel::Success,
+                format!("Updated {name} to {}.", quantity.get()),
+            )?;
+            see_other("/cart")
+        }
+        Err(CartError::ItemNotFound) => Err(item_not_found()),
+        Err(CartError::Database(e)) => Err(e.into()),
+        Err(e) => {
+            CartPage::with_error(&state, &session, item_id, e.message(), StatusCode::CONFLICT).await
+        }
+    }
+}
+
+#[post("/cart/items/{id}/delete")]
+pub async fn remove_item(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    item_id: web::Path<String>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> FormResponse<CartPage> {
+    let item_id = parse_item_id(&item_id)?;
+    let cart_id = session.cart_id().ok_or_else(item_not_found)?;
+    let mut conn = state.db.get().await?;
+    match models::remove(&mut conn, cart_id, item_id).await {
+        Ok(name) => {
+            session.flash(
+                FlashLevel::Success,
+                format!("Removed {name} from your cart."),
+            )?;
+            see_other("/cart")
+        }
+        Err(CartError::Database(e)) => Err(e.into()),
+        Err(_) => Err(item_not_found()),
+    }
+}
+
+/// The session's cart, created on first add (or again if it was deleted).
+async fn ensure_cart(
+    conn: &mut AsyncPgConnection,
+    session: &TypedSession,
+) -> Result<Uuid, AppError> {
+    if let Some(cart_id) = session.cart_id()
+        && models::exists_by_id(conn, cart_id).await?
+    {
+        return Ok(cart_id);
+    }
+    let cart_id = models::create(conn).await?;
+    session.set_cart_id(cart_id)?;
+    Ok(cart_id)
+}
+
+fn parse_item_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse().map_err(|_| item_not_found())
+}
+
+fn item_not_found() -> AppError {
+    AppError::NotFound("That item is no longer in your cart.".into())
+}

@@ -1,0 +1,71 @@
+use actix_web::{get, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::models::Product;
+use crate::error::AppError;
+use crate::session::TypedSession;
+use crate::startup::AppState;
+use crate::web::Layout;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/index.html")]
+pub struct CatalogPage {
+    layout: Layout,
+    products: Vec<Product>,
+}
+
+#[get("/")]
+pub async fn index(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<CatalogPage, AppError> {
+    let mut conn = state.db.get().await?;
+    let products = Product::list_active(&mut conn).await?;
+    Ok(CatalogPage {
+        layout: Layout::load(&session, &mut conn).await?,
+        products,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/product.html")]
+pub struct ProductPage {
+    pub layout: Layout,
+    pub product: Product,
+    /// A problem with the submitted add-to-cart form, shown next to it.
+    pub error: Option<String>,
+    pub quantity: String,
+}
+
+impl ProductPage {
+    pub async fn load(
+        state: &AppState,
+        session: &TypedSession,
+        slug: &str,
+    ) -> Result<ProductPage, AppError> {
+        let mut conn = state.db.get().await?;
+        let product = Product::find_active(&mut conn, slug)
+            .await?
+            .ok_or_else(product_not_found)?;
+        Ok(ProductPage {
+            layout: Layout::load(session, &mut conn).await?,
+            product,
+            error: None,
+            quantity: "1".into(),
+        })
+    }
+}
+
+pub fn product_not_found() -> AppError {
+    AppError::NotFound("That product doesn't exist or is no longer available.".into())
+}
+
+#[get("/products/{slug}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    slug: web::Path<String>,
+) -> Result<ProductPage, AppError> {
+    ProductPage::load(&state, &session, &slug).await
+}

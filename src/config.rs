@@ -1,0 +1,217 @@
+//! Settings from the environment, typed and validated once at start.
+//! Every variable is documented in README.md.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A secret string that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    var: &'static str,
+    message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None`: start the project's private PostgreSQL cluster under `data_dir`.
+    pub database_url: Option<Secret>,
+    pub database_pool_size: usize,
+    pub bind: SocketAddr,
+    /// Public origin used in absolute links (Stripe redirect URLs); no trailing slash.
+    pub app_base_url: String,
+    /// `None`: generated once and kept in `data_dir`.
+    pub session_key: Option<Secret>,
+    pub log_format: LogFormat,
+    /// Local state for development: the private cluster and the generated session key.
+    pub data_dir: PathBuf,
+}
+
+/// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
+pub const SESSION_KEY_MIN_LEN: usize = 64;
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map instead of the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bind: SocketAddr = parse(&lookup, "BIND", "127.0.0.1:8080", |v| {
+            v.parse()
+                .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
+        })?;
+        let app_base_url = match lookup("APP_BASE_URL") {
+            Some(url) => parse_base_url(&url).map_err(|message| ConfigError {
+                var: "APP_BASE_URL",
+                message,
+            })?,
+            None => format!("http://{bind}"),
+        };
+        let database_pool_size = parse(&lookup, "DATABASE_POOL_SIZE", "16", |v| match v.parse() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err("expected a whole number from 1 to 1000".to_owned()),
+        })?;
+        let database_url = lookup("DATABASE_URL")
+            .map(|url| {
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(Secret::new(url))
+                } else {
+                    Err(ConfigError {
+                        var: "DATABASE_URL",
+                        message: "expected a postgres:// or postgresql:// URL".to_owned(),
+                    })
+                }
+            })
+            .transpose()?;
+        let session_key = lookup("SESSION_KEY")
+            .map(|key| {
+                if key.len() >= SESSION_KEY_MIN_LEN {
+                    Ok(Secret::new(key))
+                } else {
+                    Err(ConfigError {
+                        var: "SESSION_KEY",
+                        message: format!(
+                            "must be at least {SESSION_KEY_MIN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                        ),
+                    })
+                }
+            })
+            .transpose()?;
+        let log_format = parse(&lookup, "LOG_FORMAT", "pretty", |v| match v {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected `pretty` or `json`".to_owned()),
+        })?;
+        let data_dir = PathBuf::from(lookup("DATA_DIR").unwrap_or_else(|| ".data".to_owned()));
+        Ok(Settings {
+            database_url,
+            database_pool_size,
+            bind,
+            app_base_url,
+            session_key,
+            log_format,
+            data_dir,
+        })
+    }
+
+    /// Cookies get the `Secure` flag when shoppers reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.app_base_url.starts_with("https://")
+    }
+}
+
+fn parse<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let raw = lookup(var).unwrap_or_else(|| default.to_owned());
+    parse(raw.trim()).map_err(|message| ConfigError {
+        var,
+        message: format!("{message}, got {raw:?}"),
+    })
+}
+
+fn parse_base_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("expected an http:// or https:// origin, got {url:?}"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "expected an origin without a path, like https://shop.example.com, got {url:?}"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_locally_on_a_private_cluster() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.app_base_url, "http://127.0.0.1:8080");
+        assert!(s.database_url.is_none());
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert!(!s.secure_cookies());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("BIND", "localhost"),
+            ("APP_BASE_URL", "shop.example.com"),
+            ("APP_BASE_URL", "https://shop.example.com/path"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("SESSION_KEY", "short"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let key = "k".repeat(64);
+        let s = settings(&[
+            ("SESSION_KEY", &key),
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains(&key) && !debug.contains("hunter2"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn https_base_url_turns_on_secure_cookies() {
+        let s = settings(&[("APP_BASE_URL", "https://shop.example.com/")]).unwrap();
+        assert_eq!(s.app_base_url, "https://shop.example.com");
+        assert!(s.secure_cookies());
+    }
+}

@@ -1,0 +1,92 @@
+//! Connection pool, embedded migrations and the private development cluster.
+
+pub mod cluster;
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::Secret;
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Builds the pool. Connections are opened lazily; a request waits at most a
+/// few seconds for one, then fails with 503 instead of hanging.
+pub fn pool(url: &Secret, max_size: usize) -> anyhow::Result<DbPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .context("building the database pool")
+}
+
+/// Runs pending embedded migrations. The harness is synchronous, so it runs on
+/// a blocking thread over a wrapped async connection.
+pub async fn run_migrations(url: &Secret) -> anyhow::Result<()> {
+    let url = url.expose().to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .context("connecting to PostgreSQL to run migrations")?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+        if !applied.is_empty() {
+            tracing::info!(count = applied.len(), "applied database migrations");
+        }
+        Ok(())
+    })
+    .await?
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+/// Creates `database` on the server behind `admin_url` unless it exists.
+/// `template` clones an existing database (test databases copy a migrated template).
+pub async fn create_database(
+    admin_url: &Secret,
+    database: &str,
+    template: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(admin_url.expose())
+        .await
+        .context("connecting to PostgreSQL")?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(database)
+            .get_result(&mut conn)
+            .await?;
+    if !found.exists {
+        let mut sql = format!("CREATE DATABASE {}", quote_ident(database));
+        if let Some(template) = template {
+            sql.push_str(&format!(" TEMPLATE {}", quote_ident(template)));
+        }
+        conn.batch_execute(&sql)
+            .await
+            .with_context(|| format!("creating database {database}"))?;
+    }
+    Ok(())
+}
+
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}

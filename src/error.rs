@@ -1,0 +1,131 @@
+//! The error boundary for HTML routes.
+//!
+//! Policy: handlers return `Result<_, AppError>`. Variants other than
+//! `Unexpected` and `Unavailable` carry a message written for shoppers and are
+//! shown as is. `Unexpected` is logged once here with its cause chain, and the
+//! shopper sees only a generic page with the request id: a 5xx never shows
+//! internals. Model code returns `diesel::QueryResult`; plumbing uses anyhow
+//! with `.context()` at each step.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::telemetry;
+use crate::web::Layout;
+
+#[derive(thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the service is temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("unexpected error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn page_not_found() -> Self {
+        AppError::NotFound("We couldn't find the page you were looking for.".into())
+    }
+}
+
+impl std::fmt::Debug for AppError {
+    /// Prints the whole cause chain, so the log line explains the failure.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            writeln!(f, "Caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        AppError::Unexpected(error.into())
+    }
+}
+
+impl From<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>> for AppError {
+    /// No connection within the pool's wait timeout means the database is
+    /// down or saturated: answer 503 fast rather than hang.
+    fn from(
+        error: deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>,
+    ) -> Self {
+        AppError::Unavailable(error.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    status: u16,
+    title: &'a str,
+    message: String,
+    request_id: Option<String>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = telemetry::current_request_id();
+        let (title, message) = match self {
+            AppError::NotFound(message) => ("Not found", message.clone()),
+            AppError::BadRequest(message) => ("Please check your input", message.clone()),
+            AppError::Forbidden(message) => ("Please try again", message.clone()),
+            AppError::PayloadTooLarge => (
+                "Request too large",
+                "That request was larger than we accept. Please try again with less data.".into(),
+            ),
+            AppError::Unavailable(error) => {
+                tracing::warn!(error = ?error, "service unavailable");
+                (
+                    "We'll be right back",
+                    "The shop is temporarily unavailable. Please try again in a moment.".into(),
+                )
+            }
+            AppError::Unexpected(_) => {
+                tracing::error!(error = ?self, "unexpected error");
+                (
+                    "Something went wrong",
+                    "Something went wrong on our side. Please try again.".into(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            layout: Layout::default(),
+            status: status.as_u16(),
+            title,
+            message,
+            request_id: status.is_server_error().then_some(request_id).flatten(),
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| "Something went wrong.".into());
+        HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body)
+    }
+}

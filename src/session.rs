@@ -1,0 +1,121 @@
+//! Typed access to the cookie session. The cookie is private (encrypted and
+//! authenticated) and holds only small values: the cart id, the CSRF token and
+//! pending flash messages. Everything else lives in PostgreSQL.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+const CART_ID: &str = "cart_id";
+const CSRF_TOKEN: &str = "csrf_token";
+const FLASHES: &str = "flashes";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashLevel {
+    Success,
+    Error,
+}
+
+/// A one-time message shown on the next page after a redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub level: FlashLevel,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn is_error(&self) -> bool {
+        self.level == FlashLevel::Error
+    }
+
+    pub fn css_class(&self) -> &'static str {
+        match self.level {
+            FlashLevel::Success => "success",
+            FlashLevel::Error => "error",
+        }
+    }
+}
+
+pub struct TypedSession(Session);
+
+impl TypedSession {
+    pub fn cart_id(&self) -> Option<Uuid> {
+        // A cookie we cannot read (older format) is treated as "no cart" rather than an error.
+        self.0.get(CART_ID).ok().flatten()
+    }
+
+    pub fn set_cart_id(&self, cart_id: Uuid) -> Result<(), AppError> {
+        self.insert(CART_ID, cart_id)
+    }
+
+    /// The session's CSRF token, created on first use.
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self.0.get::<String>(CSRF_TOKEN).ok().flatten() {
+            return Ok(token);
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        self.insert(CSRF_TOKEN, &token)?;
+        Ok(token)
+    }
+
+    /// Constant-time comparison against the session's token; a session
+    /// without a token accepts nothing.
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        match self.0.get::<String>(CSRF_TOKEN).ok().flatten() {
+            Some(token) => bool::from(token.as_bytes().ct_eq(submitted.as_bytes())),
+            None => false,
+        }
+    }
+
+    pub fn flash(&self, level: FlashLevel, message: impl Into<String>) -> Result<(), AppError> {
+        let mut flashes = self.peek_flashes();
+        flashes.push(Flash {
+            level,
+            message: message.into(),
+        });
+        self.insert(FLASHES, flashes)
+    }
+
+    /// Returns and clears the pending flash messages.
+    pub fn take_flashes(&self) -> Vec<Flash> {
+        let flashes = self.peek_flashes();
+        if !flashes.is_empty() {
+            self.0.remove(FLASHES);
+        }
+        flashes
+    }
+
+    fn peek_flashes(&self) -> Vec<Flash> {
+        self.0.get(FLASHES).ok().flatten().unwrap_or_default()
+    }
+
+    fn insert(&self, key: &str, value: impl Serialize) -> Result<(), AppError> {
+        self.0
+            .insert(key, value)
+            .context("writing the session")
+            .map_err(AppError::from)
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = std::convert::Infallible;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Ok(TypedSession(req.get_session())))
+    }
+}

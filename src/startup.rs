@@ -1,0 +1,169 @@
+//! Application assembly: the database, the session key, the route table and
+//! the HTTP server.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use actix_files::Files;
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use rand::RngCore;
+
+use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
+use crate::db::cluster::{Durability, LocalCluster};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::{cart, catalog, seed, telemetry};
+
+/// Largest form body we accept; our forms are a few hundred bytes.
+const FORM_LIMIT_BYTES: usize = 16 * 1024;
+
+/// Shared by every request handler.
+pub struct AppState {
+    /// The PostgreSQL pool; every request takes a connection from it.
+    pub db: DbPool,
+}
+
+/// Where the database lives, resolved once at start.
+pub struct Database {
+    pub url: Secret,
+    /// The private cluster we started, to stop on shutdown; `None` with DATABASE_URL.
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// Uses DATABASE_URL, or creates/starts the private cluster under
+    /// `data_dir/postgres` and its `storefront` database. Runs migrations; a
+    /// fresh private database gets the seed catalog.
+    pub async fn prepare(settings: &Settings) -> anyhow::Result<Database> {
+        let database = match &settings.database_url {
+            Some(url) => Database {
+                url: url.clone(),
+                cluster: None,
+            },
+            None => {
+                let cluster =
+                    LocalCluster::start(&settings.data_dir.join("postgres"), Durability::Durable)
+                        .await?;
+                db::create_database(&cluster.url("postgres"), "storefront", None).await?;
+                Database {
+                    url: cluster.url("storefront"),
+                    cluster: Some(cluster),
+                }
+            }
+        };
+        db::run_migrations(&database.url).await?;
+        if database.cluster.is_some() {
+            seed::load_if_empty(&database.url).await?;
+        }
+        Ok(database)
+    }
+}
+
+/// SESSION_KEY, or a key generated once and kept in `data_dir` so carts
+/// survive restarts in development.
+pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(key) = &settings.session_key {
+        return Ok(Key::derive_from(key.expose().as_bytes()));
+    }
+    let path = settings.data_dir.join("session_key");
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    let key = if stored.trim().len() >= SESSION_KEY_MIN_LEN {
+        stored.trim().to_owned()
+    } else {
+        let mut bytes = [0u8; 64];
+        rand::rng().fill_bytes(&mut bytes);
+        let key = hex::encode(bytes);
+        std::fs::create_dir_all(&settings.data_dir)?;
+        write_private(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a session key");
+        key
+    };
+    Ok(Key::derive_from(key.as_bytes()))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(contents.as_bytes())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one) and builds the server.
+    pub async fn build(
+        settings: &Settings,
+        db_url: &Secret,
+        session_key: Key,
+    ) -> anyhow::Result<Self> {
+        let pool = db::pool(db_url, settings.database_pool_size)?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { db: pool });
+        let secure_cookies = settings.secure_cookies();
+        let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        let server = HttpServer::new(move || {
+            let session =
+                SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                    .cookie_name("storefront_session".into())
+                    .cookie_content_security(CookieContentSecurity::Private)
+                    .cookie_secure(secure_cookies)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .session_lifecycle(
+                        PersistentSession::default().session_ttl(CookieDuration::days(30)),
+                    )
+                    .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
+                .wrap(session)
+                .wrap(from_fn(telemetry::request_id))
+                .service(catalog::handlers::index)
+                .service(catalog::handlers::show)
+                .service(cart::handlers::show)
+                .service(cart::handlers::add_item)
+                .service(cart::handlers::update_item)
+                .service(cart::handlers::remove_item)
+                .service(Files::new("/static", &static_dir))
+                .default_service(web::to(|| async {
+                    Err::<String, _>(AppError::page_not_found())
+                }))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Lets the owner stop the server (tests restart the app this way).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

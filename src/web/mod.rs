@@ -1,0 +1,52 @@
+//! Shared pieces of the HTML front end: the page layout, CSRF-checked forms
+//! and responses.
+
+mod form;
+
+pub use form::CsrfForm;
+
+use actix_web::http::StatusCode;
+use actix_web::{CustomizeResponder, Either, Responder, web};
+use diesel_async::AsyncPgConnection;
+
+use crate::cart;
+use crate::error::AppError;
+use crate::session::{Flash, TypedSession};
+
+/// What the base layout needs on every page.
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+    pub cart_count: i64,
+}
+
+impl Layout {
+    pub async fn load(
+        session: &TypedSession,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<Layout, AppError> {
+        let cart_count = match session.cart_id() {
+            Some(cart_id) => cart::models::item_count(conn, cart_id).await?,
+            None => 0,
+        };
+        Ok(Layout {
+            csrf_token: session.csrf_token()?,
+            flashes: session.take_flashes(),
+            cart_count,
+        })
+    }
+}
+
+/// A form handler either redirects (303, after success) or re-renders its page
+/// with a 4xx status and a message.
+pub type FormResponse<P> = Result<Either<web::Redirect, CustomizeResponder<P>>, AppError>;
+
+pub fn see_other<P>(location: impl Into<String>) -> FormResponse<P> {
+    let location: String = location.into();
+    Ok(Either::Left(web::Redirect::to(location).see_other()))
+}
+
+pub fn rerender<P: Responder>(page: P, status: StatusCode) -> FormResponse<P> {
+    Ok(Either::Right(page.customize().with_status(status)))
+}

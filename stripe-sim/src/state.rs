@@ -1,0 +1,411 @@
+//! The simulator's whole world, behind one mutex: objects, events, idempotency
+//! records, fault knobs, the clock and the webhook delivery log.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::ids;
+use crate::model::{
+    Charge, Customer, Event, HasId, PaymentIntent, PaymentMethod, Refund, Session, SessionStatus,
+    WebhookEndpoint,
+};
+use crate::webhooks::{self, Delivery, Outgoing, Target};
+
+/// How long Stripe keeps idempotency keys.
+const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// Test knobs set through `POST /_sim/faults`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Faults {
+    pub latency_ms: u64,
+    pub error_rate: u32,
+    pub error_status: u16,
+    pub webhook_duplicate: bool,
+    pub webhook_out_of_order: bool,
+    pub webhook_drop: bool,
+    pub clock_offset_secs: i64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            error_rate: 0,
+            error_status: 500,
+            webhook_duplicate: false,
+            webhook_out_of_order: false,
+            webhook_drop: false,
+            clock_offset_secs: 0,
+        }
+    }
+}
+
+/// One attempt (or deliberate non-attempt) to deliver an event, for `GET /_sim/deliveries`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub attempt: u32,
+    /// `delivered`, `failed` or `dropped`.
+    pub outcome: &'static str,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// The second copy sent by the `webhook_duplicate` fault.
+    pub duplicate: bool,
+    /// The `t=` of the `Stripe-Signature` header.
+    pub signature_timestamp: Option<i64>,
+}
+
+/// What identifies a request for idempotency: a key reused with anything else is an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pub method: String,
+    pub path: String,
+    pub params: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Idempotent {
+    InFlight {
+        fingerprint: Fingerprint,
+        created: i64,
+    },
+    Done {
+        fingerprint: Fingerprint,
+        created: i64,
+        status: u16,
+        body: Vec<u8>,
+        request_id: String,
+    },
+}
+
+impl Idempotent {
+    fn created(&self) -> i64 {
+        match self {
+            Idempotent::InFlight { created, .. } | Idempotent::Done { created, .. } => *created,
+        }
+    }
+}
+
+/// The API request being executed, recorded on the events it causes.
+#[derive(Debug, Clone)]
+pub struct RequestRef {
+    pub id: String,
+    pub idempotency_key: Option<String>,
+}
+
+pub fn find<'a, T: HasId>(items: &'a [T], id: &str) -> Option<&'a T> {
+    items.iter().find(|item| item.id() == id)
+}
+
+/// Internal references are consistent by construction; a dangling one is Stripe's 500.
+fn must<'a, T: HasId>(items: &'a mut [T], id: &str) -> Result<&'a mut T, ApiError> {
+    items
+        .iter_mut()
+        .find(|item| item.id() == id)
+        .ok_or_else(ApiError::api_error)
+}
+
+fn system_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// Base of the hosted page URLs handed out in `url`.
+    pub public_url: String,
+    pub sessions: Vec<Session>,
+    pub payment_intents: Vec<PaymentIntent>,
+    pub charges: Vec<Charge>,
+    pub customers: Vec<Customer>,
+    pub payment_methods: Vec<PaymentMethod>,
+    pub refunds: Vec<Refund>,
+    pub events: Vec<Event>,
+    pub endpoints: Vec<WebhookEndpoint>,
+    /// Keyed by (API key, Idempotency-Key): keys are scoped per API key.
+    pub idempotency: HashMap<(String, String), Idempotent>,
+    pub faults: Faults,
+    /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
+    pub fault_counter: u64,
+    /// Seconds added by `POST /_sim/advance_clock`.
+    pub clock_advance: i64,
+    pub deliveries: Vec<DeliveryRecord>,
+    pub request: Option<RequestRef>,
+    /// Deliveries emitted under the lock, started once it is released.
+    outbox: Vec<Delivery>,
+    /// Deliveries held back by the out-of-order fault.
+    held: Vec<Delivery>,
+    start_hold: bool,
+}
+
+impl State {
+    pub fn new(public_url: String) -> Self {
+        Self {
+            public_url,
+            ..Self::default()
+        }
+    }
+
+    /// The simulated "now": real time, moved by `advance_clock` and `clock_offset_secs`.
+    pub fn now(&self) -> i64 {
+        system_now() + self.clock_advance + self.faults.clock_offset_secs
+    }
+
+    /// Decides whether the error-rate fault fails this /v1 request: with a rate of p
+    /// percent the k-th request fails when ⌊k·p/100⌋ grows, so exactly p of every 100
+    /// fail, evenly spread and reproducibly.
+    pub fn injected_fault(&mut self) -> Option<ApiError> {
+        let rate = u64::from(self.faults.error_rate);
+        if rate == 0 {
+            return None;
+        }
+        self.fault_counter += 1;
+        let k = self.fault_counter;
+        if k * rate / 100 == (k - 1) * rate / 100 {
+            return None;
+        }
+        Some(if self.faults.error_status == 429 {
+            ApiError::rate_limited()
+        } else {
+            ApiError::api_error()
+        })
+    }
+
+    pub fn prune_idempotency(&mut self) {
+        let cutoff = self.now() - IDEMPOTENCY_TTL_SECS;
+        self.idempotency.retain(|_, entry| entry.created() > cutoff);
+    }
+
+    pub fn session_mut(&mut self, id: &str) -> Result<&mut Session, ApiError> {
+        must(&mut self.sessions, id)
+    }
+
+    pub fn payment_intent_mut(&mut self, id: &str) -> Result<&mut PaymentIntent, ApiError> {
+        must(&mut self.payment_intents, id)
+    }
+
+    pub fn payment_method_mut(&mut self, id: &str) -> Result<&mut PaymentMethod, ApiError> {
+        must(&mut self.payment_methods, id)
+    }
+
+    pub fn charge_mut(&mut self, id: &str) -> Result<&mut Charge, ApiError> {
+        must(&mut self.charges, id)
+    }
+
+    pub fn charge_json(&self, charge: &Charge) -> Value {
+        let refunds = self
+            .refunds
+            .iter()
+            .rev()
+            .filter(|r| r.charge == charge.id)
+            .map(Refund::to_json)
+            .collect();
+        charge.to_json(refunds)
+    }
+
+    /// Any object by id, for `expand[]`.
+    pub fn render(&self, id: &str) -> Option<Value> {
+        let prefix = id.split('_').next().unwrap_or_default();
+        match prefix {
+            "cs" => find(&self.sessions, id).map(Session::to_json),
+            "pi" => find(&self.payment_intents, id).map(PaymentIntent::to_json),
+            "ch" => find(&self.charges, id).map(|c| self.charge_json(c)),
+            "cus" => find(&self.customers, id).map(Customer::to_json),
+            "pm" => find(&self.payment_methods, id).map(PaymentMethod::to_json),
+            "re" => find(&self.refunds, id).map(Refund::to_json),
+            _ => None,
+        }
+    }
+
+    pub fn create_customer(
+        &mut self,
+        email: Option<String>,
+        name: Option<String>,
+    ) -> &Customer {
+        let customer = Customer {
+            id: ids::short("cus"),
+            created: self.now(),
+            email,
+            name,
+            phone: None,
+            description: None,
+            metadata: serde_json::Map::new(),
+            invoice_prefix: ids::fingerprint()[..8].to_uppercase(),
+        };
+        self.emit("customer.created", customer.to_json());
+        self.customers.push(customer);
+        &self.customers[self.customers.len() - 1]
+    }
+
+    /// Records an event and queues its deliveries to every subscribed endpoint,
+    /// applying the webhook faults in force now.
+    pub fn emit(&mut self, kind: &str, object: Value) {
+        let targets: Vec<Target> = self
+            .endpoints
+            .iter()
+            .filter(|e| e.matches(kind))
+            .map(|e| Target {
+                endpoint_id: e.id.clone(),
+                url: e.url.clone(),
+                secret: e.secret.clone(),
+            })
+            .collect();
+        let event = Event {
+            id: ids::object("evt"),
+            created: self.now(),
+            kind: kind.to_owned(),
+            object,
+            request_id: self.request.as_ref().map(|r| r.id.clone()),
+            idempotency_key: self
+                .request
+                .as_ref()
+                .and_then(|r| r.idempotency_key.clone()),
+            pending_webhooks: i64::try_from(targets.len()).unwrap_or(i64::MAX),
+        };
+        if !targets.is_empty() {
+            let delivery = Delivery {
+                event_id: event.id.clone(),
+                event_type: event.kind.clone(),
+                // Stripe sends pretty-printed JSON; receivers must verify these exact bytes.
+                body: Arc::new(serde_json::to_vec_pretty(&event.to_json()).unwrap_or_default()),
+                targets,
+                duplicate: self.faults.webhook_duplicate,
+            };
+            self.queue(delivery);
+        }
+        self.events.push(event);
+    }
+
+    fn queue(&mut self, delivery: Delivery) {
+        if self.faults.webhook_drop {
+            for target in &delivery.targets {
+                self.deliveries.push(DeliveryRecord {
+                    event_id: delivery.event_id.clone(),
+                    event_type: delivery.event_type.clone(),
+                    endpoint_id: target.endpoint_id.clone(),
+                    url: target.url.clone(),
+                    attempt: 0,
+                    outcome: "dropped",
+                    status: None,
+                    error: None,
+                    duplicate: false,
+                    signature_timestamp: None,
+                });
+            }
+        } else if self.faults.webhook_out_of_order {
+            self.start_hold |= self.held.is_empty();
+            self.held.push(delivery);
+        } else {
+            self.outbox.push(delivery);
+        }
+    }
+
+    /// Held deliveries, newest first, for the out-of-order fault.
+    pub fn take_held(&mut self) -> Vec<Delivery> {
+        let mut held = std::mem::take(&mut self.held);
+        held.reverse();
+        held
+    }
+
+    fn take_outgoing(&mut self) -> Outgoing {
+        Outgoing {
+            deliveries: std::mem::take(&mut self.outbox),
+            start_hold: std::mem::take(&mut self.start_hold),
+        }
+    }
+
+    /// Expires one open session, as `POST .../expire` and the clock do.
+    pub fn expire_session(&mut self, id: &str) -> Result<(), ApiError> {
+        let session = self.session_mut(id)?;
+        session.status = SessionStatus::Expired;
+        session.pending_authentication = None;
+        let json = session.to_json();
+        self.emit("checkout.session.expired", json);
+        Ok(())
+    }
+
+    pub fn expire_due(&mut self) {
+        let now = self.now();
+        let due: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| s.status == SessionStatus::Open && s.expires_at <= now)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in due {
+            // Ids were just read from `sessions`, so this cannot fail.
+            let _ = self.expire_session(&id);
+        }
+    }
+}
+
+/// What the server, the hosted page and the background tasks share.
+pub struct Shared {
+    state: Mutex<State>,
+    pub http: reqwest::Client,
+    pub runtime: tokio::runtime::Handle,
+    pub shutdown: watch::Receiver<bool>,
+    pub webhook_retry_base: Duration,
+    pub webhook_max_attempts: u32,
+}
+
+impl Shared {
+    pub fn new(
+        state: State,
+        http: reqwest::Client,
+        shutdown: watch::Receiver<bool>,
+        webhook_retry_base: Duration,
+        webhook_max_attempts: u32,
+    ) -> Self {
+        Self {
+            state: Mutex::new(state),
+            http,
+            runtime: tokio::runtime::Handle::current(),
+            shutdown,
+            webhook_retry_base,
+            webhook_max_attempts,
+        }
+    }
+
+    /// The lock is never held across an await; a panic while holding it leaves
+    /// state that is still usable, so poisoning is ignored.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the state, then starts delivering the events it emitted.
+    pub fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let (result, outgoing) = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            (result, state.take_outgoing())
+        };
+        webhooks::dispatch(self, outgoing);
+        result
+    }
+
+    /// Spawns on the runtime that started the simulator (not an HTTP worker's),
+    /// stopping the task when the simulator shuts down.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let mut shutdown = self.shutdown.clone();
+        self.runtime.spawn(async move {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => {}
+                () = task => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,424 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_redirect_to, spawn_app, texts};
+
+#[tokio::test]
+async fn an_empty_cart_says_so() {
+    let app = spawn_app().await;
+
+    let (status, page) = app.get_page("/cart").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your cart is empty."));
+    assert_eq!(texts(&page, ".cart-count"), ["0"]);
+}
+
+#[tokio::test]
+async fn adding_products_shows_line_totals_subtotal_and_a_flash_once() {
+    let app = spawn_app().await;
+
+    let response = app.add_to_cart("aurora-ceramic-mug", "2").await;
+    assert_redirect_to(&response, "/cart");
+    let response = app.add_to_cart("field-notes-journal", "1").await;
+    assert_redirect_to(&response, "/cart");
+
+    let (status, page) = app.get_page("/cart").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = texts(&page, "tbody tr");
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("Aurora Ceramic Mug")
+            && rows[0].contains("$24.00")
+            && rows[0].ends_with("$48.00"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("Field Notes Journal") && rows[1].ends_with("$14.50"),
+        "{}",
+        rows[1]
+    );
+    assert_eq!(texts(&page, ".subtotal strong"), ["$62.50"]);
+    assert_eq!(texts(&page, ".cart-count"), ["3"]);
+    assert_eq!(
+        texts(&page, ".flash-success"),
+        [
+            "Added 2 × Aurora Ceramic Mug to your cart.",
+            "Added 1 × Field Notes Journal to your cart."
+        ]
+    );
+    let (_, again) = app.get_page("/cart").await;
+    assert!(texts(&again, ".flash").is_empty(), "flashes show once");
+}
+
+#[tokio::test]
+async fn adding_the_same_product_again_merges_the_line() {
+    let app = spawn_app().await;
+
+    app.add_to_cart("canvas-tote-bag", "1").await;
+    app.add_to_cart("canvas-tote-bag", "2").await;
+
+    let rows = app.cart_rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].2, 3);
+    let (_, page) = app.get_page("/cart").await;
+    assert_eq!(texts(&page, ".subtotal strong"), ["$84.00"]);
+}
+
+#[tokio::test]
+async fn changing_a_quantity_updates_totals_and_zero_removes_the_line() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    app.add_to_cart("brass-bottle-opener", "1").await;
+    let ids = app.cart_item_ids().await;
+
+    let response = app
+        .post_form(&format!("/cart/items/{}", ids[0]), &[("quantity", "5")])
+        .await;
+    assert_redirect_to(&response, "/cart");
+    let (_, page) = app.get_page("/cart").await;
+    assert!(texts(&page, ".flash-success")[0].contains("Updated Aurora Ceramic Mug to 5"));
+    assert_eq!(texts(&page, ".subtotal strong"), ["$138.00"]);
+
+    let response = app
+        .post_form(&format!("/cart/items/{}", ids[0]), &[("quantity", "0")])
+        .await;
+    assert_redirect_to(&response, "/cart");
+    let (_, page) = app.get_page("/cart").await;
+    assert_eq!(
+        texts(&page, ".flash-success"),
+        ["Removed Aurora Ceramic Mug from your cart."]
+    );
+    assert_eq!(app.cart_item_ids().await, [ids[1].clone()]);
+    assert_eq!(texts(&page, ".subtotal strong"), ["$18.00"]);
+}
+
+#[tokio::test]
+async fn removing_a_line_empties_the_cart() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let ids = app.cart_item_ids().await;
+
+    let response = app
+        .post_form(&format!("/cart/items/{}/delete", ids[0]), &[])
+        .await;
+
+    assert_redirect_to(&response, "/cart");
+    assert!(app.cart_rows().await.is_empty());
+    let (_, page) = app.get_page("/cart").await;
+    assert!(page.contains("Your cart is empty."));
+}
+
+#[tokio::test]
+async fn the_cart_survives_an_app_restart() {
+    let mut app = spawn_app().await;
+    app.add_to_cart("walnut-desk-organizer", "2").await;
+    let old_address = app.address.clone();
+
+    app.restart().await;
+
+    assert_ne!(app.address, old_address);
+    let (status, page) = app.get_page("/cart").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(texts(&page, "tbody tr")[0].contains("Walnut Desk Organizer"));
+    assert_eq!(texts(&page, ".subtotal strong"), ["$136.00"]);
+}
+
+#[tokio::test]
+async fn the_session_cookie_does_not_reveal_the_cart_id() {
+    let app = spawn_app().await;
+
+    let response = app.add_to_cart("aurora-ceramic-mug", "1").await;
+
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cart_id = app.cart_rows().await[0].0;
+    assert!(cookie.starts_with("storefront_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(
+        !cookie.contains(&cart_id.to_string()) && !cookie.contains(&cart_id.simple().to_string())
+    );
+}
+
+#[tokio::test]
+async fn form_posts_without_a_valid_csrf_token_are_forbidden_and_change_nothing() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let ids = app.cart_item_ids().await;
+    let before = app.cart_rows().await;
+    let other = spawn_app().await;
+    let foreign_token = other.csrf_token().await;
+
+    let cases: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/cart/items".into(),
+            vec![("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        ),
+        (
+            "/cart/items".into(),
+            vec![
+                ("product", "aurora-ceramic-mug"),
+                ("quantity", "1"),
+                ("csrf_token", "forged"),
+            ],
+        ),
+        (
+            "/cart/items".into(),
+            vec![
+                ("product", "aurora-ceramic-mug"),
+                ("quantity", "1"),
+                ("csrf_token", &foreign_token),
+            ],
+        ),
+        (format!("/cart/items/{}", ids[0]), vec![("quantity", "7")]),
+        (
+            format!("/cart/items/{}/delete", ids[0]),
+            vec![("csrf_token", "")],
+        ),
+    ];
+    for (path, fields) in cases {
+        let response = app
+            .client
+            .post(app.url(&path))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{path} {fields:?}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("This form has expired"), "{path}");
+    }
+    assert_eq!(app.cart_rows().await, before);
+}
+
+#[tokio::test]
+async fn invalid_quantities_rerender_the_product_page_with_a_400_and_change_nothing() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let before = app.cart_rows().await;
+
+    for quantity in [
+        "0",
+        "-1",
+        "1000000000000",
+        "abc",
+        "",
+        "1.5",
+        "1e2",
+        " ",
+        "100",
+    ] {
+        let response = app.add_to_cart("aurora-ceramic-mug", quantity).await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{quantity:?}");
+        let page = response.text().await.unwrap();
+        assert_eq!(texts(&page, "h1"), ["Aurora Ceramic Mug"], "{quantity:?}");
+        assert_eq!(
+            texts(&page, ".field-error"),
+            ["Please enter a quantity from 1 to 99."],
+            "{quantity:?}"
+        );
+        assert!(page.contains(r#"aria-invalid="true""#));
+    }
+    assert_eq!(app.cart_rows().await, before);
+}
+
+#[tokio::test]
+async fn unknown_or_inactive_products_cannot_be_added() {
+    let app = spawn_app().await;
+
+    for product in [
+        "no-such-product",
+        "enamel-camp-pin",
+        "",
+        "DROP TABLE products",
+    ] {
+        let response = app.add_to_cart(product, "1").await;
+
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{product:?}");
+        let page = response.text().await.unwrap();
+        assert!(
+            texts(&page, ".error-page")[0].contains("no longer available"),
+            "{product:?}"
+        );
+    }
+    assert!(app.cart_rows().await.is_empty());
+}
+
+#[tokio::test]
+async fn adding_more_than_the_stock_is_a_409_with_the_reason() {
+    let app = spawn_app().await;
+
+    let response = app.add_to_cart("trail-water-bottle", "4").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert_eq!(
+        texts(&page, ".field-error"),
+        ["Sorry, only 3 of Trail Water Bottle are in stock."]
+    );
+
+    assert_redirect_to(&app.add_to_cart("trail-water-bottle", "2").await, "/cart");
+    let response = app.add_to_cart("trail-water-bottle", "2").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert_eq!(
+        texts(&page, ".field-error"),
+        ["Sorry, only 3 of Trail Water Bottle are in stock, and 2 are already in your cart."]
+    );
+
+    let response = app.add_to_cart("scented-soy-candle", "1").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Scented Soy Candle is sold out")
+    );
+
+    let rows = app.cart_rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].2, 2);
+}
+
+#[tokio::test]
+async fn a_line_holds_at_most_99_units() {
+    let app = spawn_app().await;
+    assert_redirect_to(&app.add_to_cart("field-notes-journal", "99").await, "/cart");
+
+    let response = app.add_to_cart("field-notes-journal", "1").await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("at most 99"));
+    assert_eq!(app.cart_rows().await[0].2, 99);
+}
+
+#[tokio::test]
+async fn invalid_quantity_changes_rerender_the_cart_with_a_400_and_change_nothing() {
+    let app = spawn_app().await;
+    app.add_to_cart("trail-water-bottle", "1").await;
+    let ids = app.cart_item_ids().await;
+    let before = app.cart_rows().await;
+    let path = format!("/cart/items/{}", ids[0]);
+
+    for quantity in ["-1", "100", "abc", "", "1000000000000"] {
+        let response = app.post_form(&path, &[("quantity", quantity)]).await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{quantity:?}");
+        let page = response.text().await.unwrap();
+        assert_eq!(texts(&page, "h1"), ["Your cart"]);
+        assert_eq!(
+            texts(&page, ".field-error"),
+            ["Please enter a quantity from 0 to 99 (0 removes the item)."]
+        );
+    }
+    let response = app.post_form(&path, &[("quantity", "4")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("only 3 of Trail Water Bottle")
+    );
+    assert_eq!(app.cart_rows().await, before);
+}
+
+#[tokio::test]
+async fn another_shoppers_cart_items_cannot_be_touched() {
+    let owner = spawn_app().await;
+    owner.add_to_cart("aurora-ceramic-mug", "1").await;
+    let ids = owner.cart_item_ids().await;
+    let before = owner.cart_rows().await;
+    // A second browser on the same app: its own session, its own cart.
+    let intruder = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = intruder
+        .get(owner.url("/products/aurora-ceramic-mug"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::helpers::form_value(&page, "csrf_token").unwrap();
+    intruder
+        .post(owner.url("/cart/items"))
+        .form(&[
+            ("product", "brass-bottle-opener"),
+            ("quantity", "1"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    for path in [
+        format!("/cart/items/{}", ids[0]),
+        format!("/cart/items/{}/delete", ids[0]),
+    ] {
+        let response = intruder
+            .post(owner.url(&path))
+            .form(&[("quantity", "9"), ("csrf_token", &token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in ["/cart/items/abc", "/cart/items/99999999999999999999/delete"] {
+        let response = owner.post_form(path, &[("quantity", "1")]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let after = owner.cart_rows().await;
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after.len(), 2, "the intruder has its own cart line");
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_rejected_without_changes() {
+    let app = spawn_app().await;
+    let token = app.csrf_token().await;
+
+    let huge = format!(
+        "csrf_token={token}&product=aurora-ceramic-mug&quantity=1&pad={}",
+        "x".repeat(64 * 1024)
+    );
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("larger than we accept")
+    );
+
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={token}&product=%FF%FE&quantity=1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+
+    assert!(app.cart_rows().await.is_empty());
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real app on a real port, a real PostgreSQL database
+//! per test (cloned from a migrated, seeded template), a real HTTP client.
+
+mod cart;
+mod catalog;
+mod helpers;
