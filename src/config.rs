@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A secret string that never shows up in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,13 +45,26 @@ pub struct Settings {
     pub database_url: Option<Secret>,
     pub database_pool_size: usize,
     pub bind: SocketAddr,
-    /// Public origin used in absolute links (Stripe redirect URLs); no trailing slash.
-    pub app_base_url: String,
+    /// Public origin used in absolute links (Stripe redirect URLs), without a
+    /// trailing slash; `None`: `http://` plus the address actually bound.
+    pub app_base_url: Option<String>,
     /// `None`: generated once and kept in `data_dir`.
     pub session_key: Option<Secret>,
     pub log_format: LogFormat,
     /// Local state for development: the private cluster and the generated session key.
     pub data_dir: PathBuf,
+    /// `None`: the in-process Stripe simulator.
+    pub stripe_secret_key: Option<Secret>,
+    pub stripe_api_base: String,
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Per Stripe request attempt.
+    pub stripe_timeout: Duration,
+    /// How long a shopper has to pay on Stripe's page (30 min to 24 h).
+    pub checkout_session_ttl: Duration,
+    /// How often the reconciler looks at pending orders.
+    pub reconcile_interval: Duration,
+    /// How old a pending order must be before the reconciler asks Stripe about it.
+    pub reconcile_after: Duration,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -67,13 +81,14 @@ impl Settings {
             v.parse()
                 .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
         })?;
-        let app_base_url = match lookup("APP_BASE_URL") {
-            Some(url) => parse_base_url(&url).map_err(|message| ConfigError {
-                var: "APP_BASE_URL",
-                message,
-            })?,
-            None => format!("http://{bind}"),
-        };
+        let app_base_url = lookup("APP_BASE_URL")
+            .map(|url| {
+                parse_base_url(&url).map_err(|message| ConfigError {
+                    var: "APP_BASE_URL",
+                    message,
+                })
+            })
+            .transpose()?;
         let database_pool_size = parse(&lookup, "DATABASE_POOL_SIZE", "16", |v| match v.parse() {
             Ok(n) if (1..=1000).contains(&n) => Ok(n),
             _ => Err("expected a whole number from 1 to 1000".to_owned()),
@@ -110,6 +125,55 @@ impl Settings {
             _ => Err("expected `pretty` or `json`".to_owned()),
         })?;
         let data_dir = PathBuf::from(lookup("DATA_DIR").unwrap_or_else(|| ".data".to_owned()));
+        let stripe_secret_key = lookup("STRIPE_SECRET_KEY")
+            .map(|key| {
+                if key.starts_with("sk_test_")
+                    || key.starts_with("sk_live_")
+                    || key.starts_with("rk_")
+                {
+                    Ok(Secret::new(key))
+                } else {
+                    Err(ConfigError {
+                        var: "STRIPE_SECRET_KEY",
+                        message:
+                            "expected a Stripe secret key (sk_test_..., sk_live_... or rk_...)"
+                                .to_owned(),
+                    })
+                }
+            })
+            .transpose()?;
+        let stripe_api_base = match lookup("STRIPE_API_BASE") {
+            Some(url) => parse_base_url(&url).map_err(|message| ConfigError {
+                var: "STRIPE_API_BASE",
+                message,
+            })?,
+            None => "https://api.stripe.com".to_owned(),
+        };
+        let stripe_webhook_secret = lookup("STRIPE_WEBHOOK_SECRET")
+            .map(|secret| {
+                if secret.starts_with("whsec_") {
+                    Ok(Secret::new(secret))
+                } else {
+                    Err(ConfigError {
+                        var: "STRIPE_WEBHOOK_SECRET",
+                        message: "expected a webhook signing secret starting with whsec_"
+                            .to_owned(),
+                    })
+                }
+            })
+            .transpose()?;
+        let stripe_timeout = millis(&lookup, "STRIPE_TIMEOUT_MS", "5000", 100..=60_000)?;
+        let checkout_session_ttl = Duration::from_secs(
+            60 * parse(&lookup, "CHECKOUT_SESSION_MINUTES", "30", |v| {
+                match v.parse::<u64>() {
+                    Ok(n) if (30..=1440).contains(&n) => Ok(n),
+                    _ => Err("expected minutes from 30 to 1440 (Stripe's limits)".to_owned()),
+                }
+            })?,
+        );
+        let reconcile_interval =
+            millis(&lookup, "RECONCILE_INTERVAL_MS", "60000", 100..=3_600_000)?;
+        let reconcile_after = millis(&lookup, "RECONCILE_AFTER_MS", "300000", 0..=86_400_000)?;
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -118,13 +182,38 @@ impl Settings {
             session_key,
             log_format,
             data_dir,
+            stripe_secret_key,
+            stripe_api_base,
+            stripe_webhook_secret,
+            stripe_timeout,
+            checkout_session_ttl,
+            reconcile_interval,
+            reconcile_after,
         })
     }
 
     /// Cookies get the `Secure` flag when shoppers reach us over https.
     pub fn secure_cookies(&self) -> bool {
-        self.app_base_url.starts_with("https://")
+        self.app_base_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
     }
+}
+
+fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    parse(lookup, var, default, |v| match v.parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Duration::from_millis(n)),
+        _ => Err(format!(
+            "expected milliseconds from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    })
 }
 
 fn parse<T>(
@@ -171,7 +260,9 @@ mod tests {
     fn defaults_serve_locally_on_a_private_cluster() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.app_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.app_base_url, None);
+        assert!(s.stripe_secret_key.is_none(), "the simulator by default");
+        assert_eq!(s.checkout_session_ttl.as_secs(), 30 * 60);
         assert!(s.database_url.is_none());
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert!(!s.secure_cookies());
@@ -187,6 +278,11 @@ mod tests {
             ("DATABASE_POOL_SIZE", "0"),
             ("SESSION_KEY", "short"),
             ("LOG_FORMAT", "xml"),
+            ("STRIPE_SECRET_KEY", "pk_test_123"),
+            ("STRIPE_WEBHOOK_SECRET", "secret"),
+            ("STRIPE_TIMEOUT_MS", "fast"),
+            ("CHECKOUT_SESSION_MINUTES", "10"),
+            ("RECONCILE_INTERVAL_MS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");
@@ -211,7 +307,7 @@ mod tests {
     #[test]
     fn https_base_url_turns_on_secure_cookies() {
         let s = settings(&[("APP_BASE_URL", "https://shop.example.com/")]).unwrap();
-        assert_eq!(s.app_base_url, "https://shop.example.com");
+        assert_eq!(s.app_base_url.as_deref(), Some("https://shop.example.com"));
         assert!(s.secure_cookies());
     }
 }

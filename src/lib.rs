@@ -2,13 +2,16 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod money;
+pub mod orders;
 pub mod seed;
 pub mod session;
 pub mod startup;
+pub mod stripe;
 pub mod telemetry;
 pub mod web;
 

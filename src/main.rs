@@ -42,7 +42,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let database = Database::prepare(&settings).await?;
     let result = async {
         let app = Application::build(&settings, &database.url, session_key(&settings)?).await?;
-        tracing::info!(url = %settings.app_base_url, "Storefront is serving");
+        tracing::info!(url = %app.base_url(), "Storefront is serving");
         app.run_until_stopped().await.context("running the server")
     }
     .await;

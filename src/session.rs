@@ -20,6 +20,8 @@ use crate::error::AppError;
 const CART_ID: &str = "cart_id";
 const CSRF_TOKEN: &str = "csrf_token";
 const FLASHES: &str = "flashes";
+const BROWSER_ID: &str = "browser_id";
+const EMAIL: &str = "email";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,6 +60,30 @@ impl TypedSession {
 
     pub fn set_cart_id(&self, cart_id: Uuid) -> Result<(), AppError> {
         self.insert(CART_ID, cart_id)
+    }
+
+    /// A random id for this browser, created on first checkout, under which
+    /// its orders are listed.
+    pub fn browser_id(&self) -> Option<Uuid> {
+        self.0.get(BROWSER_ID).ok().flatten()
+    }
+
+    pub fn ensure_browser_id(&self) -> Result<Uuid, AppError> {
+        if let Some(id) = self.browser_id() {
+            return Ok(id);
+        }
+        let id = Uuid::new_v4();
+        self.insert(BROWSER_ID, id)?;
+        Ok(id)
+    }
+
+    /// The email of this browser's last paid order, to prefill the next checkout.
+    pub fn email(&self) -> Option<String> {
+        self.0.get(EMAIL).ok().flatten()
+    }
+
+    pub fn set_email(&self, email: &str) -> Result<(), AppError> {
+        self.insert(EMAIL, email)
     }
 
     /// The session's CSRF token, created on first use.

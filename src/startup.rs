@@ -16,11 +16,12 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::checkout::payments::Payments;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::{cart, catalog, seed, telemetry};
+use crate::{cart, catalog, checkout, orders, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -29,6 +30,8 @@ const FORM_LIMIT_BYTES: usize = 16 * 1024;
 pub struct AppState {
     /// The PostgreSQL pool; every request takes a connection from it.
     pub db: DbPool,
+    /// Stripe (or the simulator) for checkout.
+    pub payments: Payments,
 }
 
 /// Where the database lives, resolved once at start.
@@ -103,7 +106,11 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 pub struct Application {
     port: u16,
+    base_url: String,
     server: Server,
+    /// The in-process Stripe simulator, in test mode.
+    simulator: Option<stripe_sim::Simulator>,
+    reconciler: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -117,7 +124,17 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { db: pool });
+        let base_url = match &settings.app_base_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let (payments, simulator) = Payments::connect(settings, &base_url).await?;
+        let state = web::Data::new(AppState { db: pool, payments });
+        let reconciler = tokio::spawn(checkout::reconciler::run(
+            state.clone(),
+            settings.reconcile_interval,
+            settings.reconcile_after,
+        ));
         let secure_cookies = settings.secure_cookies();
         let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
         let server = HttpServer::new(move || {
@@ -143,6 +160,19 @@ impl Application {
                 .service(cart::handlers::add_item)
                 .service(cart::handlers::update_item)
                 .service(cart::handlers::remove_item)
+                .service(checkout::handlers::checkout_cart)
+                .service(checkout::handlers::checkout_express)
+                .service(checkout::handlers::success)
+                .service(checkout::handlers::cancel)
+                .service(orders::handlers::index)
+                .service(orders::handlers::show)
+                .service(
+                    web::resource("/webhooks/stripe")
+                        .app_data(web::PayloadConfig::new(
+                            checkout::webhook::WEBHOOK_BODY_LIMIT,
+                        ))
+                        .route(web::post().to(checkout::webhook::receive)),
+                )
                 .service(Files::new("/static", &static_dir))
                 .default_service(web::to(|| async {
                     Err::<String, _>(AppError::page_not_found())
@@ -150,11 +180,27 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            base_url,
+            server,
+            simulator,
+            reconciler,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The origin shoppers use, e.g. `http://127.0.0.1:8080`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The in-process simulator's address, in test mode.
+    pub fn simulator_url(&self) -> Option<String> {
+        self.simulator.as_ref().map(|sim| sim.base_url())
     }
 
     /// Lets the owner stop the server (tests restart the app this way).
@@ -162,8 +208,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM (or a stop through `handle`), then drains
+    /// in-flight requests and stops the reconciler and simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.reconciler.abort();
+        if let Some(simulator) = self.simulator {
+            simulator.shutdown().await;
+        }
+        result
     }
 }

@@ -6,7 +6,7 @@ use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::domain::{CartSummary, Quantity};
+use super::domain::{CartLine, CartSummary, Quantity};
 use super::models::{self, CartError};
 use crate::catalog::handlers::{ProductPage, product_not_found};
 use crate::error::AppError;
@@ -21,20 +21,27 @@ pub struct CartPage {
     cart: CartSummary,
     /// A problem with a submitted line form: (cart item id, message).
     error: Option<(i64, String)>,
+    /// A problem with the whole cart (checkout could not start).
+    alert: Option<String>,
 }
 
 impl CartPage {
-    async fn load(state: &AppState, session: &TypedSession) -> Result<CartPage, AppError> {
+    pub async fn load(state: &AppState, session: &TypedSession) -> Result<CartPage, AppError> {
         let mut conn = state.db.get().await?;
         let lines = match session.cart_id() {
             Some(cart_id) => models::lines(&mut conn, cart_id).await?,
             None => Vec::new(),
         };
         Ok(CartPage {
-            layout: Layout::load(session, &mut conn).await?,
+            layout: Layout::load(state, session, &mut conn).await?,
             cart: CartSummary::new(lines).map_err(anyhow::Error::from)?,
             error: None,
+            alert: None,
         })
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &CartLine> {
+        self.cart.lines.iter().map(|priced| &priced.line)
     }
 
     /// The error message for this cart line's form, if any.
@@ -45,7 +52,7 @@ impl CartPage {
             .map(|(_, message)| message.as_str())
     }
 
-    async fn with_error(
+    pub async fn with_error(
         state: &AppState,
         session: &TypedSession,
         item_id: i64,
@@ -54,6 +61,17 @@ impl CartPage {
     ) -> FormResponse<CartPage> {
         let mut page = CartPage::load(state, session).await?;
         page.error = Some((item_id, message));
+        rerender(page, status)
+    }
+
+    pub async fn with_alert(
+        state: &AppState,
+        session: &TypedSession,
+        message: String,
+        status: StatusCode,
+    ) -> FormResponse<CartPage> {
+        let mut page = CartPage::load(state, session).await?;
+        page.alert = Some(message);
         rerender(page, status)
     }
 }

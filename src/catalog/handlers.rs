@@ -23,7 +23,7 @@ pub async fn index(
     let mut conn = state.db.get().await?;
     let products = Product::list_active(&mut conn).await?;
     Ok(CatalogPage {
-        layout: Layout::load(&session, &mut conn).await?,
+        layout: Layout::load(&state, &session, &mut conn).await?,
         products,
     })
 }
@@ -49,7 +49,7 @@ impl ProductPage {
             .await?
             .ok_or_else(product_not_found)?;
         Ok(ProductPage {
-            layout: Layout::load(session, &mut conn).await?,
+            layout: Layout::load(state, session, &mut conn).await?,
             product,
             error: None,
             quantity: "1".into(),

@@ -19,6 +19,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_events (id) {
+        id -> Int8,
+        order_id -> Int8,
+        kind -> Text,
+        source -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Int8,
+        order_id -> Int8,
+        product_id -> Int8,
+        product_name -> Text,
+        unit_price_minor -> Int8,
+        quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Int8,
+        token -> Text,
+        browser_id -> Uuid,
+        cart_id -> Nullable<Uuid>,
+        status -> Text,
+        currency -> Text,
+        amount_total_minor -> Int8,
+        amount_refunded_minor -> Int8,
+        email -> Nullable<Text>,
+        stripe_session_id -> Nullable<Text>,
+        stripe_payment_intent_id -> Nullable<Text>,
+        checkout_url -> Nullable<Text>,
+        paid_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> Int8,
         slug -> Text,
@@ -36,5 +77,26 @@ diesel::table! {
 
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(orders -> carts (cart_id));
 
-diesel::allow_tables_to_appear_in_same_query!(cart_items, carts, products);
+diesel::allow_tables_to_appear_in_same_query!(
+    cart_items,
+    carts,
+    order_events,
+    order_items,
+    orders,
+    products,
+    stripe_events,
+);
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        processed_at -> Timestamptz,
+    }
+}

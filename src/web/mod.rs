@@ -12,6 +12,7 @@ use diesel_async::AsyncPgConnection;
 use crate::cart;
 use crate::error::AppError;
 use crate::session::{Flash, TypedSession};
+use crate::startup::AppState;
 
 /// What the base layout needs on every page.
 #[derive(Debug, Default)]
@@ -19,10 +20,13 @@ pub struct Layout {
     pub csrf_token: String,
     pub flashes: Vec<Flash>,
     pub cart_count: i64,
+    /// Payments go to Stripe's test mode or the simulator: show a banner.
+    pub test_mode: bool,
 }
 
 impl Layout {
     pub async fn load(
+        state: &AppState,
         session: &TypedSession,
         conn: &mut AsyncPgConnection,
     ) -> Result<Layout, AppError> {
@@ -34,6 +38,7 @@ impl Layout {
             csrf_token: session.csrf_token()?,
             flashes: session.take_flashes(),
             cart_count,
+            test_mode: state.payments.is_test_mode(),
         })
     }
 }

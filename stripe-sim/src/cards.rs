@@ -36,7 +36,9 @@ pub enum OnSession {
     Succeed,
     Decline(Decline),
     /// A 3D Secure step first; `then` is the decline that follows a completed one.
-    Authenticate { then: Option<Decline> },
+    Authenticate {
+        then: Option<Decline>,
+    },
 }
 
 /// What happens to a later merchant-initiated (`off_session`) charge of the saved card.

@@ -13,9 +13,10 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     pub message: String,
     pub param: Option<String>,
-    pub decline_code: Option<String>,
-    /// `charge`, `payment_intent` and `payment_method` of card errors.
-    pub extra: Map<String, Value>,
+    pub decline_code: Option<&'static str>,
+    /// `charge`, `payment_intent` and `payment_method` of card errors (boxed to
+    /// keep `Result<_, ApiError>` small).
+    pub extra: Box<Map<String, Value>>,
     /// Parameter validation fails before the endpoint executes, so Stripe
     /// saves no idempotent result for it and a corrected retry may reuse the key.
     pub before_execution: bool,
@@ -30,7 +31,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             decline_code: None,
-            extra: Map::new(),
+            extra: Box::default(),
             before_execution: false,
         }
     }
@@ -96,7 +97,7 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
     }
 
-    pub fn api_error() -> Self {
+    pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "api_error",
@@ -149,8 +150,8 @@ impl ApiError {
         self
     }
 
-    pub fn with_decline_code(mut self, decline_code: &str) -> Self {
-        self.decline_code = Some(decline_code.to_owned());
+    pub fn with_decline_code(mut self, decline_code: &'static str) -> Self {
+        self.decline_code = Some(decline_code);
         self
     }
 
@@ -187,7 +188,7 @@ impl ApiError {
     pub fn body(&self, request_id: &str) -> Value {
         let mut inner = self.error_object();
         if let Value::Object(obj) = &mut inner {
-            obj.extend(self.extra.clone());
+            obj.extend(self.extra.as_ref().clone());
             obj.insert(
                 "request_log_url".into(),
                 json!(format!(

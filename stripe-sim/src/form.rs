@@ -95,7 +95,9 @@ impl Node {
 fn conflict(key: &str) -> ApiError {
     ApiError::invalid_param(
         key,
-        format!("Invalid value for {key}: it is used as more than one of a value, a hash and an array"),
+        format!(
+            "Invalid value for {key}: it is used as more than one of a value, a hash and an array"
+        ),
     )
 }
 
@@ -265,12 +267,17 @@ impl<'a> Field<'a> {
         let Some(s) = self.opt_str()? else {
             return Ok(None);
         };
-        allowed.iter().copied().find(|a| *a == s).map(Some).ok_or_else(|| {
-            ApiError::invalid_param(
-                &self.path,
-                format!("Invalid {}: must be one of {}", self.path, one_of(allowed)),
-            )
-        })
+        allowed
+            .iter()
+            .copied()
+            .find(|a| *a == s)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid_param(
+                    &self.path,
+                    format!("Invalid {}: must be one of {}", self.path, one_of(allowed)),
+                )
+            })
     }
 
     pub fn string_list(&self) -> Result<Vec<String>, ApiError> {
@@ -395,7 +402,10 @@ mod tests {
         let err = params
             .check_allowed(&["line_items[N][quantity]", "metadata[*]"])
             .unwrap_err();
-        assert_eq!(err.message, "Received unknown parameter: line_items[0][colour]");
+        assert_eq!(
+            err.message,
+            "Received unknown parameter: line_items[0][colour]"
+        );
         assert_eq!(err.code, Some("parameter_unknown"));
     }
 

@@ -1,1 +1,134 @@
+//! `stripe-sim`: an offline, stateful, test-mode Stripe that speaks Stripe's wire
+//! protocol (form-encoded requests, JSON answers, signed webhooks) and serves a
+//! hosted payment page. Start it in-process with [`Simulator::start`] or run the
+//! `stripe-sim` binary.
 
+// `json!` recurses once per field, and a Checkout Session has more than 50.
+#![recursion_limit = "256"]
+
+mod admin;
+mod api;
+mod cards;
+mod error;
+mod form;
+mod hosted;
+mod ids;
+mod model;
+mod money;
+mod payments;
+mod server;
+mod state;
+mod webhooks;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::state::{Shared, State};
+
+/// How to run the simulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Base URL browsers use to reach the simulator, for the hosted pages'
+    /// `url`s; defaults to the bound address.
+    pub public_url: Option<String>,
+    /// Delay before the first webhook retry; it doubles on each further retry.
+    pub webhook_retry_base: Duration,
+    /// Delivery attempts per event and endpoint, the first included.
+    pub webhook_max_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 12111)),
+            public_url: None,
+            webhook_retry_base: Duration::from_secs(1),
+            webhook_max_attempts: 8,
+        }
+    }
+}
+
+/// A running simulator.
+pub struct Simulator {
+    base_url: String,
+    server: ServerHandle,
+    stop: watch::Sender<bool>,
+}
+
+impl Simulator {
+    /// Binds at once and serves on the current tokio runtime until [`Simulator::shutdown`].
+    pub async fn start(config: Config) -> anyhow::Result<Simulator> {
+        // Several parts of a process may race to install it; any provider will do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("cannot bind stripe-sim to {}", config.bind))?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let public_url = config
+            .public_url
+            .as_deref()
+            .unwrap_or(&base_url)
+            .trim_end_matches('/')
+            .to_owned();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build the webhook HTTP client")?;
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(
+            State::new(public_url),
+            http,
+            stopped,
+            config.webhook_retry_base,
+            config.webhook_max_attempts.max(1),
+        ));
+
+        let data = web::Data::from(shared.clone());
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).configure(server::routes))
+                .workers(2)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+        let handle = server.handle();
+        tokio::spawn(async move {
+            if let Err(err) = server.await {
+                tracing::error!(error = %err, "stripe-sim server stopped");
+            }
+        });
+
+        let ticker = shared.clone();
+        shared.spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                interval.tick().await;
+                ticker.with_state(State::expire_due);
+            }
+        });
+
+        Ok(Simulator {
+            base_url,
+            server: handle,
+            stop,
+        })
+    }
+
+    /// Where the API and pages are served, e.g. `http://127.0.0.1:43121`.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// Stops the server, the expiry clock and pending webhook deliveries.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.server.stop(true).await;
+    }
+}

@@ -51,6 +51,8 @@ pub struct LineItem {
     pub price_id: String,
     pub product_id: String,
     pub name: String,
+    /// `product_data[description]`, shown on the payment page.
+    pub description: Option<String>,
     pub currency: String,
     pub unit_amount: i64,
     pub quantity: i64,
@@ -456,6 +458,19 @@ pub struct Customer {
 }
 
 impl Customer {
+    pub fn new(created: i64, email: Option<String>, name: Option<String>) -> Self {
+        Self {
+            id: crate::ids::short("cus"),
+            created,
+            email,
+            name,
+            phone: None,
+            description: None,
+            metadata: Map::new(),
+            invoice_prefix: crate::ids::fingerprint()[..8].to_uppercase(),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,

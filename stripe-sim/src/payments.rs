@@ -6,16 +6,16 @@ use serde_json::{Map, Value, json};
 use crate::cards::{Decline, OnSession, TestCard};
 use crate::error::ApiError;
 use crate::ids;
-use crate::model::{Card, Charge, PaymentIntent, PaymentMethod, Refund, SessionStatus};
+use crate::model::{Card, Charge, Customer, PaymentIntent, PaymentMethod, Refund, SessionStatus};
 use crate::money;
 use crate::state::{State, find};
 
 /// The message Checkout shows when the customer fails 3D Secure.
-const AUTHENTICATION_FAILED: &str =
-    "We are unable to authenticate your payment method. Please choose a different payment \
+const AUTHENTICATION_FAILED: &str = "We are unable to authenticate your payment method. Please choose a different payment \
      method and try again.";
 
 /// Card details typed into the payment page.
+#[derive(Debug)]
 pub struct CardEntry {
     pub test_card: &'static TestCard,
     pub exp_month: u32,
@@ -79,7 +79,7 @@ pub fn confirm_intent(st: &mut State, intent_id: &str, off_session: bool) -> Res
         .payment_intent_mut(intent_id)?
         .payment_method
         .clone()
-        .ok_or_else(ApiError::api_error)?;
+        .ok_or_else(ApiError::internal)?;
     let pm = st.payment_method_mut(&pm_id)?;
     let test_card = pm.card.test_card;
     if off_session {
@@ -96,7 +96,11 @@ pub fn confirm_intent(st: &mut State, intent_id: &str, off_session: bool) -> Res
 }
 
 /// Handles the payment form of an open session.
-pub fn pay_session(st: &mut State, session_id: &str, entry: CardEntry) -> Result<PayOutcome, ApiError> {
+pub fn pay_session(
+    st: &mut State,
+    session_id: &str,
+    entry: CardEntry,
+) -> Result<PayOutcome, ApiError> {
     let pm_id = ids::object("pm");
     let payment_method = PaymentMethod {
         id: pm_id.clone(),
@@ -134,8 +138,11 @@ pub fn complete_authentication(st: &mut State, session_id: &str) -> Result<PayOu
     let pm_id = session
         .pending_authentication
         .take()
-        .ok_or_else(ApiError::api_error)?;
-    let intent_id = session.payment_intent.clone().ok_or_else(ApiError::api_error)?;
+        .ok_or_else(ApiError::internal)?;
+    let intent_id = session
+        .payment_intent
+        .clone()
+        .ok_or_else(ApiError::internal)?;
     let test_card = st.payment_method_mut(&pm_id)?.card.test_card;
     match test_card.on_session {
         OnSession::Authenticate {
@@ -154,8 +161,11 @@ pub fn fail_authentication(st: &mut State, session_id: &str) -> Result<PayOutcom
     let pm_id = session
         .pending_authentication
         .take()
-        .ok_or_else(ApiError::api_error)?;
-    let intent_id = session.payment_intent.clone().ok_or_else(ApiError::api_error)?;
+        .ok_or_else(ApiError::internal)?;
+    let intent_id = session
+        .payment_intent
+        .clone()
+        .ok_or_else(ApiError::internal)?;
     let pm_json = st.payment_method_mut(&pm_id)?.to_json();
     let mut error = ApiError::invalid(
         "The provided PaymentMethod has failed authentication. You can provide \
@@ -200,15 +210,18 @@ fn session_intent(st: &mut State, session_id: &str, pm_id: &str) -> Result<Strin
 /// `customer_creation`), the saved card (per `setup_future_usage`), the events.
 fn finish_session(st: &mut State, session_id: &str, pm_id: &str) -> Result<String, ApiError> {
     let session = st.session_mut(session_id)?;
-    let intent_id = session.payment_intent.clone().ok_or_else(ApiError::api_error)?;
+    let intent_id = session
+        .payment_intent
+        .clone()
+        .ok_or_else(ApiError::internal)?;
     let setup_future_usage = session.setup_future_usage;
-    let wants_customer =
-        session.customer_creation == "always" || setup_future_usage.is_some();
+    let wants_customer = session.customer_creation == "always" || setup_future_usage.is_some();
     let mut customer = session.customer.clone();
     let pm = st.payment_method_mut(pm_id)?;
     let (email, name) = (pm.email.clone().unwrap_or_default(), pm.name.clone());
     if customer.is_none() && wants_customer {
-        customer = Some(st.create_customer(Some(email.clone()), name.clone()).id.clone());
+        let new = Customer::new(st.now(), Some(email.clone()), name.clone());
+        customer = Some(st.add_customer(new));
     }
     if let (Some(customer), Some(usage)) = (&customer, setup_future_usage) {
         let pm = st.payment_method_mut(pm_id)?;
@@ -233,7 +246,12 @@ fn finish_session(st: &mut State, session_id: &str, pm_id: &str) -> Result<Strin
     Ok(redirect)
 }
 
-fn new_charge(st: &State, intent: &PaymentIntent, pm: &PaymentMethod, failure: Option<Decline>) -> Charge {
+fn new_charge(
+    st: &State,
+    intent: &PaymentIntent,
+    pm: &PaymentMethod,
+    failure: Option<Decline>,
+) -> Charge {
     Charge {
         id: ids::object("ch"),
         created: st.now(),
@@ -253,10 +271,13 @@ fn new_charge(st: &State, intent: &PaymentIntent, pm: &PaymentMethod, failure: O
     }
 }
 
-fn intent_and_method(st: &State, intent_id: &str) -> Result<(PaymentIntent, PaymentMethod), ApiError> {
-    let intent = find(&st.payment_intents, intent_id).ok_or_else(ApiError::api_error)?;
+fn intent_and_method(
+    st: &State,
+    intent_id: &str,
+) -> Result<(PaymentIntent, PaymentMethod), ApiError> {
+    let intent = find(&st.payment_intents, intent_id).ok_or_else(ApiError::internal)?;
     let pm_id = intent.payment_method.as_deref().unwrap_or_default();
-    let pm = find(&st.payment_methods, pm_id).ok_or_else(ApiError::api_error)?;
+    let pm = find(&st.payment_methods, pm_id).ok_or_else(ApiError::internal)?;
     Ok((intent.clone(), pm.clone()))
 }
 
@@ -333,10 +354,10 @@ pub fn refund(
     let charge = st.charge_mut(charge_id)?;
     let remaining = charge.amount - charge.amount_refunded;
     if remaining == 0 {
-        return Err(ApiError::invalid(format!(
-            "Charge {charge_id} has already been refunded."
-        ))
-        .with_code("charge_already_refunded"));
+        return Err(
+            ApiError::invalid(format!("Charge {charge_id} has already been refunded."))
+                .with_code("charge_already_refunded"),
+        );
     }
     let amount = amount.unwrap_or(remaining);
     if amount > remaining {
@@ -360,7 +381,7 @@ pub fn refund(
     };
     let refund_json = refund.to_json();
     st.refunds.push(refund);
-    let charge = find(&st.charges, charge_id).ok_or_else(ApiError::api_error)?;
+    let charge = find(&st.charges, charge_id).ok_or_else(ApiError::internal)?;
     let charge_json = st.charge_json(charge);
     st.emit("charge.refunded", charge_json);
     st.emit("refund.created", refund_json.clone());

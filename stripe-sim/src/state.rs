@@ -112,7 +112,7 @@ fn must<'a, T: HasId>(items: &'a mut [T], id: &str) -> Result<&'a mut T, ApiErro
     items
         .iter_mut()
         .find(|item| item.id() == id)
-        .ok_or_else(ApiError::api_error)
+        .ok_or_else(ApiError::internal)
 }
 
 fn system_now() -> i64 {
@@ -178,7 +178,7 @@ impl State {
         Some(if self.faults.error_status == 429 {
             ApiError::rate_limited()
         } else {
-            ApiError::api_error()
+            ApiError::internal()
         })
     }
 
@@ -228,24 +228,12 @@ impl State {
         }
     }
 
-    pub fn create_customer(
-        &mut self,
-        email: Option<String>,
-        name: Option<String>,
-    ) -> &Customer {
-        let customer = Customer {
-            id: ids::short("cus"),
-            created: self.now(),
-            email,
-            name,
-            phone: None,
-            description: None,
-            metadata: serde_json::Map::new(),
-            invoice_prefix: ids::fingerprint()[..8].to_uppercase(),
-        };
+    /// Stores a new customer and emits `customer.created`; returns its id.
+    pub fn add_customer(&mut self, customer: Customer) -> String {
+        let id = customer.id.clone();
         self.emit("customer.created", customer.to_json());
         self.customers.push(customer);
-        &self.customers[self.customers.len() - 1]
+        id
     }
 
     /// Records an event and queues its deliveries to every subscribed endpoint,

@@ -103,7 +103,10 @@ async fn attempt_once(
         .http
         .post(&target.url)
         .header("Content-Type", "application/json; charset=utf-8")
-        .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header(
+            "User-Agent",
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
         .header("Stripe-Signature", signature)
         .body(delivery.body.as_ref().clone())
         .send()
@@ -123,9 +126,7 @@ async fn attempt_once(
         "webhook delivery"
     );
     let mut state = shared.lock();
-    if delivered
-        && let Some(event) = state.events.iter_mut().find(|e| e.id == delivery.event_id)
-    {
+    if delivered && let Some(event) = state.events.iter_mut().find(|e| e.id == delivery.event_id) {
         event.pending_webhooks = (event.pending_webhooks - 1).max(0);
     }
     state.deliveries.push(DeliveryRecord {

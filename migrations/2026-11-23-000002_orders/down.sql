@@ -1,0 +1,4 @@
+DROP TABLE stripe_events;
+DROP TABLE order_events;
+DROP TABLE order_items;
+DROP TABLE orders;

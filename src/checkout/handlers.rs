@@ -1,0 +1,275 @@
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web};
+use serde::Deserialize;
+
+use super::payments::{self, CheckoutError, CheckoutSource};
+use crate::cart::domain::Quantity;
+use crate::cart::handlers::CartPage;
+use crate::cart::models as cart_models;
+use crate::catalog::handlers::{ProductPage, product_not_found};
+use crate::catalog::models::Product;
+use crate::error::AppError;
+use crate::orders::models::{CreateOrderError, Order, OrderLine};
+use crate::session::{FlashLevel, TypedSession};
+use crate::startup::AppState;
+use crate::web::{CsrfForm, FormResponse, rerender, see_other};
+
+const STRIPE_DOWN: &str = "We couldn't reach our payment provider just now, so nothing was charged. \
+     Your cart is just as you left it: please try again in a moment.";
+
+/// Checkout of the whole cart: 303 to Stripe's payment page.
+#[post("/checkout")]
+pub async fn checkout_cart(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> FormResponse<CartPage> {
+    let mut conn = state.db.get().await?;
+    let cart_id = session.cart_id();
+    let lines = match cart_id {
+        Some(cart_id) => cart_models::lines(&mut conn, cart_id).await?,
+        None => Vec::new(),
+    };
+    let (Some(cart_id), false) = (cart_id, lines.is_empty()) else {
+        session.flash(FlashLevel::Error, "Your cart is empty.")?;
+        return see_other("/cart");
+    };
+    if let Some(line) = lines.iter().find(|line| !line.purchasable()) {
+        let message = format!(
+            "{} is no longer available. Please remove it to check out.",
+            line.product.name
+        );
+        return CartPage::with_error(
+            &state,
+            &session,
+            line.item_id,
+            message,
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let order_lines: Vec<OrderLine> = lines
+        .iter()
+        .map(|line| OrderLine {
+            product_id: line.product.id,
+            quantity: line.quantity,
+        })
+        .collect();
+    let browser_id = session.ensure_browser_id()?;
+    let email = session.email();
+    let started = payments::start_checkout(
+        &state.payments,
+        &mut conn,
+        browser_id,
+        CheckoutSource::Cart(cart_id),
+        &order_lines,
+        email.as_deref(),
+    )
+    .await;
+    match started {
+        Ok(url) => see_other(url),
+        Err(CheckoutError::Order(error)) => {
+            let (message, product_id) = order_error_message(&error);
+            let item = lines
+                .iter()
+                .find(|line| Some(line.product.id) == product_id);
+            match (item, error) {
+                (_, CreateOrderError::Database(e)) => Err(e.into()),
+                (_, CreateOrderError::Money(e)) => Err(anyhow::Error::from(e).into()),
+                (Some(line), _) => {
+                    CartPage::with_error(
+                        &state,
+                        &session,
+                        line.item_id,
+                        message,
+                        StatusCode::CONFLICT,
+                    )
+                    .await
+                }
+                (None, _) => {
+                    CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
+                }
+            }
+        }
+        Err(CheckoutError::Stripe(_)) => {
+            CartPage::with_alert(
+                &state,
+                &session,
+                STRIPE_DOWN.into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await
+        }
+        Err(CheckoutError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ExpressForm {
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+/// "Buy now" on a product page: checkout of one product, card only, without
+/// touching the cart.
+#[post("/checkout/express")]
+pub async fn checkout_express(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    CsrfForm(form): CsrfForm<ExpressForm>,
+) -> FormResponse<ProductPage> {
+    let rerender_product = async |message: String, status: StatusCode| {
+        let mut page = ProductPage::load(&state, &session, &form.product).await?;
+        page.error = Some(message);
+        page.quantity = form.quantity.clone();
+        rerender(page, status)
+    };
+    let quantity = match Quantity::parse_positive(&form.quantity) {
+        Ok(quantity) => quantity,
+        Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
+    };
+    let mut conn = state.db.get().await?;
+    let product = Product::find_active(&mut conn, &form.product)
+        .await?
+        .ok_or_else(product_not_found)?;
+    let browser_id = session.ensure_browser_id()?;
+    let email = session.email();
+    let line = OrderLine {
+        product_id: product.id,
+        quantity: quantity.get(),
+    };
+    let started = payments::start_checkout(
+        &state.payments,
+        &mut conn,
+        browser_id,
+        CheckoutSource::Express,
+        &[line],
+        email.as_deref(),
+    )
+    .await;
+    drop(conn);
+    match started {
+        Ok(url) => see_other(url),
+        Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),
+        Err(CheckoutError::Order(error)) => {
+            rerender_product(order_error_message(&error).0, StatusCode::CONFLICT).await
+        }
+        Err(CheckoutError::Stripe(_)) => {
+            let message =
+                "We couldn't reach our payment provider just now, so nothing was charged. \
+                           Please try again in a moment."
+                    .to_owned();
+            rerender_product(message, StatusCode::SERVICE_UNAVAILABLE).await
+        }
+        Err(CheckoutError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+/// The shopper-facing reason an order could not be created, and the product it concerns.
+fn order_error_message(error: &CreateOrderError) -> (String, Option<i64>) {
+    match error {
+        CreateOrderError::OutOfStock { name, available: 0 } => {
+            (format!("Sorry, {name} has just sold out."), None)
+        }
+        CreateOrderError::OutOfStock { name, available } => (
+            format!("Sorry, only {available} of {name} are left. Please lower the quantity."),
+            None,
+        ),
+        CreateOrderError::Unavailable(name) => (format!("{name} is no longer available."), None),
+        CreateOrderError::Empty => ("Your cart is empty.".into(), None),
+        CreateOrderError::Money(_) | CreateOrderError::Database(_) => {
+            ("Something went wrong.".into(), None)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SuccessQuery {
+    session_id: Option<String>,
+}
+
+/// Stripe's return page: confirm with Stripe, fulfil if paid (the webhook may
+/// have already), then show the order.
+#[get("/checkout/success")]
+pub async fn success(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    query: web::Query<SuccessQuery>,
+) -> Result<web::Redirect, AppError> {
+    let not_found = || AppError::NotFound("We couldn't find that checkout.".into());
+    let session_id = query
+        .session_id
+        .as_deref()
+        .filter(|id| id.starts_with("cs_") && id.len() <= 255)
+        .ok_or_else(not_found)?;
+    let mut conn = state.db.get().await?;
+    let mut order = Order::find_by_session(&mut conn, session_id)
+        .await?
+        .ok_or_else(not_found)?;
+    drop(conn);
+    // The webhook usually wins this race; if Stripe cannot be asked right now,
+    // the order page says the payment is being confirmed.
+    match state
+        .payments
+        .client
+        .retrieve_checkout_session(session_id)
+        .await
+    {
+        Ok(checkout) => {
+            let mut conn = state.db.get().await?;
+            if let (Some(updated), _) =
+                payments::apply_session(&mut conn, &checkout, "success_page").await?
+            {
+                order = updated;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
+        }
+    }
+    if let Some(email) = &order.email {
+        session.set_email(email)?;
+    }
+    Ok(web::Redirect::to(format!("/orders/{}", order.token)).see_other())
+}
+
+#[derive(Deserialize)]
+pub struct CancelQuery {
+    order: Option<String>,
+}
+
+/// Stripe's "back" link: the shopper gave up paying. Expire the session so
+/// it cannot be paid later, release the stock, and return to the intact cart.
+#[get("/checkout/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    query: web::Query<CancelQuery>,
+) -> Result<web::Redirect, AppError> {
+    let mut conn = state.db.get().await?;
+    let order = match query.order.as_deref() {
+        Some(token) => Order::find_by_token(&mut conn, token).await?,
+        None => None,
+    };
+    drop(conn);
+    let owned = order.filter(|o| Some(o.browser_id) == session.browser_id());
+    let back_to = match &owned {
+        Some(order) if order.cart_id.is_none() => "/",
+        _ => "/cart",
+    };
+    if let Some(order) = &owned
+        && (order.is_paid()
+            || payments::cancel_checkout(&state.payments, &state.db, order).await?
+                == payments::Applied::Paid)
+    {
+        // Paid in another tab before the shopper came back: show the receipt.
+        return Ok(web::Redirect::to(format!("/orders/{}", order.token)).see_other());
+    }
+    session.flash(
+        FlashLevel::Success,
+        "Checkout cancelled: nothing was charged, and your cart is just as you left it.",
+    )?;
+    Ok(web::Redirect::to(back_to).see_other())
+}

@@ -1,0 +1,331 @@
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use crate::config::{Secret, Settings};
+use crate::db::DbPool;
+use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
+use crate::stripe::types::{CheckoutSession, PaymentStatus, SessionStatus};
+use crate::stripe::{Form, StripeClient, StripeConfig, StripeError};
+
+/// The key the app uses with its in-process simulator.
+const SIMULATOR_KEY: &str = "sk_test_storefront_simulator";
+
+/// Stripe as the checkout sees it: the client, the webhook secret and our
+/// public origin for return URLs.
+pub struct Payments {
+    pub client: StripeClient,
+    pub webhook_secret: Secret,
+    pub base_url: String,
+    pub session_ttl: Duration,
+}
+
+impl Payments {
+    /// Talks to Stripe with STRIPE_SECRET_KEY; without it, starts the
+    /// simulator in-process and registers our webhook endpoint with it.
+    pub async fn connect(
+        settings: &Settings,
+        base_url: &str,
+    ) -> anyhow::Result<(Payments, Option<stripe_sim::Simulator>)> {
+        let config = |api_base: String, secret_key: Secret| StripeConfig {
+            api_base,
+            secret_key,
+            timeout: settings.stripe_timeout,
+            max_retries: 2,
+        };
+        let (client, webhook_secret, simulator) = match &settings.stripe_secret_key {
+            Some(key) => {
+                let client =
+                    StripeClient::new(config(settings.stripe_api_base.clone(), key.clone()))?;
+                let secret = settings
+                    .stripe_webhook_secret
+                    .clone()
+                    .context("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")?;
+                (client, secret, None)
+            }
+            None => {
+                let sim_config = stripe_sim::Config {
+                    bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    ..stripe_sim::Config::default()
+                };
+                let simulator = stripe_sim::Simulator::start(sim_config)
+                    .await
+                    .context("starting the Stripe simulator")?;
+                let client =
+                    StripeClient::new(config(simulator.base_url(), Secret::new(SIMULATOR_KEY)))?;
+                let endpoint = client
+                    .create_webhook_endpoint(
+                        &format!("{base_url}/webhooks/stripe"),
+                        &["*"],
+                        &format!("storefront-webhook-{}", Uuid::new_v4()),
+                    )
+                    .await
+                    .context("registering the webhook endpoint with the simulator")?;
+                let secret = endpoint
+                    .secret
+                    .context("the simulator returned no webhook secret")?;
+                tracing::info!(
+                    simulator = %simulator.base_url(),
+                    "TEST MODE: no STRIPE_SECRET_KEY, payments go to the built-in Stripe simulator"
+                );
+                (client, Secret::new(secret), Some(simulator))
+            }
+        };
+        let payments = Payments {
+            client,
+            webhook_secret,
+            base_url: base_url.to_owned(),
+            session_ttl: settings.checkout_session_ttl,
+        };
+        Ok((payments, simulator))
+    }
+
+    pub fn is_test_mode(&self) -> bool {
+        self.client.is_test_mode()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error(transparent)]
+    Order(#[from] CreateOrderError),
+    #[error("Stripe is unavailable")]
+    Stripe(#[source] StripeError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Where a checkout comes from: the cart (emptied once paid) or "Buy now".
+pub enum CheckoutSource {
+    Cart(Uuid),
+    Express,
+}
+
+/// Creates the pending order (reserving stock, committed), then the Checkout
+/// Session, and returns its URL. Stripe is never called inside a transaction.
+/// If the session cannot be created, the order is cancelled at once and its
+/// stock released: nobody can pay a session whose URL they never saw.
+pub async fn start_checkout(
+    payments: &Payments,
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+    source: CheckoutSource,
+    lines: &[OrderLine],
+    email: Option<&str>,
+) -> Result<String, CheckoutError> {
+    let cart_id = match source {
+        CheckoutSource::Cart(cart_id) => Some(cart_id),
+        CheckoutSource::Express => None,
+    };
+    let (order, items) = models::create_pending(conn, browser_id, cart_id, lines).await?;
+    let params = session_params(payments, &order, &items, email);
+    let created = payments
+        .client
+        .create_checkout_session(&params, &format!("order-{}-checkout-session", order.token))
+        .await;
+    match created {
+        Ok(session) => {
+            models::attach_session(conn, order.id, &session.id, session.url.as_deref())
+                .await
+                .context("storing the checkout session")?;
+            tracing::info!(order.id = order.id, session.id = %session.id, "checkout session created");
+            session
+                .url
+                .context("Stripe returned a checkout session without a URL")
+                .map_err(CheckoutError::Unexpected)
+        }
+        Err(error) => {
+            tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
+            models::close_unpaid(conn, order.id, OrderStatus::Cancelled, "checkout_failed")
+                .await
+                .context("releasing the order after a Stripe failure")?;
+            Err(CheckoutError::Stripe(error))
+        }
+    }
+}
+
+fn session_params(
+    payments: &Payments,
+    order: &Order,
+    items: &[OrderItem],
+    email: Option<&str>,
+) -> Form {
+    let currency = order.currency();
+    let expires_at = chrono::Utc::now().timestamp()
+        + i64::try_from(payments.session_ttl.as_secs()).unwrap_or(1800);
+    let mut form = Form::new()
+        .field("mode", "payment")
+        .field("payment_method_types[0]", "card")
+        .field("client_reference_id", order.id)
+        .field("metadata[order_id]", order.id)
+        .field("metadata[order_token]", &order.token)
+        .field("payment_intent_data[metadata][order_id]", order.id)
+        .field(
+            "success_url",
+            format!(
+                "{}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+                payments.base_url
+            ),
+        )
+        .field(
+            "cancel_url",
+            format!(
+                "{}/checkout/cancel?order={}",
+                payments.base_url, order.token
+            ),
+        )
+        .field("expires_at", expires_at)
+        .optional("customer_email", email);
+    for (i, item) in items.iter().enumerate() {
+        let price_data = Form::new()
+            .field("currency", currency.code().to_ascii_lowercase())
+            .field("unit_amount", item.unit_price(currency).minor())
+            .nest(
+                "product_data",
+                Form::new().field("name", &item.product_name),
+            );
+        form = form.nest(
+            &format!("line_items[{i}]"),
+            Form::new()
+                .field("quantity", item.quantity())
+                .nest("price_data", price_data),
+        );
+    }
+    form
+}
+
+/// What applying a session did to its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Paid,
+    Expired,
+    /// Nothing to do: still open, awaiting an async payment, or already settled.
+    Unchanged,
+}
+
+/// The one place a Checkout Session's state reaches our order, used by the
+/// webhook, the success page and the reconciler. Safe to call any number of
+/// times, concurrently: the transitions are conditional on `pending`.
+pub async fn apply_session(
+    conn: &mut AsyncPgConnection,
+    session: &CheckoutSession,
+    source: &str,
+) -> anyhow::Result<(Option<Order>, Applied)> {
+    let Some(order) = find_order(conn, session).await? else {
+        tracing::warn!(session.id = %session.id, "checkout session is not one of ours");
+        return Ok((None, Applied::Unchanged));
+    };
+    let applied = match (session.status, session.payment_status) {
+        (Some(SessionStatus::Complete), PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => {
+            let amount_matches = session.amount_total == Some(order.total().minor())
+                && session
+                    .currency
+                    .as_deref()
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                    == Some(order.currency().code());
+            if !amount_matches {
+                // Never ship for a different amount than we asked for: leave it for a person.
+                tracing::error!(order.id = order.id, session.id = %session.id, "paid amount differs from the order total");
+                Applied::Unchanged
+            } else if models::mark_paid(
+                conn,
+                order.id,
+                session.payment_intent_id(),
+                session.email(),
+                source,
+            )
+            .await?
+            {
+                tracing::info!(order.id = order.id, source, "order paid");
+                Applied::Paid
+            } else {
+                Applied::Unchanged
+            }
+        }
+        (Some(SessionStatus::Expired), _) => {
+            if models::close_unpaid(conn, order.id, OrderStatus::Expired, source).await? {
+                tracing::info!(order.id = order.id, source, "order expired, stock released");
+                Applied::Expired
+            } else {
+                Applied::Unchanged
+            }
+        }
+        _ => Applied::Unchanged,
+    };
+    let order = Order::find_by_token(conn, &order.token).await?;
+    Ok((order, applied))
+}
+
+/// The shopper left Stripe's page: expire the session so it cannot be paid
+/// later, then release the order. If it was paid meanwhile, fulfil instead.
+/// If Stripe cannot be reached, the order stays pending for expiry or the
+/// reconciler to settle.
+pub async fn cancel_checkout(
+    payments: &Payments,
+    db: &DbPool,
+    order: &Order,
+) -> anyhow::Result<Applied> {
+    if order.status != OrderStatus::Pending {
+        return Ok(Applied::Unchanged);
+    }
+    let Some(session_id) = &order.stripe_session_id else {
+        let mut conn = db.get().await?;
+        models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page").await?;
+        return Ok(Applied::Expired);
+    };
+    let key = format!("order-{}-expire", order.token);
+    match payments
+        .client
+        .expire_checkout_session(session_id, &key)
+        .await
+    {
+        Ok(_) => {
+            let mut conn = db.get().await?;
+            let closed =
+                models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page")
+                    .await?;
+            Ok(if closed {
+                Applied::Expired
+            } else {
+                Applied::Unchanged
+            })
+        }
+        // Not open any more: paid or expired meanwhile. Apply what Stripe says.
+        Err(StripeError::Api { status: 400, .. }) => {
+            let session = payments
+                .client
+                .retrieve_checkout_session(session_id)
+                .await?;
+            let mut conn = db.get().await?;
+            Ok(apply_session(&mut conn, &session, "cancel_page").await?.1)
+        }
+        Err(error) => {
+            tracing::warn!(%error, order.id = order.id, "could not expire the checkout session");
+            Ok(Applied::Unchanged)
+        }
+    }
+}
+
+/// Our order for a session: by the stored session id, or by the order token
+/// in its metadata (if we crashed before storing the id).
+async fn find_order(
+    conn: &mut AsyncPgConnection,
+    session: &CheckoutSession,
+) -> anyhow::Result<Option<Order>> {
+    if let Some(order) = Order::find_by_session(conn, &session.id).await? {
+        return Ok(Some(order));
+    }
+    let Some(token) = session.metadata.get("order_token") else {
+        return Ok(None);
+    };
+    match Order::find_by_token(conn, token).await? {
+        Some(order) if order.stripe_session_id.is_none() => {
+            models::attach_session(conn, order.id, &session.id, session.url.as_deref()).await?;
+            Ok(Order::find_by_token(conn, token).await?)
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,500 @@
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rand::RngCore;
+use uuid::Uuid;
+
+use crate::db::schema::{cart_items, order_events, order_items, orders, products};
+use crate::money::{Currency, Money, MoneyError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Expired,
+    Cancelled,
+    Failed,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    /// Shown to shoppers.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "Awaiting payment",
+            OrderStatus::Paid => "Paid",
+            OrderStatus::Expired => "Expired",
+            OrderStatus::Cancelled => "Cancelled",
+            OrderStatus::Failed => "Payment failed",
+            OrderStatus::Refunded => "Refunded",
+            OrderStatus::PartiallyRefunded => "Partially refunded",
+        }
+    }
+}
+
+impl TryFrom<String> for OrderStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Ok(match value.as_str() {
+            "pending" => OrderStatus::Pending,
+            "paid" => OrderStatus::Paid,
+            "expired" => OrderStatus::Expired,
+            "cancelled" => OrderStatus::Cancelled,
+            "failed" => OrderStatus::Failed,
+            "refunded" => OrderStatus::Refunded,
+            "partially_refunded" => OrderStatus::PartiallyRefunded,
+            _ => return Err(format!("unknown order status {value:?}")),
+        })
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
+pub struct Order {
+    pub id: i64,
+    pub token: String,
+    pub browser_id: Uuid,
+    pub cart_id: Option<Uuid>,
+    #[diesel(deserialize_as = String)]
+    pub status: OrderStatus,
+    #[diesel(deserialize_as = String)]
+    currency: Currency,
+    amount_total_minor: i64,
+    amount_refunded_minor: i64,
+    pub email: Option<String>,
+    pub stripe_session_id: Option<String>,
+    pub stripe_payment_intent_id: Option<String>,
+    pub checkout_url: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn total(&self) -> Money {
+        Money::new(self.amount_total_minor, self.currency)
+            .unwrap_or_else(|_| Money::zero(self.currency))
+    }
+
+    pub fn refunded(&self) -> Money {
+        Money::new(self.amount_refunded_minor, self.currency)
+            .unwrap_or_else(|_| Money::zero(self.currency))
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn is_paid(&self) -> bool {
+        self.paid_at.is_some()
+    }
+
+    pub async fn find_by_token(
+        conn: &mut AsyncPgConnection,
+        token: &str,
+    ) -> QueryResult<Option<Order>> {
+        if !plausible_token(token) {
+            return Ok(None);
+        }
+        orders::table
+            .filter(orders::token.eq(token))
+            .select(Order::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn find_by_session(
+        conn: &mut AsyncPgConnection,
+        session_id: &str,
+    ) -> QueryResult<Option<Order>> {
+        orders::table
+            .filter(orders::stripe_session_id.eq(session_id))
+            .select(Order::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn list_for_browser(
+        conn: &mut AsyncPgConnection,
+        browser_id: Uuid,
+    ) -> QueryResult<Vec<Order>> {
+        orders::table
+            .filter(orders::browser_id.eq(browser_id))
+            .order_by((orders::created_at.desc(), orders::id.desc()))
+            .limit(100)
+            .select(Order::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Pending orders created before `cutoff`, oldest first: the reconciler's work.
+    pub async fn pending_before(
+        conn: &mut AsyncPgConnection,
+        cutoff: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<Order>> {
+        orders::table
+            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+            .filter(orders::created_at.lt(cutoff))
+            .order_by(orders::created_at)
+            .limit(limit)
+            .select(Order::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn items(&self, conn: &mut AsyncPgConnection) -> QueryResult<Vec<OrderItem>> {
+        order_items::table
+            .filter(order_items::order_id.eq(self.id))
+            .order_by(order_items::id)
+            .select(OrderItem::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+fn plausible_token(token: &str) -> bool {
+    (32..=64).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
+pub struct OrderItem {
+    pub product_id: i64,
+    pub product_name: String,
+    unit_price_minor: i64,
+    quantity: i32,
+}
+
+impl OrderItem {
+    pub fn unit_price(&self, currency: Currency) -> Money {
+        Money::new(self.unit_price_minor, currency).unwrap_or_else(|_| Money::zero(currency))
+    }
+
+    pub fn quantity(&self) -> u32 {
+        u32::try_from(self.quantity).unwrap_or(0)
+    }
+
+    pub fn line_total(&self, currency: Currency) -> Money {
+        self.unit_price(currency)
+            .checked_mul(self.quantity())
+            .unwrap_or_else(|_| Money::zero(currency))
+    }
+}
+
+/// What to buy: a product and a quantity. Prices always come from the database.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderLine {
+    pub product_id: i64,
+    pub quantity: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateOrderError {
+    #[error("nothing to order")]
+    Empty,
+    #[error("{0} is no longer available")]
+    Unavailable(String),
+    #[error("not enough stock of {name}")]
+    OutOfStock { name: String, available: i32 },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+#[derive(QueryableByName)]
+struct Reserved {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    price_minor: i64,
+    #[diesel(sql_type = Text)]
+    currency: String,
+}
+
+/// Creates a pending order and reserves its stock in one transaction. The
+/// conditional decrement (`stock >= quantity`) makes overselling impossible
+/// however many checkouts race for the last units.
+pub async fn create_pending(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+    cart_id: Option<Uuid>,
+    lines: &[OrderLine],
+) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
+    if lines.is_empty() {
+        return Err(CreateOrderError::Empty);
+    }
+    let mut lines = lines.to_vec();
+    // A fixed lock order keeps concurrent checkouts of overlapping carts from deadlocking.
+    lines.sort_by_key(|l| l.product_id);
+    conn.transaction(async |conn| {
+        let mut reserved = Vec::with_capacity(lines.len());
+        let mut total: Option<Money> = None;
+        for line in &lines {
+            let quantity = i32::try_from(line.quantity).unwrap_or(i32::MAX);
+            let row: Option<Reserved> = diesel::sql_query(
+                "UPDATE products SET stock = stock - $2, updated_at = now() \
+                 WHERE id = $1 AND active AND (stock IS NULL OR stock >= $2) \
+                 RETURNING name, price_minor, currency",
+            )
+            .bind::<BigInt, _>(line.product_id)
+            .bind::<diesel::sql_types::Integer, _>(quantity)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else {
+                let (name, active, stock): (String, bool, Option<i32>) = products::table
+                    .find(line.product_id)
+                    .select((products::name, products::active, products::stock))
+                    .first(conn)
+                    .await?;
+                return Err(if active {
+                    CreateOrderError::OutOfStock {
+                        name,
+                        available: stock.unwrap_or(0),
+                    }
+                } else {
+                    CreateOrderError::Unavailable(name)
+                });
+            };
+            let currency: Currency = row.currency.parse()?;
+            let line_total = Money::new(row.price_minor, currency)?.checked_mul(line.quantity)?;
+            total = Some(match total {
+                Some(sum) => sum.checked_add(line_total)?,
+                None => line_total,
+            });
+            reserved.push((line, row));
+        }
+        let total = total.ok_or(CreateOrderError::Empty)?;
+        let order: Order = diesel::insert_into(orders::table)
+            .values((
+                orders::token.eq(new_token()),
+                orders::browser_id.eq(browser_id),
+                orders::cart_id.eq(cart_id),
+                orders::currency.eq(total.currency().code()),
+                orders::amount_total_minor.eq(total.minor()),
+            ))
+            .returning(Order::as_returning())
+            .get_result(conn)
+            .await?;
+        let items: Vec<_> = reserved
+            .iter()
+            .map(|(line, row)| {
+                (
+                    order_items::order_id.eq(order.id),
+                    order_items::product_id.eq(line.product_id),
+                    order_items::product_name.eq(&row.name),
+                    order_items::unit_price_minor.eq(row.price_minor),
+                    order_items::quantity.eq(i32::try_from(line.quantity).unwrap_or(i32::MAX)),
+                )
+            })
+            .collect();
+        let items = diesel::insert_into(order_items::table)
+            .values(items)
+            .returning(OrderItem::as_returning())
+            .get_results(conn)
+            .await?;
+        record_event(conn, order.id, "created", "checkout").await?;
+        Ok((order, items))
+    })
+    .await
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub async fn attach_session(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    session_id: &str,
+    checkout_url: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::stripe_session_id.eq(session_id),
+            orders::checkout_url.eq(checkout_url),
+            orders::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// pending → paid, at most once: the conditional update lets exactly one of
+/// any number of concurrent callers through, and only that one empties the
+/// ordered products from the cart and records the `paid` event.
+/// Returns whether this call did the transition.
+pub async fn mark_paid(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    payment_intent_id: Option<&str>,
+    email: Option<&str>,
+    source: &str,
+) -> QueryResult<bool> {
+    conn.transaction(async |conn| {
+        let paid: Option<Option<Uuid>> = diesel::update(
+            orders::table
+                .find(order_id)
+                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+        )
+        .set((
+            orders::status.eq(OrderStatus::Paid.as_str()),
+            orders::paid_at.eq(diesel::dsl::now),
+            orders::stripe_payment_intent_id.eq(payment_intent_id),
+            orders::email.eq(email),
+            orders::checkout_url.eq(None::<String>),
+            orders::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(orders::cart_id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(cart_id) = paid else {
+            return Ok(false);
+        };
+        if let Some(cart_id) = cart_id {
+            let ordered = order_items::table
+                .filter(order_items::order_id.eq(order_id))
+                .select(order_items::product_id);
+            diesel::delete(
+                cart_items::table
+                    .filter(cart_items::cart_id.eq(cart_id))
+                    .filter(cart_items::product_id.eq_any(ordered)),
+            )
+            .execute(conn)
+            .await?;
+        }
+        record_event(conn, order_id, "paid", source).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// pending → expired, cancelled or failed, at most once, returning the
+/// reserved stock. Returns whether this call did the transition.
+pub async fn close_unpaid(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    status: OrderStatus,
+    source: &str,
+) -> QueryResult<bool> {
+    debug_assert!(matches!(
+        status,
+        OrderStatus::Expired | OrderStatus::Cancelled | OrderStatus::Failed
+    ));
+    conn.transaction(async |conn| {
+        let closed = diesel::update(
+            orders::table
+                .find(order_id)
+                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+        )
+        .set((
+            orders::status.eq(status.as_str()),
+            orders::checkout_url.eq(None::<String>),
+            orders::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+        if closed == 0 {
+            return Ok(false);
+        }
+        diesel::sql_query(
+            "UPDATE products p SET stock = p.stock + oi.quantity, updated_at = now() \
+             FROM order_items oi WHERE oi.order_id = $1 AND p.id = oi.product_id AND p.stock IS NOT NULL",
+        )
+        .bind::<BigInt, _>(order_id)
+        .execute(conn)
+        .await?;
+        record_event(conn, order_id, status.as_str(), source).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Records the charge's cumulative refunded amount. Refund events may arrive
+/// out of order, so only a larger amount than recorded is applied.
+pub async fn record_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_refunded_minor: i64,
+    source: &str,
+) -> QueryResult<bool> {
+    conn.transaction(async |conn| {
+        let order_id: Option<i64> = diesel::sql_query(
+            "UPDATE orders SET amount_refunded_minor = $2, \
+                 status = CASE WHEN $2 >= amount_total_minor THEN 'refunded' ELSE 'partially_refunded' END, \
+                 updated_at = now() \
+             WHERE stripe_payment_intent_id = $1 AND status IN ('paid', 'partially_refunded') \
+               AND amount_refunded_minor < $2 AND $2 <= amount_total_minor \
+             RETURNING id",
+        )
+        .bind::<Text, _>(payment_intent_id)
+        .bind::<BigInt, _>(amount_refunded_minor)
+        .get_result::<OrderId>(conn)
+        .await
+        .optional()?
+        .map(|row| row.id);
+        match order_id {
+            Some(order_id) => {
+                record_event(conn, order_id, "refunded", source).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct OrderId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+async fn record_event(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    kind: &str,
+    source: &str,
+) -> QueryResult<usize> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(order_id),
+            order_events::kind.eq(kind),
+            order_events::source.eq(source),
+        ))
+        .execute(conn)
+        .await
+}

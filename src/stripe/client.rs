@@ -1,0 +1,278 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::ErrorEnvelope;
+use super::types::{CheckoutSession, WebhookEndpoint};
+use super::{Form, StripeError};
+use crate::config::Secret;
+
+/// The API version our wire types follow.
+const API_VERSION: &str = "2023-08-16";
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `https://api.stripe.com`, or the simulator's address.
+    pub api_base: String,
+    pub secret_key: Secret,
+    /// Per attempt. A timed-out request is not retried: the shopper is waiting.
+    pub timeout: Duration,
+    /// Extra attempts after network errors, 409, 429 and 5xx.
+    pub max_retries: u32,
+}
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    config: Arc<StripeConfig>,
+}
+
+/// One attempt's outcome, and whether Stripe says another attempt may succeed.
+struct Attempt<T> {
+    result: Result<T, StripeError>,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+impl StripeClient {
+    pub fn new(config: StripeConfig) -> anyhow::Result<Self> {
+        crate::install_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(3)))
+            .user_agent(concat!("Storefront/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn is_test_mode(&self) -> bool {
+        self.config.secret_key.expose().starts_with("sk_test_")
+    }
+
+    pub async fn create_checkout_session(
+        &self,
+        params: &Form,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.post("/v1/checkout/sessions", params, idempotency_key)
+            .await
+    }
+
+    pub async fn retrieve_checkout_session(
+        &self,
+        id: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.get(&format!("/v1/checkout/sessions/{}", path_segment(id)))
+            .await
+    }
+
+    pub async fn expire_checkout_session(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        let path = format!("/v1/checkout/sessions/{}/expire", path_segment(id));
+        self.post(&path, &Form::new(), idempotency_key).await
+    }
+
+    pub async fn create_webhook_endpoint(
+        &self,
+        url: &str,
+        events: &[&str],
+        idempotency_key: &str,
+    ) -> Result<WebhookEndpoint, StripeError> {
+        let mut form = Form::new().field("url", url);
+        for (i, event) in events.iter().enumerate() {
+            form = form.field(format!("enabled_events[{i}]"), event);
+        }
+        self.post("/v1/webhook_endpoints", &form, idempotency_key)
+            .await
+    }
+
+    /// POSTs with an Idempotency-Key, so retries (ours, and the caller's
+    /// later ones with the same key) cannot apply twice.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &Form,
+        idempotency_key: &str,
+    ) -> Result<T, StripeError> {
+        self.send(
+            Method::POST,
+            path,
+            Some(form.encode()),
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, StripeError> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self
+                .attempt(method.clone(), path, body.clone(), idempotency_key)
+                .await;
+            match outcome.result {
+                Err(error) if outcome.retry && attempt < self.config.max_retries => {
+                    let delay = backoff(attempt, outcome.retry_after);
+                    tracing::warn!(%error, path, attempt, delay_ms = delay.as_millis() as u64, "retrying Stripe request");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Attempt<T> {
+        let url = format!("{}{}", self.config.api_base.trim_end_matches('/'), path);
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(self.config.secret_key.expose())
+            .header("Stripe-Version", API_VERSION);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return network_failure(error, self.config.timeout),
+        };
+        let status = response.status();
+        let should_retry = stripe_should_retry(response.headers(), status);
+        let retry_after = retry_after(response.headers());
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return network_failure(error, self.config.timeout),
+        };
+        tracing::debug!(path, status = status.as_u16(), request_id = ?request_id, "Stripe response");
+        let result = if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|source| StripeError::Decode {
+                status: status.as_u16(),
+                source,
+            })
+        } else {
+            Err(match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+                Ok(envelope) => StripeError::Api {
+                    status: status.as_u16(),
+                    body: envelope.error,
+                    request_id,
+                },
+                Err(source) => StripeError::Decode {
+                    status: status.as_u16(),
+                    source,
+                },
+            })
+        };
+        Attempt {
+            retry: result.is_err() && should_retry,
+            result,
+            retry_after,
+        }
+    }
+}
+
+fn network_failure<T>(error: reqwest::Error, timeout: Duration) -> Attempt<T> {
+    if error.is_timeout() {
+        Attempt {
+            result: Err(StripeError::Timeout(timeout)),
+            retry: false,
+            retry_after: None,
+        }
+    } else {
+        Attempt {
+            result: Err(StripeError::Network(error)),
+            retry: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// Stripe's own hint wins; without it, conflicts, rate limits and server
+/// errors are worth another attempt.
+fn stripe_should_retry(headers: &HeaderMap, status: StatusCode) -> bool {
+    match headers
+        .get("stripe-should-retry")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            status == StatusCode::CONFLICT
+                || status == StatusCode::TOO_MANY_REQUESTS
+                || status.is_server_error()
+        }
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// 0.5 s doubling per attempt, capped at 5 s, with 50-100% jitter; a
+/// Retry-After of up to 5 s is honoured.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let cap = Duration::from_secs(5);
+    let base = Duration::from_millis(500)
+        .saturating_mul(2u32.saturating_pow(attempt))
+        .min(cap);
+    let millis = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+    let jittered = Duration::from_millis(rand::rng().random_range(millis / 2..=millis));
+    match retry_after {
+        Some(wait) => wait.min(cap).max(jittered),
+        None => jittered,
+    }
+}
+
+/// Ids go into paths; anything but Stripe's id alphabet is percent-encoded.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

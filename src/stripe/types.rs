@@ -1,0 +1,108 @@
+//! The parts of Stripe's objects we read. Unknown fields are ignored and
+//! optional ones default, which tolerates API version drift.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub status: Option<SessionStatus>,
+    pub payment_status: PaymentStatus,
+    /// The hosted payment page; only while the session is open.
+    pub url: Option<String>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    /// An id, or the object when expanded.
+    pub payment_intent: Option<IdOrObject>,
+    pub customer: Option<IdOrObject>,
+    pub customer_email: Option<String>,
+    pub customer_details: Option<CustomerDetails>,
+}
+
+impl CheckoutSession {
+    pub fn payment_intent_id(&self) -> Option<&str> {
+        self.payment_intent.as_ref().map(IdOrObject::id)
+    }
+
+    /// The email the shopper paid with, falling back to the prefilled one.
+    pub fn email(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|d| d.email.as_deref())
+            .or(self.customer_email.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CustomerDetails {
+    pub email: Option<String>,
+}
+
+/// An expandable field: `"pi_123"` or `{"id": "pi_123", ...}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IdOrObject {
+    Id(String),
+    Object { id: String },
+}
+
+impl IdOrObject {
+    pub fn id(&self) -> &str {
+        match self {
+            IdOrObject::Id(id) | IdOrObject::Object { id } => id,
+        }
+    }
+}
+
+/// The charge in `charge.refunded` events.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub payment_intent: Option<IdOrObject>,
+    pub amount: i64,
+    pub amount_refunded: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub refunded: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: EventData,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    /// Only returned when the endpoint is created.
+    pub secret: Option<String>,
+}
