@@ -105,9 +105,13 @@ pub async fn add_item(
         Ok(quantity) => quantity,
         Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
     };
-    let mut conn = state.db.get().await?;
-    let cart_id = ensure_cart(&mut conn, &session).await?;
-    match models::add(&mut conn, cart_id, &form.product, quantity).await {
+    let added = {
+        let mut conn = state.db.get().await?;
+        let cart_id = ensure_cart(&mut conn, &session).await?;
+        models::add(&mut conn, cart_id, &form.product, quantity).await
+    };
+    // The connection is back in the pool before a re-render takes another.
+    match added {
         Ok(product) => {
             let units = quantity.get();
             session.flash(
@@ -150,8 +154,9 @@ pub async fn update_item(
             .await;
         }
     };
-    let mut conn = state.db.get().await?;
-    match models::set_quantity(&mut conn, cart_id, item_id, quantity).await {
+    let updated =
+        models::set_quantity(&mut *state.db.get().await?, cart_id, item_id, quantity).await;
+    match updated {
         Ok(name) if quantity.get() == 0 => {
             session.flash(
                 FlashLevel::Success,
@@ -183,8 +188,8 @@ pub async fn remove_item(
 ) -> FormResponse<CartPage> {
     let item_id = parse_item_id(&item_id)?;
     let cart_id = session.cart_id().ok_or_else(item_not_found)?;
-    let mut conn = state.db.get().await?;
-    match models::remove(&mut conn, cart_id, item_id).await {
+    let removed = models::remove(&mut *state.db.get().await?, cart_id, item_id).await;
+    match removed {
         Ok(name) => {
             session.flash(
                 FlashLevel::Success,

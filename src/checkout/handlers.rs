@@ -24,10 +24,9 @@ pub async fn checkout_cart(
     session: TypedSession,
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> FormResponse<CartPage> {
-    let mut conn = state.db.get().await?;
     let cart_id = session.cart_id();
     let lines = match cart_id {
-        Some(cart_id) => cart_models::lines(&mut conn, cart_id).await?,
+        Some(cart_id) => cart_models::lines(&mut *state.db.get().await?, cart_id).await?,
         None => Vec::new(),
     };
     let (Some(cart_id), false) = (cart_id, lines.is_empty()) else {
@@ -59,7 +58,7 @@ pub async fn checkout_cart(
     let email = session.email();
     let started = payments::start_checkout(
         &state.payments,
-        &mut conn,
+        &state.db,
         browser_id,
         CheckoutSource::Cart(cart_id),
         &order_lines,
@@ -130,8 +129,7 @@ pub async fn checkout_express(
         Ok(quantity) => quantity,
         Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
     };
-    let mut conn = state.db.get().await?;
-    let product = Product::find_active(&mut conn, &form.product)
+    let product = Product::find_active(&mut *state.db.get().await?, &form.product)
         .await?
         .ok_or_else(product_not_found)?;
     let browser_id = session.ensure_browser_id()?;
@@ -142,14 +140,13 @@ pub async fn checkout_express(
     };
     let started = payments::start_checkout(
         &state.payments,
-        &mut conn,
+        &state.db,
         browser_id,
         CheckoutSource::Express,
         &[line],
         email.as_deref(),
     )
     .await;
-    drop(conn);
     match started {
         Ok(url) => see_other(url),
         Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),

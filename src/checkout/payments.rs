@@ -109,7 +109,7 @@ pub enum CheckoutSource {
 /// stock released: nobody can pay a session whose URL they never saw.
 pub async fn start_checkout(
     payments: &Payments,
-    conn: &mut AsyncPgConnection,
+    db: &DbPool,
     browser_id: Uuid,
     source: CheckoutSource,
     lines: &[OrderLine],
@@ -119,7 +119,11 @@ pub async fn start_checkout(
         CheckoutSource::Cart(cart_id) => Some(cart_id),
         CheckoutSource::Express => None,
     };
-    let (order, items) = models::create_pending(conn, browser_id, cart_id, lines).await?;
+    // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
+    let (order, items) = {
+        let mut conn = db.get().await.context("getting a database connection")?;
+        models::create_pending(&mut conn, browser_id, cart_id, lines).await?
+    };
     let params = session_params(payments, &order, &items, email);
     let created = payments
         .client
@@ -127,7 +131,8 @@ pub async fn start_checkout(
         .await;
     match created {
         Ok(session) => {
-            models::attach_session(conn, order.id, &session.id, session.url.as_deref())
+            let mut conn = db.get().await.context("getting a database connection")?;
+            models::attach_session(&mut conn, order.id, &session.id, session.url.as_deref())
                 .await
                 .context("storing the checkout session")?;
             tracing::info!(order.id = order.id, session.id = %session.id, "checkout session created");
@@ -138,9 +143,15 @@ pub async fn start_checkout(
         }
         Err(error) => {
             tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
-            models::close_unpaid(conn, order.id, OrderStatus::Cancelled, "checkout_failed")
-                .await
-                .context("releasing the order after a Stripe failure")?;
+            let mut conn = db.get().await.context("getting a database connection")?;
+            models::close_unpaid(
+                &mut conn,
+                order.id,
+                OrderStatus::Cancelled,
+                "checkout_failed",
+            )
+            .await
+            .context("releasing the order after a Stripe failure")?;
             Err(CheckoutError::Stripe(error))
         }
     }

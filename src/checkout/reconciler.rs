@@ -13,6 +13,10 @@ use crate::startup::AppState;
 /// Orders looked at per run; the rest wait for the next run.
 const BATCH: i64 = 100;
 
+/// An order still without a session this long after creation belongs to a
+/// checkout that died before Stripe answered (far beyond any Stripe timeout).
+const ABANDONED_WITHOUT_SESSION: Duration = Duration::from_secs(120);
+
 pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -28,7 +32,9 @@ pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration
 
 /// One pass; returns how many orders changed state.
 pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result<usize> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace)?;
+    let now = chrono::Utc::now();
+    let cutoff = now - chrono::Duration::from_std(grace)?;
+    let abandoned_cutoff = now - chrono::Duration::from_std(grace.max(ABANDONED_WITHOUT_SESSION))?;
     let pending = {
         let mut conn = state.db.get().await?;
         Order::pending_before(&mut conn, cutoff, BATCH).await?
@@ -38,6 +44,9 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
         let Some(session_id) = &order.stripe_session_id else {
             // The checkout died between our commit and Stripe's answer: no
             // shopper ever saw a payment page for it.
+            if order.created_at >= abandoned_cutoff {
+                continue;
+            }
             let mut conn = state.db.get().await?;
             if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "reconciler")
                 .await?

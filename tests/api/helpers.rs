@@ -7,7 +7,7 @@ use reqwest::redirect::Policy;
 use scraper::{Html, Selector};
 use storefront::config::{Secret, Settings};
 use storefront::db::cluster::{Durability, LocalCluster};
-use storefront::db::schema::cart_items;
+use storefront::db::schema::{cart_items, order_events, orders, products};
 use storefront::startup::{Application, session_key};
 use storefront::{db, seed, telemetry};
 use tokio::sync::OnceCell;
@@ -66,10 +66,18 @@ pub async fn test_database() -> Secret {
     cluster.url(&name)
 }
 
+/// The Stripe key tests use with their simulator.
+pub const STRIPE_KEY: &str = "sk_test_storefront_tests";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db_url: Secret,
+    /// The simulator this app talks to, started by the test like an outside
+    /// service, and the webhook secret it signs with.
+    pub sim: Option<stripe_sim::Simulator>,
+    pub sim_url: String,
+    pub webhook_secret: Secret,
     /// This client's session CSRF token, fetched once: fetching a page
     /// consumes pending flash messages, which tests want to see.
     csrf_token: tokio::sync::Mutex<Option<String>>,
@@ -78,10 +86,70 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An app with extra environment settings, talking to its own simulator over
+/// HTTP with an explicit key and webhook secret, as it would to Stripe.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    LazyLock::force(&INIT_LOGS);
+    storefront::install_tls_provider();
+    let sim = stripe_sim::Simulator::start(stripe_sim::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        webhook_retry_base: std::time::Duration::from_millis(200),
+        webhook_max_attempts: 6,
+        ..Default::default()
+    })
+    .await
+    .expect("starting the simulator");
+    let sim_url = sim.base_url();
+    // The webhook endpoint needs the app's address before the app starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint: serde_json::Value = reqwest::Client::new()
+        .post(format!("{sim_url}/v1/webhook_endpoints"))
+        .bearer_auth(STRIPE_KEY)
+        .form(&[
+            ("url", format!("http://127.0.0.1:{port}/webhooks/stripe")),
+            ("enabled_events[]", "*".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhook_secret = endpoint["secret"]
+        .as_str()
+        .expect("a webhook secret")
+        .to_owned();
+    let mut vars: Vec<(String, String)> = vec![
+        ("BIND".into(), format!("127.0.0.1:{port}")),
+        ("STRIPE_SECRET_KEY".into(), STRIPE_KEY.into()),
+        ("STRIPE_API_BASE".into(), sim_url.clone()),
+        ("STRIPE_WEBHOOK_SECRET".into(), webhook_secret.clone()),
+    ];
+    vars.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let mut app = spawn_with_vars(vars).await;
+    app.sim = Some(sim);
+    app.sim_url = sim_url;
+    app.webhook_secret = Secret::new(webhook_secret);
+    app
+}
+
+/// An app configured only by `vars` (plus a fresh database and session key).
+pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
     LazyLock::force(&INIT_LOGS);
     storefront::install_tls_provider();
     let db_url = test_database().await;
-    let settings = test_settings(&db_url);
+    let settings = test_settings(&db_url, vars);
     let (address, server) = start(&settings, &db_url).await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -92,20 +160,28 @@ pub async fn spawn_app() -> TestApp {
         address,
         client,
         db_url,
+        sim: None,
+        sim_url: String::new(),
+        webhook_secret: Secret::new(""),
         csrf_token: Default::default(),
         settings,
         server,
     }
 }
 
-fn test_settings(db_url: &Secret) -> Settings {
+fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
     let db_url = db_url.expose().to_owned();
-    Settings::from_lookup(|name| match name {
-        "BIND" => Some("127.0.0.1:0".into()),
-        "DATABASE_URL" => Some(db_url.clone()),
-        "DATABASE_POOL_SIZE" => Some("8".into()),
-        "SESSION_KEY" => Some("test-session-key-".repeat(5)),
-        _ => None,
+    Settings::from_lookup(|name| {
+        if let Some((_, value)) = vars.iter().rev().find(|(k, _)| k == name) {
+            return Some(value.clone());
+        }
+        match name {
+            "BIND" => Some("127.0.0.1:0".into()),
+            "DATABASE_URL" => Some(db_url.clone()),
+            "DATABASE_POOL_SIZE" => Some("8".into()),
+            "SESSION_KEY" => Some("test-session-key-".repeat(5)),
+            _ => None,
+        }
     })
     .expect("test settings")
 }
@@ -203,6 +279,214 @@ impl TestApp {
             .collect()
     }
 }
+
+impl TestApp {
+    /// A second shopper: its own cookie jar (session, cart, CSRF token).
+    pub fn new_browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// Changes the simulator's fault knobs.
+    pub async fn sim_faults(&self, faults: serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sim/faults", self.sim_url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn sim_advance_clock(&self, seconds: i64) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sim/advance_clock", self.sim_url))
+            .json(&serde_json::json!({ "seconds": seconds }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// GET on the simulator's Stripe API, as the merchant's dashboard would.
+    pub async fn stripe_get(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}{}", self.sim_url, path))
+            .bearer_auth(STRIPE_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs /checkout and returns the Stripe payment page URL it redirects to.
+    pub async fn checkout(&self) -> String {
+        let response = self.post_form("/checkout", &[]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Follows a redirect from the simulator back to us (success page) and
+    /// then to the order page; returns the order page's path.
+    pub async fn follow_success(&self, success_url: &str) -> String {
+        let response = self.client.get(success_url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    pub async fn orders(&self) -> Vec<OrderRow> {
+        orders::table
+            .select((
+                orders::id,
+                orders::status,
+                orders::amount_total_minor,
+                orders::stripe_payment_intent_id,
+            ))
+            .order_by(orders::id)
+            .load::<(i64, String, i64, Option<String>)>(&mut self.db().await)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, status, total, payment_intent)| OrderRow {
+                id,
+                status,
+                total,
+                payment_intent,
+            })
+            .collect()
+    }
+
+    /// How many times each order was fulfilled (its `paid` events).
+    pub async fn paid_events(&self) -> i64 {
+        order_events::table
+            .filter(order_events::kind.eq("paid"))
+            .count()
+            .get_result(&mut self.db().await)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stock(&self, slug: &str) -> Option<i32> {
+        products::table
+            .filter(products::slug.eq(slug))
+            .select(products::stock)
+            .first(&mut self.db().await)
+            .await
+            .unwrap()
+    }
+
+    /// Polls until `check` holds (webhooks arrive asynchronously), for at most 15 s.
+    pub async fn eventually<F, Fut>(&self, what: &str, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !check().await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for: {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: i64,
+    pub status: String,
+    pub total: i64,
+    pub payment_intent: Option<String>,
+}
+
+/// Another shopper's browser on the same app.
+pub struct Browser {
+    pub client: reqwest::Client,
+    address: String,
+}
+
+impl Browser {
+    pub async fn csrf_token(&self) -> String {
+        let page = self
+            .client
+            .get(format!("{}/products/aurora-ceramic-mug", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        form_value(&page, "csrf_token").unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Pays on the simulator's hosted page like a shopper: loads the page, then
+/// submits its form with `card`. Returns the simulator's answer.
+pub async fn pay(payment_url: &str, card: &str) -> reqwest::Response {
+    let browser = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let page = browser.get(payment_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the payment page loads");
+    let page = page.text().await.unwrap();
+    let html = Html::parse_document(&page);
+    let form = html
+        .select(&Selector::parse("form").unwrap())
+        .next()
+        .expect("a payment form");
+    let action = form
+        .value()
+        .attr("action")
+        .unwrap_or(payment_url)
+        .to_owned();
+    browser
+        .post(action)
+        .form(&[
+            ("email", "shopper@example.com"),
+            ("card_number", card),
+            ("exp_month", "12"),
+            ("exp_year", "34"),
+            ("cvc", "123"),
+            ("name", "Sam Shopper"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub const CARD_OK: &str = "4242 4242 4242 4242";
+pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
 
 pub fn form_value(page: &str, name: &str) -> Option<String> {
     let html = Html::parse_document(page);

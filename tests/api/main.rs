@@ -3,4 +3,5 @@
 
 mod cart;
 mod catalog;
+mod checkout;
 mod helpers;
