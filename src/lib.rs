@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod money;
 pub mod orders;
 pub mod seed;

@@ -11,7 +11,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use rand::RngCore;
@@ -21,7 +21,7 @@ use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::{cart, catalog, checkout, orders, seed, telemetry};
+use crate::{cart, catalog, checkout, health, orders, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -104,6 +104,21 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
         .write_all(contents.as_bytes())
 }
 
+/// Headers on every response. Pages use no inline script or style; forms
+/// post to us, and checkout redirects a form POST to Stripe's payment page,
+/// which `form-action` must allow.
+fn security_headers(checkout_origin: &str) -> DefaultHeaders {
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' {checkout_origin}"
+    );
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", csp))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
+}
+
 pub struct Application {
     port: u16,
     base_url: String,
@@ -136,6 +151,7 @@ impl Application {
             settings.reconcile_after,
         ));
         let secure_cookies = settings.secure_cookies();
+        let checkout_origin = state.payments.checkout_origin();
         let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
         let server = HttpServer::new(move || {
             let session =
@@ -153,7 +169,10 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 .wrap(session)
+                .wrap(security_headers(&checkout_origin))
                 .wrap(from_fn(telemetry::request_id))
+                .service(health::healthz)
+                .service(health::readyz)
                 .service(catalog::handlers::index)
                 .service(catalog::handlers::show)
                 .service(cart::handlers::show)

@@ -20,6 +20,8 @@ pub struct Payments {
     pub webhook_secret: Secret,
     pub base_url: String,
     pub session_ttl: Duration,
+    /// The simulator's origin when it hosts the payment page.
+    hosted_origin: Option<String>,
 }
 
 impl Payments {
@@ -35,7 +37,7 @@ impl Payments {
             timeout: settings.stripe_timeout,
             max_retries: 2,
         };
-        let (client, webhook_secret, simulator) = match &settings.stripe_secret_key {
+        let (client, webhook_secret, simulator, hosted_origin) = match &settings.stripe_secret_key {
             Some(key) => {
                 let client =
                     StripeClient::new(config(settings.stripe_api_base.clone(), key.clone()))?;
@@ -43,7 +45,10 @@ impl Payments {
                     .stripe_webhook_secret
                     .clone()
                     .context("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")?;
-                (client, secret, None)
+                // A non-Stripe API base is a simulator, which hosts its own payment page.
+                let hosted = (!settings.stripe_api_base.ends_with("stripe.com"))
+                    .then(|| settings.stripe_api_base.clone());
+                (client, secret, None, hosted)
             }
             None => {
                 let sim_config = stripe_sim::Config {
@@ -70,7 +75,8 @@ impl Payments {
                     simulator = %simulator.base_url(),
                     "TEST MODE: no STRIPE_SECRET_KEY, payments go to the built-in Stripe simulator"
                 );
-                (client, Secret::new(secret), Some(simulator))
+                let origin = simulator.base_url();
+                (client, Secret::new(secret), Some(simulator), Some(origin))
             }
         };
         let payments = Payments {
@@ -78,12 +84,21 @@ impl Payments {
             webhook_secret,
             base_url: base_url.to_owned(),
             session_ttl: settings.checkout_session_ttl,
+            hosted_origin,
         };
         Ok((payments, simulator))
     }
 
     pub fn is_test_mode(&self) -> bool {
         self.client.is_test_mode()
+    }
+
+    /// Where shoppers pay: Stripe's checkout site, or the simulator's own.
+    pub fn checkout_origin(&self) -> String {
+        match &self.hosted_origin {
+            Some(origin) => origin.clone(),
+            None => "https://checkout.stripe.com".to_owned(),
+        }
     }
 }
 

@@ -4,4 +4,5 @@
 mod cart;
 mod catalog;
 mod checkout;
+mod health;
 mod helpers;
