@@ -77,7 +77,11 @@ fn expand_path(
     let Some((field, rest)) = segments.split_first() else {
         return Ok(());
     };
-    let object = value["object"].as_str().unwrap_or_default().to_owned();
+    let object = value
+        .get("object")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     if object == "list" && *field == "data" {
         if let Some(items) = value["data"].as_array_mut() {
             for item in items {
@@ -107,7 +111,11 @@ fn expand_path(
     } else if let Some(rendered) = value[*field].as_str().and_then(|id| st.render(id)) {
         value[*field] = rendered;
     }
-    expand_path(st, &mut value[*field], rest, full)
+    match value.get_mut(*field) {
+        // Deeper paths go through expanded objects; a null stays null.
+        Some(inner) if inner.is_object() => expand_path(st, inner, rest, full),
+        _ => Ok(()),
+    }
 }
 
 /// One page of a list (`items` already in Stripe's order) with `limit`,

@@ -132,3 +132,12 @@ impl Simulator {
         self.server.stop(true).await;
     }
 }
+
+/// A simulator dropped without [`Simulator::shutdown`] (say, by a failing test)
+/// still stops; `stop` sends its command at once, so the future need not be awaited.
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        drop(self.server.stop(false));
+    }
+}

@@ -162,6 +162,14 @@ impl State {
         system_now() + self.clock_advance + self.faults.clock_offset_secs
     }
 
+    /// The time webhook signatures carry: the wall clock skewed by
+    /// `clock_offset_secs`, but not moved by `advance_clock`. Advancing the
+    /// clock ages Stripe's objects (expiry); the receiver's clock stays real,
+    /// so signatures must too, or every delivery after an advance would be stale.
+    pub fn signing_now(&self) -> i64 {
+        system_now() + self.faults.clock_offset_secs
+    }
+
     /// Decides whether the error-rate fault fails this /v1 request: with a rate of p
     /// percent the k-th request fails when ⌊k·p/100⌋ grows, so exactly p of every 100
     /// fail, evenly spread and reproducibly.

@@ -10,7 +10,7 @@ use sha2::Sha256;
 use crate::state::{DeliveryRecord, Shared};
 
 /// How long the out-of-order fault holds events before sending them newest first.
-const HOLD: Duration = Duration::from_millis(500);
+const HOLD: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -94,7 +94,7 @@ async fn attempt_once(
     duplicate: bool,
 ) -> bool {
     let target = &delivery.targets[target];
-    let timestamp = shared.lock().now();
+    let timestamp = shared.lock().signing_now();
     let signature = format!(
         "t={timestamp},v1={}",
         sign(&target.secret, timestamp, &delivery.body)

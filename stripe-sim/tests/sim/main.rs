@@ -1,0 +1,10 @@
+//! Integration tests: a simulator on port 0, driven over real HTTP.
+
+mod api;
+mod faults;
+mod harness;
+mod hosted;
+mod idempotency;
+mod receiver;
+mod schema;
+mod webhooks;
