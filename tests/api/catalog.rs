@@ -136,3 +136,34 @@ async fn every_response_carries_a_request_id() {
         assert_eq!(id.len(), 32, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_server_error_shows_a_friendly_page_without_internals() {
+    let app = spawn_app().await;
+    // Sabotage the database under the running app.
+    use diesel_async::SimpleAsyncConnection;
+    app.db()
+        .await
+        .batch_execute("ALTER TABLE products RENAME TO products_sabotaged")
+        .await
+        .unwrap();
+
+    let response = app.get("/").await;
+
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+    let text = texts(&page, ".error-page").join(" ");
+    assert!(text.contains("Something went wrong on our side"), "{text}");
+    assert!(
+        text.contains(&request_id),
+        "the page quotes the request id: {text}"
+    );
+    assert!(
+        !page.contains("products") && !page.contains("relation"),
+        "no internals: {page}"
+    );
+}
