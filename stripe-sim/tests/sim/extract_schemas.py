@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Extracts the component schemas the simulator's tests validate against
+(and everything they reference) from Stripe's OpenAPI spec, so the tests do
+not need the 5 MB spec at run time.
+
+Source: stripe/openapi openapi/spec3.yaml at 63a6746 (API version 2023-08-16),
+converted to JSON. Usage:
+    extract_schemas.py openapi-spec3-2023-08-16.json > stripe-schemas-2023-08-16.json
+"""
+import json
+import sys
+
+ROOTS = ["checkout.session", "payment_intent", "customer", "refund", "event", "error",
+         "item", "payment_method", "charge", "webhook_endpoint"]
+
+schemas = json.load(open(sys.argv[1]))["components"]["schemas"]
+kept = {}
+
+
+def walk(value):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "$ref":
+                name = inner.rsplit("/", 1)[-1]
+                if name not in kept:
+                    kept[name] = schemas[name]
+                    walk(schemas[name])
+            else:
+                walk(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            walk(inner)
+
+
+def strip_docs(value):
+    """Drops prose (string-valued description/title keys); property maps keep their keys."""
+    if isinstance(value, dict):
+        return {k: strip_docs(v) for k, v in value.items()
+                if not (k in ("description", "title", "x-stripeResource") and not isinstance(v, dict))}
+    if isinstance(value, list):
+        return [strip_docs(v) for v in value]
+    return value
+
+
+for root in ROOTS:
+    kept[root] = schemas[root]
+    walk(schemas[root])
+json.dump(strip_docs(dict(sorted(kept.items()))), sys.stdout, separators=(",", ":"), sort_keys=True)
