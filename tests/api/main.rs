@@ -5,4 +5,5 @@ mod cart;
 mod catalog;
 mod checkout;
 mod health;
+mod multinode;
 mod helpers;

@@ -1,0 +1,331 @@
+//! Several app nodes behind nginx (Debian's package) on one PostgreSQL and
+//! one simulator: nodes are stateless, so any node serves any request, and
+//! webhook deliveries land on whichever node nginx picks.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::json;
+use storefront::config::Settings;
+use storefront::db::schema::{order_events, orders, products};
+use storefront::startup::{Application, session_key};
+
+use crate::helpers::{CARD_OK, STRIPE_KEY, form_value, pay, test_database};
+
+const NODES: usize = 3;
+
+struct Nodes {
+    lb_url: String,
+    sim: stripe_sim::Simulator,
+    db_url: storefront::config::Secret,
+    servers: Vec<actix_web::dev::ServerHandle>,
+    nginx: tokio::process::Child,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nginx_binary() -> &'static str {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nginx is not installed: apt-get install nginx-light (or nginx)")
+}
+
+async fn start_nodes() -> Nodes {
+    storefront::install_tls_provider();
+    let db_url = test_database().await;
+    let sim = stripe_sim::Simulator::start(stripe_sim::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        webhook_retry_base: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let lb_port = free_port();
+    let lb_url = format!("http://127.0.0.1:{lb_port}");
+    let endpoint: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/webhook_endpoints", sim.base_url()))
+        .bearer_auth(STRIPE_KEY)
+        .form(&[
+            ("url", format!("{lb_url}/webhooks/stripe")),
+            ("enabled_events[]", "*".into()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    // Every node shares the database, the session key, Stripe and the public URL.
+    let vars = [
+        ("BIND", "127.0.0.1:0".to_owned()),
+        ("APP_BASE_URL", lb_url.clone()),
+        ("DATABASE_URL", db_url.expose().to_owned()),
+        ("DATABASE_POOL_SIZE", "8".to_owned()),
+        ("SESSION_KEY", "multi-node-shared-session-key-".repeat(3)),
+        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
+        ("STRIPE_API_BASE", sim.base_url()),
+        ("STRIPE_WEBHOOK_SECRET", secret),
+    ];
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let mut servers = Vec::new();
+    let mut upstreams = String::new();
+    for _ in 0..NODES {
+        let app = Application::build(&settings, &db_url, session_key(&settings).unwrap())
+            .await
+            .unwrap();
+        upstreams.push_str(&format!("server 127.0.0.1:{};\n", app.port()));
+        servers.push(app.handle());
+        tokio::spawn(app.run_until_stopped());
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "storefront-nginx-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; master_process off; worker_processes 1;
+pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  log_format upstream '$request_method $uri $upstream_addr $status';
+  access_log {d}/access.log upstream;
+  upstream storefront {{ {upstreams} }}
+  server {{
+    listen 127.0.0.1:{lb_port};
+    location / {{
+      proxy_pass http://storefront;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }}
+  }}
+}}
+"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let nginx = tokio::process::Command::new(nginx_binary())
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting nginx");
+    let probe = reqwest::Client::new();
+    for _ in 0..100 {
+        if probe
+            .get(format!("{lb_url}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Nodes {
+        lb_url,
+        sim,
+        db_url,
+        servers,
+        nginx,
+        dir,
+    }
+}
+
+impl Nodes {
+    fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = client
+            .get(format!("{}/products/aurora-ceramic-mug", self.lb_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = form_value(&page, "csrf_token").unwrap();
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        client
+            .post(format!("{}{path}", self.lb_url))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(self.db_url.expose())
+            .await
+            .unwrap()
+    }
+
+    /// The upstream node that served each logged request for `path_prefix`.
+    fn upstreams_for(&self, path_prefix: &str) -> HashSet<String> {
+        std::fs::read_to_string(self.dir.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.split(' ');
+                let (_, uri, upstream) = (parts.next()?, parts.next()?, parts.next()?);
+                uri.starts_with(path_prefix).then(|| upstream.to_owned())
+            })
+            .collect()
+    }
+
+    async fn stop(mut self) {
+        for server in &self.servers {
+            server.stop(true).await;
+        }
+        let _ = self.nginx.kill().await;
+        self.sim.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
+    let nodes = start_nodes().await;
+    reqwest::Client::new()
+        .post(format!("{}/_sim/faults", nodes.sim.base_url()))
+        .json(&json!({"webhook_duplicate": true}))
+        .send()
+        .await
+        .unwrap();
+
+    // Eight shoppers buy a mug each; every request of theirs may land on any node.
+    let shoppers: Vec<_> = (0..8).map(|_| nodes.browser()).collect();
+    for shopper in &shoppers {
+        let added = nodes
+            .post_form(
+                shopper,
+                "/cart/items",
+                &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+            )
+            .await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        let checkout = nodes.post_form(shopper, "/checkout", &[]).await;
+        assert_eq!(
+            checkout.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            checkout.text().await.unwrap()
+        );
+        let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
+        let paid = pay(&payment_url, CARD_OK).await;
+        let success = paid.headers()["location"].to_str().unwrap().to_owned();
+        assert!(success.starts_with(&nodes.lb_url), "{success}");
+        let receipt = shopper.get(&success).send().await.unwrap();
+        assert_eq!(receipt.status(), StatusCode::SEE_OTHER);
+    }
+    // Thirty more race for the last three water bottles across the nodes.
+    let racers: Vec<_> = (0..30).map(|_| nodes.browser()).collect();
+    for racer in &racers {
+        nodes
+            .post_form(
+                racer,
+                "/cart/items",
+                &[("product", "trail-water-bottle"), ("quantity", "1")],
+            )
+            .await;
+    }
+    let race =
+        futures_util::future::join_all(racers.iter().map(|r| nodes.post_form(r, "/checkout", &[])))
+            .await;
+    let reserved = race
+        .iter()
+        .filter(|r| r.status() == StatusCode::SEE_OTHER)
+        .count();
+
+    // Let duplicated webhook deliveries (spread over the nodes) arrive.
+    let mut conn = nodes.db().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let paid: i64 = orders::table
+            .filter(orders::status.eq("paid"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        let processed: i64 = storefront::db::schema::stripe_events::table
+            .filter(storefront::db::schema::stripe_events::kind.eq("checkout.session.completed"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        if paid == 8 && processed == 8 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "paid {paid}, webhooks processed {processed}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let paid_events: i64 = order_events::table
+        .filter(order_events::kind.eq("paid"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(paid_events, 8, "no order fulfilled twice");
+    assert_eq!(reserved, 3, "exactly the last three units were reserved");
+    let stocks: Vec<(String, Option<i32>)> = products::table
+        .filter(products::slug.eq_any(["trail-water-bottle", "aurora-ceramic-mug"]))
+        .select((products::slug, products::stock))
+        .order_by(products::slug)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let (mugs, bottles) = (stocks[0].1, stocks[1].1);
+    assert_eq!(bottles, Some(0), "no oversell");
+    assert_eq!(mugs, Some(32));
+    assert_eq!(
+        nodes.upstreams_for("/").len(),
+        NODES,
+        "every node served shoppers"
+    );
+    assert!(
+        nodes.upstreams_for("/webhooks/stripe").len() >= 2,
+        "webhooks landed on several nodes"
+    );
+    nodes.stop().await;
+}
