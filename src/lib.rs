@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod money;
 pub mod orders;
+pub mod payments_api;
 pub mod seed;
 pub mod session;
 pub mod startup;

@@ -1,12 +1,16 @@
 use anyhow::Context;
 use storefront::config::Settings;
+use storefront::payments_api::auth as api_keys;
 use storefront::startup::{Application, Database, session_key};
 use storefront::{seed, telemetry};
 
-const USAGE: &str = "usage: storefront [serve | seed]
+const USAGE: &str = "usage: storefront [serve | seed | api-key ...]
 
-  serve   run the store (default)
-  seed    load the sample catalog into the database (existing products are kept)
+  serve                        run the store (default)
+  seed                         load the sample catalog into the database (existing products are kept)
+  api-key create --name NAME   create a payments API key and print it (shown only once)
+  api-key list                 list API keys (prefix, name, created, last used, revoked)
+  api-key revoke ID|PREFIX     revoke a key
 
 Configuration comes from environment variables; see README.md.";
 
@@ -26,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
                 cluster.stop().await?;
             }
             Ok(())
+        }
+        "api-key" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            api_key(settings, &args).await
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -47,6 +55,73 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     .await;
     if let Some(cluster) = &database.cluster {
+        cluster.stop().await?;
+    }
+    result
+}
+
+/// `api-key create --name NAME | list | revoke ID|PREFIX`.
+async fn api_key(settings: Settings, args: &[String]) -> anyhow::Result<()> {
+    let usage = || -> anyhow::Result<()> {
+        eprintln!("{USAGE}");
+        std::process::exit(2)
+    };
+    let name = match args.first().map(String::as_str) {
+        Some("create") => {
+            let name = match args.get(1).map(String::as_str) {
+                Some("--name") => args.get(2).cloned(),
+                Some(other) => other.strip_prefix("--name=").map(str::to_owned),
+                None => None,
+            };
+            match name {
+                Some(name) => Some(name),
+                None => return usage(),
+            }
+        }
+        Some("list") | Some("revoke") => None,
+        _ => return usage(),
+    };
+    let revoke = match args.first().map(String::as_str) {
+        Some("revoke") => match args.get(1) {
+            Some(target) => Some(target.clone()),
+            None => return usage(),
+        },
+        _ => None,
+    };
+    let database = Database::prepare(&settings).await?;
+    let result = async {
+        let mut conn =
+            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                database.url.expose(),
+            )
+            .await
+            .context("connecting to the database")?;
+        if let Some(name) = name {
+            let key = api_keys::create_key(&mut conn, &name).await?;
+            eprintln!("Created API key {name:?}. Store it now: it is not shown again.");
+            println!("{key}");
+        } else if let Some(target) = revoke {
+            let revoked = api_keys::revoke_key(&mut conn, &target).await?;
+            anyhow::ensure!(revoked > 0, "no active key {target:?}");
+            println!("revoked {revoked} key(s)");
+        } else {
+            for (id, name, prefix, created, last_used, revoked) in
+                api_keys::list_keys(&mut conn).await?
+            {
+                let last_used = last_used.map_or("never".to_owned(), |t| t.to_rfc3339());
+                let state = revoked.map_or("active".to_owned(), |t| {
+                    format!("revoked {}", t.to_rfc3339())
+                });
+                println!(
+                    "{id}\t{prefix}…\t{name}\tcreated {}\tlast used {last_used}\t{state}",
+                    created.to_rfc3339()
+                );
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Some(cluster) = database.cluster {
         cluster.stop().await?;
     }
     result

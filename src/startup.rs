@@ -21,7 +21,7 @@ use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::{cart, catalog, checkout, health, orders, seed, telemetry};
+use crate::{cart, catalog, checkout, health, orders, payments_api, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -119,6 +119,23 @@ fn security_headers(checkout_origin: &str) -> DefaultHeaders {
         .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
 }
 
+/// Static files (images, CSS) may be cached for an hour, then revalidated
+/// with the ETag and Last-Modified headers actix-files sends.
+async fn cache_static(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::{StatusCode, header};
+    let mut response = next.call(req).await?;
+    if matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, max-age=3600"),
+        );
+    }
+    Ok(response)
+}
+
 pub struct Application {
     port: u16,
     base_url: String,
@@ -192,7 +209,12 @@ impl Application {
                         ))
                         .route(web::post().to(checkout::webhook::receive)),
                 )
-                .service(Files::new("/static", &static_dir))
+                .configure(payments_api::configure)
+                .service(
+                    web::scope("/static")
+                        .wrap(from_fn(cache_static))
+                        .service(Files::new("", &static_dir)),
+                )
                 .default_service(web::to(|| async {
                     Err::<String, _>(AppError::page_not_found())
                 }))

@@ -2,7 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
 use serde::Deserialize;
 
-use super::payments::{self, CheckoutError, CheckoutSource};
+use super::payments::{self, CheckoutError, CheckoutSource, Payer};
 use crate::cart::domain::Quantity;
 use crate::cart::handlers::CartPage;
 use crate::cart::models as cart_models;
@@ -17,12 +17,19 @@ use crate::web::{CsrfForm, FormResponse, rerender, see_other};
 const STRIPE_DOWN: &str = "We couldn't reach our payment provider just now, so nothing was charged. \
      Your cart is just as you left it: please try again in a moment.";
 
+/// The "Save my card for next time" checkbox (present when ticked).
+#[derive(Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    save_card: Option<String>,
+}
+
 /// Checkout of the whole cart: 303 to Stripe's payment page.
 #[post("/checkout")]
 pub async fn checkout_cart(
     state: web::Data<AppState>,
     session: TypedSession,
-    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+    CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> FormResponse<CartPage> {
     let cart_id = session.cart_id();
     let lines = match cart_id {
@@ -62,7 +69,10 @@ pub async fn checkout_cart(
         browser_id,
         CheckoutSource::Cart(cart_id),
         &order_lines,
-        email.as_deref(),
+        Payer {
+            email: email.as_deref(),
+            save_card: form.save_card.is_some(),
+        },
     )
     .await;
     match started {
@@ -109,6 +119,8 @@ pub struct ExpressForm {
     product: String,
     #[serde(default)]
     quantity: String,
+    #[serde(default)]
+    save_card: Option<String>,
 }
 
 /// "Buy now" on a product page: checkout of one product, card only, without
@@ -144,7 +156,10 @@ pub async fn checkout_express(
         browser_id,
         CheckoutSource::Express,
         &[line],
-        email.as_deref(),
+        Payer {
+            email: email.as_deref(),
+            save_card: form.save_card.is_some(),
+        },
     )
     .await;
     match started {

@@ -1,13 +1,14 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
 use crate::db::DbPool;
 use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
-use crate::stripe::types::{CheckoutSession, PaymentStatus, SessionStatus};
+use crate::payments_api::models::{Account, record_checkout_payment};
+use crate::stripe::types::{CheckoutSession, IdOrObject, PaymentStatus, SessionStatus};
 use crate::stripe::{Form, StripeClient, StripeConfig, StripeError};
 
 /// The key the app uses with its in-process simulator.
@@ -118,6 +119,17 @@ pub enum CheckoutSource {
     Express,
 }
 
+/// Who is paying, as far as this browser knows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Payer<'a> {
+    /// The email of this browser's last paid order: prefilled, and used to
+    /// find the shopper's account and its Stripe customer.
+    pub email: Option<&'a str>,
+    /// "Save my card for next time": the card is kept on the Stripe customer
+    /// for off-session debits through the payments API.
+    pub save_card: bool,
+}
+
 /// Creates the pending order (reserving stock, committed), then the Checkout
 /// Session, and returns its URL. Stripe is never called inside a transaction.
 /// If the session cannot be created, the order is cancelled at once and its
@@ -128,18 +140,28 @@ pub async fn start_checkout(
     browser_id: Uuid,
     source: CheckoutSource,
     lines: &[OrderLine],
-    email: Option<&str>,
+    payer: Payer<'_>,
 ) -> Result<String, CheckoutError> {
     let cart_id = match source {
         CheckoutSource::Cart(cart_id) => Some(cart_id),
         CheckoutSource::Express => None,
     };
     // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
-    let (order, items) = {
+    let (order, items, customer) = {
         let mut conn = db.get().await.context("getting a database connection")?;
-        models::create_pending(&mut conn, browser_id, cart_id, lines).await?
+        let (order, items) = models::create_pending(&mut conn, browser_id, cart_id, lines).await?;
+        // A returning shopper pays as their Stripe customer, so a newly saved
+        // card joins the same customer (and account).
+        let customer = match payer.email {
+            Some(email) => Account::find_by_email(&mut conn, email)
+                .await
+                .context("finding the shopper's account")?
+                .and_then(|account| account.stripe_customer_id),
+            None => None,
+        };
+        (order, items, customer)
     };
-    let params = session_params(payments, &order, &items, email);
+    let params = session_params(payments, &order, &items, payer, customer.as_deref());
     let created = payments
         .client
         .create_checkout_session(&params, &format!("order-{}-checkout-session", order.token))
@@ -176,7 +198,8 @@ fn session_params(
     payments: &Payments,
     order: &Order,
     items: &[OrderItem],
-    email: Option<&str>,
+    payer: Payer<'_>,
+    customer: Option<&str>,
 ) -> Form {
     let currency = order.currency();
     let expires_at = chrono::Utc::now().timestamp()
@@ -202,8 +225,16 @@ fn session_params(
                 payments.base_url, order.token
             ),
         )
-        .field("expires_at", expires_at)
-        .optional("customer_email", email);
+        .field("expires_at", expires_at);
+    form = match customer {
+        Some(customer) => form.field("customer", customer),
+        None => form
+            .optional("customer_email", payer.email)
+            .optional("customer_creation", payer.save_card.then_some("always")),
+    };
+    if payer.save_card {
+        form = form.field("payment_intent_data[setup_future_usage]", "off_session");
+    }
     for (i, item) in items.iter().enumerate() {
         let price_data = Form::new()
             .field("currency", currency.code().to_ascii_lowercase())
@@ -256,15 +287,7 @@ pub async fn apply_session(
                 // Never ship for a different amount than we asked for: leave it for a person.
                 tracing::error!(order.id = order.id, session.id = %session.id, "paid amount differs from the order total");
                 Applied::Unchanged
-            } else if models::mark_paid(
-                conn,
-                order.id,
-                session.payment_intent_id(),
-                session.email(),
-                source,
-            )
-            .await?
-            {
+            } else if mark_paid(conn, &order, session, source).await? {
                 tracing::info!(order.id = order.id, source, "order paid");
                 Applied::Paid
             } else {
@@ -283,6 +306,39 @@ pub async fn apply_session(
     };
     let order = Order::find_by_token(conn, &order.token).await?;
     Ok((order, applied))
+}
+
+/// Fulfils the order and, in the same transaction, records its payment in
+/// the payer's account history (creating or matching the account).
+async fn mark_paid(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    session: &CheckoutSession,
+    source: &str,
+) -> anyhow::Result<bool> {
+    conn.transaction(async |conn| {
+        let paid = models::mark_paid(
+            conn,
+            order.id,
+            session.payment_intent_id(),
+            session.email(),
+            source,
+        )
+        .await?;
+        if paid {
+            record_checkout_payment(
+                conn,
+                order.id,
+                order.total(),
+                session.customer.as_ref().map(IdOrObject::id),
+                session.email(),
+                session.payment_intent_id(),
+            )
+            .await?;
+        }
+        Ok(paid)
+    })
+    .await
 }
 
 /// The shopper left Stripe's page: expire the session so it cannot be paid

@@ -1,6 +1,41 @@
 // @generated shape of migrations/, checked in (`diesel print-schema` output).
 
 diesel::table! {
+    accounts (id) {
+        id -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_idempotency (api_key_id, key) {
+        api_key_id -> Int8,
+        key -> Text,
+        request_hash -> Bytea,
+        payment_id -> Text,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Jsonb>,
+        locked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     cart_items (id) {
         id -> Int8,
         cart_id -> Uuid,
@@ -60,6 +95,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    payments (id) {
+        id -> Text,
+        account_id -> Text,
+        order_id -> Nullable<Int8>,
+        stripe_payment_intent_id -> Nullable<Text>,
+        stripe_customer_id -> Nullable<Text>,
+        stripe_payment_method_id -> Nullable<Text>,
+        amount_minor -> Int8,
+        currency -> Text,
+        status -> Text,
+        failure_code -> Nullable<Text>,
+        decline_code -> Nullable<Text>,
+        failure_message -> Nullable<Text>,
+        description -> Nullable<Text>,
+        metadata -> Jsonb,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> Int8,
         slug -> Text,
@@ -75,19 +132,27 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_idempotency -> api_keys (api_key_id));
+diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(orders -> carts (cart_id));
+diesel::joinable!(payments -> accounts (account_id));
+diesel::joinable!(payments -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    api_idempotency,
+    api_keys,
     cart_items,
     carts,
     order_events,
     order_items,
     orders,
+    payments,
     products,
     stripe_events,
 );

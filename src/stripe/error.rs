@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::types::IdOrObject;
+
 /// Stripe's error envelope: `{"error": {...}}`.
 #[derive(Debug, Deserialize)]
 pub(super) struct ErrorEnvelope {
@@ -16,6 +18,9 @@ pub struct ApiErrorBody {
     pub decline_code: Option<String>,
     pub message: Option<String>,
     pub param: Option<String>,
+    /// The PaymentIntent a card error happened on (declines embed it).
+    #[serde(default)]
+    pub payment_intent: Option<IdOrObject>,
 }
 
 #[derive(Debug, thiserror::Error)]

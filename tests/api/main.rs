@@ -5,5 +5,6 @@ mod cart;
 mod catalog;
 mod checkout;
 mod health;
-mod multinode;
 mod helpers;
+mod multinode;
+mod payments_api;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Schema-driven fuzzing of the payments API: schemathesis generates requests
+# from the served OpenAPI document (valid and invalid ones) and fails the run
+# if any answer is a 5xx. Starts the app with `cargo run` on a throwaway
+# DATA_DIR (its own private PostgreSQL and the in-process Stripe simulator),
+# creates an API key, fuzzes within a time budget, then stops the app.
+#
+# Needs: schemathesis 4 (`python3 -m pip install 'schemathesis>=4,<5'`), curl.
+# SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation and
+# phase; SCHEMATHESIS_TIMEOUT (seconds, default 600) bounds the whole run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/storefront-target}"
+max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
+run_timeout="${SCHEMATHESIS_TIMEOUT:-600}"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-schemathesis.XXXXXX")"
+# Run as root, the private cluster runs as the postgres user, which must reach it.
+chmod 755 "$work"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+export DATA_DIR="$work/data" BIND="127.0.0.1:$port" RUST_LOG="${RUST_LOG:-warn}"
+
+cargo build --quiet --bin storefront
+# The key first: the command starts the private cluster and stops it again.
+key="$(cargo run --quiet --bin storefront -- api-key create --name schemathesis 2>/dev/null | grep '^sk_store_' | tail -n1)"
+[ -n "$key" ] || { echo "could not create an API key" >&2; exit 1; }
+
+cargo run --quiet --bin storefront >"$work/app.log" 2>&1 &
+app=$!
+stop_app() {
+  if kill -0 "$app" 2>/dev/null; then
+    kill -TERM "$app"
+    wait "$app" || true
+  fi
+  rm -rf "$work"
+}
+trap stop_app EXIT
+
+schema="$work/openapi.json"
+for _ in $(seq 1 120); do
+  if curl -fsS -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" -o "$schema" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$app" 2>/dev/null || { echo "the app exited:" >&2; cat "$work/app.log" >&2; exit 1; }
+  sleep 0.5
+done
+[ -s "$schema" ] || { echo "the app did not serve its OpenAPI document" >&2; cat "$work/app.log" >&2; exit 1; }
+
+status=0
+# From the scratch directory: schemathesis keeps a cache in the working directory.
+cd "$work"
+timeout "$run_timeout" schemathesis run "$schema" \
+  --url "$base" \
+  --header "Authorization: Bearer $key" \
+  --checks not_a_server_error \
+  --max-examples "$max_examples" \
+  --request-timeout 30 \
+  --generation-database none \
+  --no-color || status=$?
+cd - >/dev/null
+
+if grep -q '"level":"ERROR"\| ERROR ' "$work/app.log"; then
+  echo "--- errors logged by the app during the run:" >&2
+  grep '"level":"ERROR"\| ERROR ' "$work/app.log" | head -20 >&2
+fi
+exit "$status"

@@ -1,0 +1,521 @@
+//! Accounts and payments in PostgreSQL (diesel-async). Amounts are integer
+//! minor units; ids are ours (`acct_…`, `pay_…`), never Stripe's.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rand::RngCore;
+
+use crate::db::schema::{accounts, api_idempotency, payments};
+use crate::money::{Currency, Money};
+
+/// `prefix_` and 22 random alphanumeric characters (about 131 bits).
+pub fn new_id(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 22];
+    rand::rng().fill_bytes(&mut bytes);
+    let random: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("{prefix}_{random}")
+}
+
+/// Whether `id` can be one of our ids with `prefix`: checked before any query,
+/// so arbitrary input never reaches the database.
+pub fn plausible_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            (16..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+pub struct Account {
+    pub id: String,
+    pub stripe_customer_id: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Account {
+    pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Account>> {
+        if !plausible_id(id, "acct") {
+            return Ok(None);
+        }
+        accounts::table
+            .find(id)
+            .select(Account::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The account of a shopper's email, case-insensitively.
+    pub async fn find_by_email(
+        conn: &mut AsyncPgConnection,
+        email: &str,
+    ) -> QueryResult<Option<Account>> {
+        diesel::sql_query(
+            "SELECT id, stripe_customer_id, email FROM accounts WHERE lower(email) = lower($1)",
+        )
+        .bind::<Text, _>(email)
+        .get_result::<AccountRow>(conn)
+        .await
+        .optional()
+        .map(|row| row.map(Account::from))
+    }
+}
+
+#[derive(QueryableByName)]
+struct AccountRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    stripe_customer_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            id: row.id,
+            stripe_customer_id: row.stripe_customer_id,
+            email: row.email,
+        }
+    }
+}
+
+/// The account of whoever paid a checkout: matched by Stripe customer, then by
+/// email, else created. A later checkout that saved a card (a new customer)
+/// moves the email's account to that customer. Safe under concurrency: the
+/// unique indexes decide, and the upsert never fails on them.
+pub async fn upsert_account(
+    conn: &mut AsyncPgConnection,
+    customer_id: Option<&str>,
+    email: Option<&str>,
+) -> QueryResult<Option<String>> {
+    if let Some(customer_id) = customer_id {
+        let found: Option<String> = accounts::table
+            .filter(accounts::stripe_customer_id.eq(customer_id))
+            .select(accounts::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(Some(id));
+        }
+    }
+    let email = email.filter(|e| !e.is_empty() && e.len() <= 320);
+    match (email, customer_id) {
+        (Some(email), customer_id) => {
+            let row: AccountRow = diesel::sql_query(
+                "INSERT INTO accounts (id, email, stripe_customer_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT ((lower(email))) DO UPDATE \
+                   SET stripe_customer_id = COALESCE(EXCLUDED.stripe_customer_id, accounts.stripe_customer_id), \
+                       updated_at = now() \
+                 RETURNING id, stripe_customer_id, email",
+            )
+            .bind::<Text, _>(new_id("acct"))
+            .bind::<Text, _>(email)
+            .bind::<Nullable<Text>, _>(customer_id)
+            .get_result(conn)
+            .await?;
+            Ok(Some(row.id))
+        }
+        (None, Some(customer_id)) => {
+            diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(new_id("acct")),
+                    accounts::stripe_customer_id.eq(customer_id),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            accounts::table
+                .filter(accounts::stripe_customer_id.eq(customer_id))
+                .select(accounts::id)
+                .first(conn)
+                .await
+                .optional()
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Stripe is being asked (or the answer was lost: a retry settles it).
+    Processing,
+    Succeeded,
+    Failed,
+    /// The card needs the cardholder (3D Secure): ask them to pay on-session.
+    RequiresAction,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::RequiresAction => "requires_action",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+pub struct Payment {
+    pub id: String,
+    pub account_id: String,
+    pub order_id: Option<i64>,
+    pub stripe_payment_intent_id: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_payment_method_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub decline_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payment {
+    pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Payment>> {
+        if !plausible_id(id, "pay") {
+            return Ok(None);
+        }
+        payments::table
+            .find(id)
+            .select(Payment::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub fn money(&self) -> Option<Money> {
+        let currency: Currency = self.currency.parse().ok()?;
+        Money::new(self.amount_minor, currency).ok()
+    }
+
+    /// An account's payments, newest first, after the cursor payment (which
+    /// must be the account's). Loads one more than `limit` to tell `has_more`.
+    pub async fn history(
+        conn: &mut AsyncPgConnection,
+        account_id: &str,
+        after: Option<&Payment>,
+        limit: i64,
+    ) -> QueryResult<(Vec<Payment>, bool)> {
+        let mut query = payments::table
+            .filter(payments::account_id.eq(account_id))
+            .select(Payment::as_select())
+            .order_by((payments::created_at.desc(), payments::id.desc()))
+            .limit(limit + 1)
+            .into_boxed();
+        if let Some(cursor) = after {
+            query = query.filter(
+                payments::created_at
+                    .lt(cursor.created_at)
+                    .or(payments::created_at
+                        .eq(cursor.created_at)
+                        .and(payments::id.lt(&cursor.id))),
+            );
+        }
+        let mut rows = query.load(conn).await?;
+        let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((rows, has_more))
+    }
+
+    /// Sets description and metadata if `version` is still current, and
+    /// increments it. `None` means a stale version (or a missing payment):
+    /// nothing changed.
+    pub async fn update_if_version(
+        conn: &mut AsyncPgConnection,
+        id: &str,
+        version: i32,
+        description: Option<&str>,
+        metadata: &BTreeMap<String, String>,
+    ) -> QueryResult<Option<Payment>> {
+        let metadata = serde_json::to_value(metadata).unwrap_or_default();
+        diesel::update(
+            payments::table
+                .find(id)
+                .filter(payments::version.eq(version)),
+        )
+        .set((
+            payments::description.eq(description),
+            payments::metadata.eq(metadata),
+            payments::version.eq(payments::version + 1),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+    }
+}
+
+/// Records the payment of a checkout that was just paid, for its account's
+/// history. Idempotent: one payment per order.
+pub async fn record_checkout_payment(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    total: Money,
+    customer_id: Option<&str>,
+    email: Option<&str>,
+    payment_intent_id: Option<&str>,
+) -> QueryResult<Option<String>> {
+    let Some(account_id) = upsert_account(conn, customer_id, email).await? else {
+        return Ok(None);
+    };
+    let metadata = serde_json::json!({ "order_id": order_id.to_string() });
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(new_id("pay")),
+            payments::account_id.eq(&account_id),
+            payments::order_id.eq(order_id),
+            payments::stripe_payment_intent_id.eq(payment_intent_id),
+            payments::amount_minor.eq(total.minor()),
+            payments::currency.eq(total.currency().code()),
+            payments::status.eq(PaymentStatus::Succeeded.as_str()),
+            payments::description.eq(format!("Checkout order {order_id}")),
+            payments::metadata.eq(metadata),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(Some(account_id))
+}
+
+/// What a debit request asks for, as parsed: its hash tells a replay (same
+/// key, same request) from a key reused for another request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DebitRequest {
+    pub account_id: String,
+    pub amount: Money,
+    pub description: Option<String>,
+}
+
+impl DebitRequest {
+    pub fn hash(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        sha2::Sha256::digest(&canonical).to_vec()
+    }
+}
+
+/// Where an idempotency key stands when a request arrives with it.
+#[derive(Debug)]
+pub enum Claim {
+    /// This request owns the key: charge this new payment.
+    Fresh(Payment),
+    /// An earlier request with this key died mid-way: this one takes over
+    /// the same payment (Stripe's own idempotency key makes it safe).
+    Resumed(Payment),
+    /// Answered before: replay it.
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Another request with this key is running right now.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// How long a request in flight holds its key: longer than any Stripe call
+/// with its retries can take.
+const LOCK_SECS: i32 = 60;
+
+#[derive(Debug, Clone, Queryable)]
+struct KeyRecord {
+    request_hash: Vec<u8>,
+    payment_id: String,
+    response_status: Option<i16>,
+    response_body: Option<serde_json::Value>,
+}
+
+/// What an earlier request with `key` left, if there was one.
+pub async fn existing_claim(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    request: &DebitRequest,
+) -> QueryResult<Option<Claim>> {
+    let record: Option<KeyRecord> = api_idempotency::table
+        .find((api_key_id, key))
+        .select((
+            api_idempotency::request_hash,
+            api_idempotency::payment_id,
+            api_idempotency::response_status,
+            api_idempotency::response_body,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if record.request_hash != request.hash() {
+        return Ok(Some(Claim::Mismatch));
+    }
+    if let (Some(status), Some(body)) = (record.response_status, record.response_body) {
+        return Ok(Some(Claim::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body,
+        }));
+    }
+    // In flight, or abandoned: take it over only if the lock has lapsed.
+    let taken = diesel::sql_query(
+        "UPDATE api_idempotency SET locked_at = now() \
+         WHERE api_key_id = $1 AND key = $2 AND response_status IS NULL \
+           AND (locked_at IS NULL OR locked_at < now() - make_interval(secs => $3))",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(api_key_id)
+    .bind::<Text, _>(key)
+    .bind::<diesel::sql_types::Integer, _>(LOCK_SECS)
+    .execute(conn)
+    .await?;
+    if taken == 0 {
+        return Ok(Some(Claim::InFlight));
+    }
+    Ok(Some(
+        match Payment::find(conn, &record.payment_id).await? {
+            Some(payment) => Claim::Resumed(payment),
+            None => Claim::InFlight,
+        },
+    ))
+}
+
+/// Claims `key` for this request: inserts the key and a `processing` payment
+/// in one transaction; if another request got there first, reports on it.
+pub async fn insert_claim(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    request: &DebitRequest,
+    customer_id: &str,
+    payment_method_id: &str,
+) -> QueryResult<Claim> {
+    use diesel_async::AsyncConnection;
+    let hash = request.hash();
+    let payment_id = new_id("pay");
+    let inserted = conn
+        .transaction(async |conn| {
+            let inserted = diesel::insert_into(api_idempotency::table)
+                .values((
+                    api_idempotency::api_key_id.eq(api_key_id),
+                    api_idempotency::key.eq(key),
+                    api_idempotency::request_hash.eq(&hash),
+                    api_idempotency::payment_id.eq(&payment_id),
+                    api_idempotency::locked_at.eq(diesel::dsl::now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 0 {
+                return Ok::<_, diesel::result::Error>(None);
+            }
+            let payment = diesel::insert_into(payments::table)
+                .values((
+                    payments::id.eq(&payment_id),
+                    payments::account_id.eq(&request.account_id),
+                    payments::stripe_customer_id.eq(customer_id),
+                    payments::stripe_payment_method_id.eq(payment_method_id),
+                    payments::amount_minor.eq(request.amount.minor()),
+                    payments::currency.eq(request.amount.currency().code()),
+                    payments::status.eq(PaymentStatus::Processing.as_str()),
+                    payments::description.eq(request.description.as_deref()),
+                ))
+                .returning(Payment::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(Some(payment))
+        })
+        .await?;
+    match inserted {
+        Some(payment) => Ok(Claim::Fresh(payment)),
+        None => Ok(existing_claim(conn, api_key_id, key, request)
+            .await?
+            .unwrap_or(Claim::InFlight)),
+    }
+}
+
+/// Lets a retry take the key over at once (Stripe could not be reached, so
+/// the outcome is unknown and must be asked again with the same key).
+pub async fn release(conn: &mut AsyncPgConnection, api_key_id: i64, key: &str) -> QueryResult<()> {
+    diesel::update(api_idempotency::table.find((api_key_id, key)))
+        .filter(api_idempotency::response_status.is_null())
+        .set(api_idempotency::locked_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How a debit ended at Stripe.
+pub struct Outcome<'a> {
+    pub status: PaymentStatus,
+    pub payment_intent_id: Option<&'a str>,
+    pub failure_code: Option<&'a str>,
+    pub decline_code: Option<&'a str>,
+    pub failure_message: Option<&'a str>,
+}
+
+/// Records the outcome and the answer for the key, in one transaction.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+    response: impl Fn(&Payment) -> (u16, serde_json::Value) + Sync,
+) -> QueryResult<(Payment, u16, serde_json::Value)> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let payment: Payment = diesel::update(payments::table.find(payment_id))
+            .set((
+                payments::status.eq(outcome.status.as_str()),
+                payments::stripe_payment_intent_id.eq(outcome.payment_intent_id),
+                payments::failure_code.eq(outcome.failure_code),
+                payments::decline_code.eq(outcome.decline_code),
+                payments::failure_message.eq(outcome.failure_message),
+                payments::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Payment::as_returning())
+            .get_result(conn)
+            .await?;
+        let (status, body) = response(&payment);
+        diesel::update(api_idempotency::table.find((api_key_id, key)))
+            .set((
+                api_idempotency::response_status.eq(i16::try_from(status).unwrap_or(500)),
+                api_idempotency::response_body.eq(&body),
+                api_idempotency::locked_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok((payment, status, body))
+    })
+    .await
+}
+
+/// `sk_store_` and 32 random bytes in base64url: shown once, stored as SHA-256.
+pub fn generate_api_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "sk_store_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Payments API throughput on this machine, loopback only, bounded in time:
+#   1. debits/s:        POST /api/v1/payments (off-session PaymentIntent at the
+#                       in-process Stripe simulator, each with a fresh
+#                       Idempotency-Key), with wrk;
+#   2. history reads/s: GET /api/v1/accounts/{id}/payments?limit=20, with wrk;
+#   3. the baseline:    pgbench, one single-row INSERT per transaction into a
+#                       scratch table, on the same PostgreSQL cluster.
+# Prints a Markdown table with the ratio of each API figure to the pgbench one.
+#
+# Starts the app with `cargo run` (PROFILE=release by default; PROFILE=dev for
+# a debug build) on a throwaway DATA_DIR, which creates its own private
+# PostgreSQL cluster (durable settings, as `cargo run` uses) and the Stripe
+# simulator. Needs wrk, pgbench, psql, curl and python3.
+# Tunables: DURATION (seconds per run, default 10), CONNECTIONS (default 16).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/storefront-target}"
+profile="${PROFILE:-release}"
+duration="${DURATION:-10}"
+connections="${CONNECTIONS:-16}"
+cargo_flags=(--quiet --bin storefront)
+[ "$profile" = release ] && cargo_flags+=(--release)
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-bench.XXXXXX")"
+chmod 755 "$work" # the private cluster runs as the postgres user under root
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+export DATA_DIR="$work/data" BIND="127.0.0.1:$port" RUST_LOG=warn DATABASE_POOL_SIZE="$connections"
+
+cargo build "${cargo_flags[@]}"
+key="$(cargo run "${cargo_flags[@]}" -- api-key create --name bench 2>/dev/null | grep '^sk_store_' | tail -n1)"
+cargo run "${cargo_flags[@]}" >"$work/app.log" 2>&1 &
+app=$!
+cleanup() {
+  if kill -0 "$app" 2>/dev/null; then
+    kill -TERM "$app"
+    wait "$app" || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" 2>/dev/null && break
+  kill -0 "$app" 2>/dev/null || { cat "$work/app.log" >&2; exit 1; }
+  sleep 0.5
+done
+
+# A shopper buys a mug with "Save my card for next time" on the simulator's page.
+jar="$work/cookies"
+csrf="$(curl -fsS -c "$jar" -b "$jar" "$base/products/aurora-ceramic-mug" |
+  sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -n1)"
+pay_url="$(curl -fsS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
+  --data-urlencode "csrf_token=$csrf" -d product=aurora-ceramic-mug -d quantity=1 -d save_card=1 \
+  "$base/checkout/express")"
+action="$(curl -fsS "$pay_url" | sed -n 's/.*<form[^>]*action="\([^"]*\)".*/\1/p' | head -n1)"
+action="${action:-$pay_url}"
+success_url="$(curl -sS -o /dev/null -w '%{redirect_url}' \
+  -d email=bench@example.com -d card_number=4242424242424242 -d exp_month=12 -d exp_year=34 \
+  -d cvc=123 -d name=Bench "$action")"
+curl -fsS -o /dev/null -c "$jar" -b "$jar" "$success_url"
+
+# The same cluster, for the account id and pgbench.
+pg_port="$(sed -n 4p "$DATA_DIR/postgres/postmaster.pid")"
+export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=storefront PGDATABASE=storefront PGOPTIONS='-c client_min_messages=warning'
+PGPASSWORD="$(cat "$DATA_DIR/postgres.password")"
+export PGPASSWORD
+account="$(psql -Atqc "SELECT id FROM accounts WHERE stripe_customer_id IS NOT NULL LIMIT 1")"
+[ -n "$account" ] || { echo "no account with a saved card" >&2; exit 1; }
+
+# wrk scripts: every debit has its own Idempotency-Key.
+cat >"$work/debit.lua" <<LUA
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function request()
+  counter = counter + 1
+  local headers = {
+    ["Authorization"] = "Bearer $key",
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = "bench-$$-" .. tid .. "-" .. counter,
+  }
+  return wrk.format("POST", "/api/v1/payments", headers,
+    '{"account_id":"$account","amount":"4.20","currency":"usd"}')
+end
+local bad = 0
+function response(status)
+  if status ~= 201 then bad = bad + 1 end
+end
+function done(summary)
+  io.write(string.format("requests=%d errors_socket=%d\n", summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+cat >"$work/read.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+
+rate() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
+
+wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/debit.lua" "$base" >"$work/debit.txt"
+debits="$(rate "$work/debit.txt")"
+failed="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL AND status <> 'succeeded'")"
+made="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL")"
+non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/debit.txt")"
+
+wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/read.lua" \
+  "$base/api/v1/accounts/$account/payments?limit=20" >"$work/read.txt"
+reads="$(rate "$work/read.txt")"
+read_non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/read.txt")"
+
+psql -qc "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+echo "INSERT INTO bench_insert (account_id, amount_minor) VALUES ('acct_bench', 420);" >"$work/insert.sql"
+pgbench -n -c "$connections" -j 2 -T "$duration" -f "$work/insert.sql" >"$work/pgbench.txt" 2>&1
+inserts="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
+psql -qc "DROP TABLE bench_insert"
+
+latency() { awk '/Latency Distribution/{f=1} f && $1=="50%"{p50=$2} f && $1=="99%"{p99=$2} END{print p50 " / " p99}' "$1"; }
+ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
+round() { python3 -c "print(f'{$1:.0f}')"; }
+
+echo
+echo "Storefront payments API, $(nproc) cores, ${duration}s per run, $connections connections, $profile build, $(date -u +%Y-%m-%d)"
+echo
+echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT |"
+echo "|---|---:|---|---:|"
+echo "| Debits (POST /api/v1/payments, off-session at the simulator) | $(round "$debits") | $(latency "$work/debit.txt") | $(ratio "$debits" "$inserts") |"
+echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") |"
+echo "| pgbench single-row INSERT, same cluster | $(round "$inserts") | | 1.000 |"
+echo
+echo "debits recorded: $made ($failed not succeeded; wrk non-2xx: ${non2xx:-0}); read non-2xx: ${read_non2xx:-0}"
