@@ -28,7 +28,7 @@ async fn buy_two_products(app: &TestApp, b: &Browser) {
 
     // Back to the shop through the header, then a second product, two of them.
     b.click_link("Shop").await;
-    b.wait_for_path("/").await;
+    b.wait_for_url("the catalog", |url| url.path() == "/").await;
     b.click_link("Field Notes Journal").await;
     b.wait_for_path("/products/field-notes-journal").await;
     b.add_to_cart("Field Notes Journal", 2).await;
@@ -80,7 +80,9 @@ async fn buy_two_products(app: &TestApp, b: &Browser) {
 
     // The order is in the shopper's order list.
     b.click_link("Your orders").await;
-    b.wait_for_path("/orders").await;
+    // Exactly /orders: the receipt's own path (/orders/{token}) also starts with it.
+    b.wait_for_url("the orders list", |url| url.path() == "/orders")
+        .await;
     let rows = b.texts(".orders-table tbody tr").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(
