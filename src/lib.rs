@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod payments_api;

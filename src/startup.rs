@@ -21,7 +21,7 @@ use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::{cart, catalog, checkout, health, orders, payments_api, seed, telemetry};
+use crate::{cart, catalog, checkout, health, metrics, orders, payments_api, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -190,6 +190,7 @@ impl Application {
                 .wrap(from_fn(telemetry::request_id))
                 .service(health::healthz)
                 .service(health::readyz)
+                .service(metrics::metrics)
                 .service(catalog::handlers::index)
                 .service(catalog::handlers::show)
                 .service(cart::handlers::show)

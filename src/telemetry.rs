@@ -36,7 +36,8 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Middleware: gives each request an id, a span and one summary log line.
+/// Middleware: gives each request an id, a span, one summary log line and a
+/// latency observation.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -55,10 +56,21 @@ pub async fn request_id(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let elapsed = started.elapsed();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    crate::metrics::get().request(
+        &route,
+        response.request().method().as_str(),
+        response.status().as_u16(),
+        elapsed,
+    );
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = elapsed.as_millis() as u64,
             "request finished"
         );
     });

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
 use crate::db::DbPool;
+use crate::metrics;
 use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
 use crate::payments_api::models::{Account, record_checkout_payment};
 use crate::stripe::types::{CheckoutSession, IdOrObject, PaymentStatus, SessionStatus};
@@ -173,6 +174,7 @@ pub async fn start_checkout(
                 .await
                 .context("storing the checkout session")?;
             tracing::info!(order.id = order.id, session.id = %session.id, "checkout session created");
+            metrics::get().checkout("created");
             session
                 .url
                 .context("Stripe returned a checkout session without a URL")
@@ -180,6 +182,7 @@ pub async fn start_checkout(
         }
         Err(error) => {
             tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
+            metrics::get().checkout("stripe_error");
             let mut conn = db.get().await.context("getting a database connection")?;
             models::close_unpaid(
                 &mut conn,
@@ -289,6 +292,7 @@ pub async fn apply_session(
                 Applied::Unchanged
             } else if mark_paid(conn, &order, session, source).await? {
                 tracing::info!(order.id = order.id, source, "order paid");
+                metrics::get().order_transition("paid", source);
                 Applied::Paid
             } else {
                 Applied::Unchanged
@@ -296,6 +300,7 @@ pub async fn apply_session(
         }
         (Some(SessionStatus::Expired), _) => {
             if models::close_unpaid(conn, order.id, OrderStatus::Expired, source).await? {
+                metrics::get().order_transition("expired", source);
                 tracing::info!(order.id = order.id, source, "order expired, stock released");
                 Applied::Expired
             } else {
@@ -355,7 +360,9 @@ pub async fn cancel_checkout(
     }
     let Some(session_id) = &order.stripe_session_id else {
         let mut conn = db.get().await?;
-        models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page").await?;
+        if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page").await? {
+            metrics::get().order_transition("cancelled", "cancel_page");
+        }
         return Ok(Applied::Expired);
     };
     let key = format!("order-{}-expire", order.token);
@@ -370,6 +377,7 @@ pub async fn cancel_checkout(
                 models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page")
                     .await?;
             Ok(if closed {
+                metrics::get().order_transition("cancelled", "cancel_page");
                 Applied::Expired
             } else {
                 Applied::Unchanged

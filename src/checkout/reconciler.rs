@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::web;
 
 use super::payments::apply_session;
+use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
 use crate::startup::AppState;
 
@@ -23,9 +24,16 @@ pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration
     loop {
         ticker.tick().await;
         match reconcile_once(&state, grace).await {
-            Ok(0) => {}
-            Ok(settled) => tracing::info!(settled, "reconciler settled pending orders"),
-            Err(error) => tracing::warn!(error = ?error, "reconciler run failed"),
+            Ok(settled) => {
+                metrics::get().reconciler_run("ok");
+                if settled > 0 {
+                    tracing::info!(settled, "reconciler settled pending orders");
+                }
+            }
+            Err(error) => {
+                metrics::get().reconciler_run("error");
+                tracing::warn!(error = ?error, "reconciler run failed");
+            }
         }
     }
 }
@@ -51,6 +59,7 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
             if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "reconciler")
                 .await?
             {
+                metrics::get().order_transition("cancelled", "reconciler");
                 settled += 1;
             }
             continue;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::payments::apply_session;
 use crate::db::schema::stripe_events;
+use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
 use crate::startup::AppState;
 use crate::stripe::types::{Charge, CheckoutSession, Event};
@@ -38,13 +39,21 @@ pub async fn receive(
         DEFAULT_TOLERANCE_SECS,
     ) {
         tracing::warn!(%error, "rejected webhook");
+        metrics::get().webhook("unverified", "rejected");
         return reply(StatusCode::BAD_REQUEST, json!({"error": error.to_string()}));
     }
     let event: Event = match serde_json::from_slice(&body) {
         Ok(event) => event,
         Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "malformed event"})),
     };
-    match process(&state, &event).await {
+    let outcome = process(&state, &event).await;
+    let label = match &outcome {
+        Ok(true) => "processed",
+        Ok(false) => "duplicate",
+        Err(_) => "failed",
+    };
+    metrics::get().webhook(&event.kind, label);
+    match outcome {
         Ok(true) => reply(StatusCode::OK, json!({"received": true})),
         Ok(false) => reply(StatusCode::OK, json!({"received": true, "duplicate": true})),
         Err(error) => {
@@ -98,7 +107,9 @@ async fn apply_event(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Res
             let session: CheckoutSession = serde_json::from_value(event.data.object.clone())
                 .context("decoding the session")?;
             if let Some(order) = Order::find_by_session(conn, &session.id).await? {
-                models::close_unpaid(conn, order.id, OrderStatus::Failed, &source).await?;
+                if models::close_unpaid(conn, order.id, OrderStatus::Failed, &source).await? {
+                    metrics::get().order_transition("failed", &source);
+                }
             }
         }
         "charge.refunded" => {

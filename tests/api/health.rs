@@ -35,3 +35,44 @@ async fn pages_carry_security_headers() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
+    let app = spawn_app().await;
+    app.get("/products/aurora-ceramic-mug").await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    app.checkout().await;
+    let rejected = reqwest::Client::new()
+        .post(app.url("/webhooks/stripe"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), StatusCode::BAD_REQUEST);
+
+    let response = app.get("/metrics").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        body.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{body}"))
+    };
+    // Route patterns, not raw paths, label the latency histogram.
+    assert!(
+        value(
+            r#"storefront_http_request_duration_seconds_count{method="GET",route="/products/{slug}",status="200"}"#
+        ) >= 1.0
+    );
+    assert!(value(r#"storefront_checkouts_total{outcome="created"}"#) >= 1.0);
+    assert!(
+        value(r#"storefront_webhook_events_total{outcome="rejected",type="unverified"}"#) >= 1.0
+    );
+    assert!(value(r#"storefront_db_pool_connections{state="max"}"#) >= 1.0);
+    assert!(
+        !body.contains("aurora-ceramic-mug"),
+        "no raw paths in labels"
+    );
+}

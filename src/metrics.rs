@@ -1,0 +1,146 @@
+//! Prometheus metrics, served at `/metrics`: one process-wide registry, as
+//! Prometheus scrapes each process (node) on its own.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::startup::AppState;
+
+static METRICS: LazyLock<Metrics> =
+    LazyLock::new(|| Metrics::new().expect("metric names and labels are valid"));
+
+/// The process's metrics.
+pub fn get() -> &'static Metrics {
+    &METRICS
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: HistogramVec,
+    checkouts: IntCounterVec,
+    orders: IntCounterVec,
+    webhooks: IntCounterVec,
+    reconciler_runs: IntCounterVec,
+    pool: IntGaugeVec,
+}
+
+impl Metrics {
+    fn new() -> anyhow::Result<Metrics> {
+        let registry = Registry::new_custom(Some("storefront".into()), None)?;
+        let requests = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route", "method", "status"],
+        )?;
+        let checkouts = IntCounterVec::new(
+            Opts::new(
+                "checkouts_total",
+                "Checkout sessions we tried to create, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let orders = IntCounterVec::new(
+            Opts::new(
+                "order_transitions_total",
+                "Orders that became paid, expired, cancelled or failed",
+            ),
+            &["to", "source"],
+        )?;
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "webhook_events_total",
+                "Stripe webhook deliveries by event type and outcome",
+            ),
+            &["type", "outcome"],
+        )?;
+        let reconciler_runs = IntCounterVec::new(
+            Opts::new("reconciler_runs_total", "Reconciler passes by outcome"),
+            &["outcome"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(checkouts.clone()))?;
+        registry.register(Box::new(orders.clone()))?;
+        registry.register(Box::new(webhooks.clone()))?;
+        registry.register(Box::new(reconciler_runs.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            checkouts,
+            orders,
+            webhooks,
+            reconciler_runs,
+            pool,
+        })
+    }
+
+    /// `route` is the matched pattern (`/products/{slug}`), never the raw
+    /// path, so the label set stays small.
+    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn checkout(&self, outcome: &str) {
+        self.checkouts.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn order_transition(&self, to: &str, source: &str) {
+        // Sources like "webhook:checkout.session.completed" keep only their kind.
+        let source = source.split(':').next().unwrap_or(source);
+        self.orders.with_label_values(&[to, source]).inc();
+    }
+
+    pub fn webhook(&self, kind: &str, outcome: &str) {
+        self.webhooks.with_label_values(&[kind, outcome]).inc();
+    }
+
+    pub fn reconciler_run(&self, outcome: &str) {
+        self.reconciler_runs.with_label_values(&[outcome]).inc();
+    }
+}
+
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let status = state.db.status();
+    let metrics = get();
+    metrics
+        .pool
+        .with_label_values(&["max"])
+        .set(status.max_size as i64);
+    metrics
+        .pool
+        .with_label_values(&["open"])
+        .set(status.size as i64);
+    metrics
+        .pool
+        .with_label_values(&["idle"])
+        .set(status.available as i64);
+    metrics
+        .pool
+        .with_label_values(&["waiting"])
+        .set(status.waiting as i64);
+    let mut body = Vec::new();
+    if let Err(error) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
+        tracing::error!(%error, "encoding metrics");
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}
