@@ -106,10 +106,10 @@ async fn apply_event(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Res
         "checkout.session.async_payment_failed" => {
             let session: CheckoutSession = serde_json::from_value(event.data.object.clone())
                 .context("decoding the session")?;
-            if let Some(order) = Order::find_by_session(conn, &session.id).await? {
-                if models::close_unpaid(conn, order.id, OrderStatus::Failed, &source).await? {
-                    metrics::get().order_transition("failed", &source);
-                }
+            if let Some(order) = Order::find_by_session(conn, &session.id).await?
+                && models::close_unpaid(conn, order.id, OrderStatus::Failed, &source).await?
+            {
+                metrics::get().order_transition("failed", &source);
             }
         }
         "charge.refunded" => {
