@@ -65,6 +65,11 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// How old a pending order must be before the reconciler asks Stripe about it.
     pub reconcile_after: Duration,
+    /// Writes (POST, PATCH...) per minute per client; 0 turns limits off.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// Take the client address from X-Forwarded-For (only behind our own proxy).
+    pub trust_proxy_headers: bool,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -174,6 +179,21 @@ impl Settings {
         let reconcile_interval =
             millis(&lookup, "RECONCILE_INTERVAL_MS", "60000", 100..=3_600_000)?;
         let reconcile_after = millis(&lookup, "RECONCILE_AFTER_MS", "300000", 0..=86_400_000)?;
+        let rate_limit_per_minute = parse(&lookup, "RATE_LIMIT_PER_MINUTE", "120", |v| {
+            v.parse::<u32>()
+                .map_err(|_| "expected a whole number (0 turns limits off)".to_owned())
+        })?;
+        let rate_limit_burst = parse(&lookup, "RATE_LIMIT_BURST", "30", |v| {
+            match v.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err("expected a whole number of at least 1".to_owned()),
+            }
+        })?;
+        let trust_proxy_headers = parse(&lookup, "TRUST_PROXY_HEADERS", "false", |v| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err("expected true or false".to_owned()),
+        })?;
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -189,6 +209,9 @@ impl Settings {
             checkout_session_ttl,
             reconcile_interval,
             reconcile_after,
+            rate_limit_per_minute,
+            rate_limit_burst,
+            trust_proxy_headers,
         })
     }
 

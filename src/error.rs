@@ -8,7 +8,7 @@
 //! with `.context()` at each step.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
@@ -25,6 +25,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("unexpected error")]
@@ -83,6 +85,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +98,12 @@ impl ResponseError for AppError {
             AppError::NotFound(message) => ("Not found", message.clone()),
             AppError::BadRequest(message) => ("Please check your input", message.clone()),
             AppError::Forbidden(message) => ("Please try again", message.clone()),
+            AppError::TooManyRequests { retry_after_secs } => (
+                "Slow down a little",
+                format!(
+                    "That was a lot of requests in a short time. Please try again in {retry_after_secs} seconds."
+                ),
+            ),
             AppError::PayloadTooLarge => (
                 "Request too large",
                 "That request was larger than we accept. Please try again with less data.".into(),
@@ -124,8 +133,10 @@ impl ResponseError for AppError {
         let body = page
             .render()
             .unwrap_or_else(|_| "Something went wrong.".into());
-        HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .body(body)
+        let mut response = HttpResponse::build(status);
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        response.content_type(ContentType::html()).body(body)
     }
 }

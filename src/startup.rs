@@ -21,7 +21,10 @@ use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::{cart, catalog, checkout, health, metrics, orders, payments_api, seed, telemetry};
+use crate::rate_limit::RateLimiter;
+use crate::{
+    cart, catalog, checkout, health, metrics, orders, payments_api, rate_limit, seed, telemetry,
+};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -32,6 +35,8 @@ pub struct AppState {
     pub db: DbPool,
     /// Stripe (or the simulator) for checkout.
     pub payments: Payments,
+    /// Per-client limits on writes.
+    pub rate_limiter: RateLimiter,
 }
 
 /// Where the database lives, resolved once at start.
@@ -161,7 +166,16 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let (payments, simulator) = Payments::connect(settings, &base_url).await?;
-        let state = web::Data::new(AppState { db: pool, payments });
+        let rate_limiter = RateLimiter::new(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.trust_proxy_headers,
+        );
+        let state = web::Data::new(AppState {
+            db: pool,
+            payments,
+            rate_limiter,
+        });
         let reconciler = tokio::spawn(checkout::reconciler::run(
             state.clone(),
             settings.reconcile_interval,
@@ -186,6 +200,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 .wrap(session)
+                .wrap(from_fn(rate_limit::limit_writes))
                 .wrap(security_headers(&checkout_origin))
                 .wrap(from_fn(telemetry::request_id))
                 .service(health::healthz)

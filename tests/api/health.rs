@@ -76,3 +76,50 @@ async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
         "no raw paths in labels"
     );
 }
+
+#[tokio::test]
+async fn writes_beyond_the_rate_limit_get_429_with_retry_after() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("RATE_LIMIT_PER_MINUTE", "6"),
+        ("RATE_LIMIT_BURST", "2"),
+    ])
+    .await;
+
+    for _ in 0..2 {
+        let response = app.add_to_cart("field-notes-journal", "1").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let response = app.add_to_cart("field-notes-journal", "1").await;
+
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Please try again in")
+    );
+    assert_eq!(
+        app.cart_rows().await[0].2,
+        2,
+        "the limited request changed nothing"
+    );
+    // Reads are not limited; the JSON API answers in its own error shape.
+    assert_eq!(app.get("/cart").await.status(), StatusCode::OK);
+    let api = reqwest::Client::new()
+        .post(app.url("/api/v1/payments"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+}

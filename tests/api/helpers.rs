@@ -180,6 +180,8 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             "DATABASE_URL" => Some(db_url.clone()),
             "DATABASE_POOL_SIZE" => Some("8".into()),
             "SESSION_KEY" => Some("test-session-key-".repeat(5)),
+            // Every test client is 127.0.0.1; the rate-limit test turns limits on.
+            "RATE_LIMIT_PER_MINUTE" => Some("0".into()),
             _ => None,
         }
     })
