@@ -6,5 +6,6 @@ mod catalog;
 mod checkout;
 mod health;
 mod helpers;
+mod logs;
 mod multinode;
 mod payments_api;

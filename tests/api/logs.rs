@@ -1,0 +1,159 @@
+//! The real binary's logs, captured while a shopper pays: they must show
+//! what happened, and never a secret.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{CARD_OK, form_value, pay, test_database};
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    storefront::install_tls_provider();
+    let stripe_key = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
+    let session_key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let db_url = test_database().await;
+    let db_password = db_url
+        .expose()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sim = stripe_sim::Simulator::start(stripe_sim::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let endpoint: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/webhook_endpoints", sim.base_url()))
+        .bearer_auth(&stripe_key)
+        .form(&[
+            ("url", format!("{base}/webhooks/stripe")),
+            ("enabled_events[]", "*".into()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhook_secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let log_path = std::env::temp_dir().join(format!(
+        "storefront-log-{}.json",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut app = tokio::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", db_url.expose())
+        .env("SESSION_KEY", &session_key)
+        .env("STRIPE_SECRET_KEY", &stripe_key)
+        .env("STRIPE_API_BASE", sim.base_url())
+        .env("STRIPE_WEBHOOK_SECRET", &webhook_secret)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A whole purchase, plus a forged webhook.
+    let page = client
+        .get(format!("{base}/products/aurora-ceramic-mug"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = form_value(&page, "csrf_token").unwrap();
+    let post = |path: &str, fields: Vec<(&str, &str)>| {
+        client.post(format!("{base}{path}")).form(&fields).send()
+    };
+    let added = post(
+        "/cart/items",
+        vec![
+            ("product", "aurora-ceramic-mug"),
+            ("quantity", "1"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let checkout = post("/checkout", vec![("csrf_token", &token)])
+        .await
+        .unwrap();
+    let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
+    let paid = pay(&payment_url, CARD_OK).await;
+    let success = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        client.get(&success).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let forged = client
+        .post(format!("{base}/webhooks/stripe"))
+        .header("stripe-signature", "t=1,v1=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = app.id().unwrap().to_string();
+    tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), app.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    sim.shutdown().await;
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        logs.contains("\"request finished\"") && logs.contains("order paid"),
+        "the logs tell the story:\n{logs}"
+    );
+    assert!(logs.contains("rejected webhook"));
+    for (what, secret) in [
+        ("Stripe key", stripe_key.as_str()),
+        ("webhook secret", webhook_secret.as_str()),
+        ("session key", session_key.as_str()),
+        ("database password", db_password.as_str()),
+    ] {
+        assert!(!logs.contains(secret), "the {what} appears in the logs");
+    }
+}
