@@ -1,7 +1,6 @@
 //! The real binary's logs, captured while a shopper pays: they must show
 //! what happened, and never a secret.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
