@@ -58,6 +58,24 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl AppError {
+    /// An unexpected error whose cause is a lost database connection or an
+    /// exhausted pool, wherever it was wrapped: a 503, not a 500.
+    fn is_outage(&self) -> bool {
+        let AppError::Unexpected(error) = self else {
+            return false;
+        };
+        error.chain().any(|cause| {
+            cause
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(crate::db::is_connection_loss)
+                || cause
+                    .downcast_ref::<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>>()
+                    .is_some()
+        })
+    }
+}
+
 impl From<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>> for AppError {
     /// No connection within the pool's wait timeout means the database is
     /// down or saturated: answer 503 fast rather than hang.
@@ -87,6 +105,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) if self.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,14 +127,14 @@ impl ResponseError for AppError {
                 "Request too large",
                 "That request was larger than we accept. Please try again with less data.".into(),
             ),
-            AppError::Unavailable(error) => {
-                tracing::warn!(error = ?error, "service unavailable");
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = ?self, "service unavailable");
                 (
                     "We'll be right back",
                     "The shop is temporarily unavailable. Please try again in a moment.".into(),
                 )
             }
-            AppError::Unexpected(_) => {
+            AppError::Unavailable(_) | AppError::Unexpected(_) => {
                 tracing::error!(error = ?self, "unexpected error");
                 (
                     "Something went wrong",

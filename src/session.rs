@@ -22,6 +22,8 @@ const CSRF_TOKEN: &str = "csrf_token";
 const FLASHES: &str = "flashes";
 const BROWSER_ID: &str = "browser_id";
 const EMAIL: &str = "email";
+/// Pending flash messages kept in the cookie.
+const MAX_FLASHES: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,6 +111,11 @@ impl TypedSession {
 
     pub fn flash(&self, level: FlashLevel, message: impl Into<String>) -> Result<(), AppError> {
         let mut flashes = self.peek_flashes();
+        // Only the latest few: a client that posts without ever reading a page
+        // must not grow the cookie past the browser's 4 KB limit.
+        if flashes.len() >= MAX_FLASHES {
+            flashes.drain(..=flashes.len() - MAX_FLASHES);
+        }
         flashes.push(Flash {
             level,
             message: message.into(),

@@ -205,8 +205,10 @@ fn session_params(
     customer: Option<&str>,
 ) -> Form {
     let currency = order.currency();
-    let expires_at = chrono::Utc::now().timestamp()
-        + i64::try_from(payments.session_ttl.as_secs()).unwrap_or(1800);
+    // Stripe measures its 30 min to 24 h window on its own clock, after our
+    // request arrives (and maybe after retries): stay a minute inside it.
+    let ttl = i64::try_from(payments.session_ttl.as_secs()).unwrap_or(1800);
+    let expires_at = chrono::Utc::now().timestamp() + ttl.clamp(31 * 60, 24 * 3600 - 60);
     let mut form = Form::new()
         .field("mode", "payment")
         .field("payment_method_types[0]", "card")

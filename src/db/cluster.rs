@@ -104,6 +104,22 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Restarts the server on the same port (fast mode: open sessions are
+    /// terminated). For fault tests and maintenance.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        self.server_command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(self.data_dir.join("server.log"))
+            .args(["-m", "fast", "-w", "-t", "60", "-o"])
+            .arg(format!("-p {}", self.port))
+            .arg("restart")
+            .run()
+            .await
+            .context("restarting PostgreSQL")
+    }
+
     async fn init(&self, password_file: &Path, durability: Durability) -> anyhow::Result<()> {
         tracing::info!(data_dir = %self.data_dir.display(), "creating private PostgreSQL cluster");
         let password = Alphanumeric.sample_string(&mut rand::rng(), 32);

@@ -87,6 +87,26 @@ pub async fn create_database(
     Ok(())
 }
 
+/// True when a query failed because the connection to PostgreSQL was lost
+/// (a restart or failover), rather than because of the query: the request
+/// deserves a 503 and a retry, not a 500.
+pub fn is_connection_loss(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        // 57P01-57P03: the server is shutting down or restarting.
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            info.message().starts_with("terminating connection")
+                || info.message().starts_with("the database system is")
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
 pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }

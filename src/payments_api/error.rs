@@ -193,7 +193,15 @@ impl ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        ApiError::internal(error.into())
+        if crate::db::is_connection_loss(&error) {
+            ApiError::unavailable(
+                "database_unavailable",
+                "The service is temporarily unavailable. Please retry.",
+                error.into(),
+            )
+        } else {
+            ApiError::internal(error.into())
+        }
     }
 }
 

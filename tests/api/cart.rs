@@ -420,3 +420,18 @@ async fn oversized_and_malformed_bodies_are_rejected_without_changes() {
 
     assert!(app.cart_rows().await.is_empty());
 }
+
+#[tokio::test]
+async fn many_posts_without_reading_a_page_keep_only_the_latest_flashes() {
+    let app = spawn_app().await;
+
+    for _ in 0..60 {
+        let response = app.add_to_cart("field-notes-journal", "1").await;
+        assert_redirect_to(&response, "/cart");
+    }
+
+    let (status, page) = app.get_page("/cart").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(texts(&page, ".flash-success").len(), 3);
+    assert_eq!(app.cart_rows().await[0].2, 60);
+}

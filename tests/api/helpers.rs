@@ -148,7 +148,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
     LazyLock::force(&INIT_LOGS);
     storefront::install_tls_provider();
-    let db_url = test_database().await;
+    // A test may bring its own database (e.g. on a cluster it restarts).
+    let db_url = match vars.iter().find(|(name, _)| name == "DATABASE_URL") {
+        Some((_, url)) => Secret::new(url.clone()),
+        None => test_database().await,
+    };
     let settings = test_settings(&db_url, vars);
     let (address, server) = start(&settings, &db_url).await;
     let client = reqwest::Client::builder()
