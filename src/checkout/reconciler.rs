@@ -14,10 +14,6 @@ use crate::startup::AppState;
 /// Orders looked at per run; the rest wait for the next run.
 const BATCH: i64 = 100;
 
-/// An order still without a session this long after creation belongs to a
-/// checkout that died before Stripe answered (far beyond any Stripe timeout).
-const ABANDONED_WITHOUT_SESSION: Duration = Duration::from_secs(120);
-
 pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -42,7 +38,10 @@ pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration
 pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result<usize> {
     let now = chrono::Utc::now();
     let cutoff = now - chrono::Duration::from_std(grace)?;
-    let abandoned_cutoff = now - chrono::Duration::from_std(grace.max(ABANDONED_WITHOUT_SESSION))?;
+    // An order still without a session after the longest possible Stripe call
+    // belongs to a checkout whose node died before Stripe answered.
+    let abandoned_after = grace.max(state.payments.client.worst_case_duration());
+    let abandoned_cutoff = now - chrono::Duration::from_std(abandoned_after)?;
     let pending = {
         let mut conn = state.db.get().await?;
         Order::pending_before(&mut conn, cutoff, BATCH).await?

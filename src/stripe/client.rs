@@ -52,6 +52,12 @@ impl StripeClient {
         })
     }
 
+    /// The longest one call can take, retries and backoff included.
+    pub fn worst_case_duration(&self) -> Duration {
+        let attempts = self.config.max_retries + 1;
+        self.config.timeout * attempts + MAX_BACKOFF * self.config.max_retries
+    }
+
     pub fn is_test_mode(&self) -> bool {
         self.config.secret_key.expose().starts_with("sk_test_")
     }
@@ -249,10 +255,13 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
+/// The longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 /// 0.5 s doubling per attempt, capped at 5 s, with 50-100% jitter; a
 /// Retry-After of up to 5 s is honoured.
 fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let cap = Duration::from_secs(5);
+    let cap = MAX_BACKOFF;
     let base = Duration::from_millis(500)
         .saturating_mul(2u32.saturating_pow(attempt))
         .min(cap);

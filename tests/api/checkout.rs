@@ -580,3 +580,41 @@ async fn without_a_stripe_key_the_app_runs_its_own_simulator_in_test_mode() {
     let (_, page) = app.get_page(&order_path).await;
     assert_eq!(texts(&page, ".amount-paid"), ["$24.00"]);
 }
+
+#[tokio::test]
+async fn reordered_webhook_deliveries_still_fulfil_exactly_once() {
+    let app = spawn_app().await;
+    app.sim_faults(json!({"webhook_out_of_order": true, "webhook_duplicate": true}))
+        .await;
+    app.add_to_cart("merino-wool-beanie", "2").await;
+    let payment_url = app.checkout().await;
+
+    pay(&payment_url, CARD_OK).await;
+
+    app.eventually("paid by the reordered webhooks", || paid(&app))
+        .await;
+    let deliveries: serde_json::Value = reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["event_type"].as_str())
+        .collect();
+    let completed = types
+        .iter()
+        .position(|t| *t == "checkout.session.completed")
+        .unwrap();
+    let created = types
+        .iter()
+        .position(|t| *t == "payment_intent.created")
+        .unwrap();
+    assert!(completed < created, "delivered newest first: {types:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.paid_events().await, 1);
+    assert_eq!(app.stock("merino-wool-beanie").await, Some(23));
+}

@@ -157,3 +157,110 @@ async fn a_postgres_restart_under_load_fails_fast_with_503_recovers_and_leaves_n
     drop(conn);
     cluster.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_node_killed_mid_checkout_leaves_a_pending_order_that_another_node_releases() {
+    // Node B (in-process) reconciles; node A (the real binary) gets killed.
+    let node_b = spawn_app_with(&[
+        ("STRIPE_TIMEOUT_MS", "500"),
+        ("RECONCILE_INTERVAL_MS", "200"),
+        ("RECONCILE_AFTER_MS", "0"),
+    ])
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let node_a_url = format!("http://127.0.0.1:{port}");
+    let mut node_a = tokio::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", node_b.db_url.expose())
+        .env("SESSION_KEY", "test-session-key-".repeat(5))
+        .env("STRIPE_SECRET_KEY", crate::helpers::STRIPE_KEY)
+        .env("STRIPE_API_BASE", &node_b.sim_url)
+        .env("STRIPE_WEBHOOK_SECRET", node_b.webhook_secret.expose())
+        .env("STRIPE_TIMEOUT_MS", "500")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let shopper = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut page = None;
+    for _ in 0..200 {
+        if let Ok(response) = shopper
+            .get(format!("{node_a_url}/products/pour-over-coffee-set"))
+            .send()
+            .await
+        {
+            page = Some(response.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = crate::helpers::form_value(&page.unwrap(), "csrf_token").unwrap();
+    let added = shopper
+        .post(format!("{node_a_url}/cart/items"))
+        .form(&[
+            ("product", "pour-over-coffee-set"),
+            ("quantity", "2"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let cart_before = node_b.cart_rows().await;
+
+    // Stripe is slow; node A dies while waiting for it.
+    node_b
+        .sim_faults(serde_json::json!({"latency_ms": 3000}))
+        .await;
+    let checkout = tokio::spawn({
+        let shopper = shopper.clone();
+        let url = format!("{node_a_url}/checkout");
+        let token = token.clone();
+        async move {
+            shopper
+                .post(url)
+                .form(&[("csrf_token", token)])
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node_a.kill().await.unwrap();
+    assert!(
+        checkout.await.unwrap().is_err(),
+        "the shopper's request died with the node"
+    );
+    node_b
+        .sim_faults(serde_json::json!({"latency_ms": 0}))
+        .await;
+    let orders = node_b.orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].status, "pending", "reserved, without a session");
+    assert_eq!(node_b.stock("pour-over-coffee-set").await, Some(6));
+
+    // Node B's reconciler releases it once no Stripe call can still be running.
+    node_b
+        .eventually("the abandoned order was cancelled", || async {
+            node_b.orders().await[0].status == "cancelled"
+        })
+        .await;
+    assert_eq!(node_b.stock("pour-over-coffee-set").await, Some(8));
+    assert_eq!(node_b.cart_rows().await, cart_before, "the cart is intact");
+    // The same shopper carries on at node B.
+    let retry = shopper
+        .post(node_b.url("/checkout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), StatusCode::SEE_OTHER);
+}
