@@ -96,10 +96,15 @@ pub async fn add_item(
     CsrfForm(form): CsrfForm<AddItemForm>,
 ) -> FormResponse<ProductPage> {
     let rerender_product = async |message: String, status: StatusCode| {
-        let mut page = ProductPage::load(&state, &session, &form.product).await?;
-        page.error = Some(message);
-        page.quantity = form.quantity.clone();
-        rerender(page, status)
+        ProductPage::with_error(
+            &state,
+            &session,
+            &form.product,
+            &form.quantity,
+            message,
+            status,
+        )
+        .await
     };
     let quantity = match Quantity::parse_positive(&form.quantity) {
         Ok(quantity) => quantity,

@@ -1,3 +1,4 @@
+use actix_web::http::StatusCode;
 use actix_web::{get, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,7 +7,7 @@ use super::models::Product;
 use crate::error::AppError;
 use crate::session::TypedSession;
 use crate::startup::AppState;
-use crate::web::Layout;
+use crate::web::{FormResponse, Layout, rerender};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "catalog/index.html")]
@@ -54,6 +55,23 @@ impl ProductPage {
             error: None,
             quantity: "1".into(),
         })
+    }
+}
+
+impl ProductPage {
+    /// The product page again, with the submitted quantity and what was wrong with it.
+    pub async fn with_error(
+        state: &AppState,
+        session: &TypedSession,
+        slug: &str,
+        quantity: &str,
+        message: String,
+        status: StatusCode,
+    ) -> FormResponse<ProductPage> {
+        let mut page = ProductPage::load(state, session, slug).await?;
+        page.error = Some(message);
+        page.quantity = quantity.to_owned();
+        rerender(page, status)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::orders::models::{CreateOrderError, Order, OrderLine};
 use crate::session::{FlashLevel, TypedSession};
 use crate::startup::AppState;
-use crate::web::{CsrfForm, FormResponse, rerender, see_other};
+use crate::web::{CsrfForm, FormResponse, see_other};
 
 const STRIPE_DOWN: &str = "We couldn't reach our payment provider just now, so nothing was charged. \
      Your cart is just as you left it: please try again in a moment.";
@@ -132,10 +132,15 @@ pub async fn checkout_express(
     CsrfForm(form): CsrfForm<ExpressForm>,
 ) -> FormResponse<ProductPage> {
     let rerender_product = async |message: String, status: StatusCode| {
-        let mut page = ProductPage::load(&state, &session, &form.product).await?;
-        page.error = Some(message);
-        page.quantity = form.quantity.clone();
-        rerender(page, status)
+        ProductPage::with_error(
+            &state,
+            &session,
+            &form.product,
+            &form.quantity,
+            message,
+            status,
+        )
+        .await
     };
     let quantity = match Quantity::parse_positive(&form.quantity) {
         Ok(quantity) => quantity,

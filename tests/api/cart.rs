@@ -336,36 +336,21 @@ async fn another_shoppers_cart_items_cannot_be_touched() {
     let ids = owner.cart_item_ids().await;
     let before = owner.cart_rows().await;
     // A second browser on the same app: its own session, its own cart.
-    let intruder = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = intruder
-        .get(owner.url("/products/aurora-ceramic-mug"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = crate::helpers::form_value(&page, "csrf_token").unwrap();
+    let intruder = owner.new_browser();
     intruder
-        .post(owner.url("/cart/items"))
-        .form(&[
-            ("product", "brass-bottle-opener"),
-            ("quantity", "1"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/cart/items",
+            &[("product", "brass-bottle-opener"), ("quantity", "1")],
+        )
+        .await;
+    let token = intruder.csrf_token().await;
 
     for path in [
         format!("/cart/items/{}", ids[0]),
         format!("/cart/items/{}/delete", ids[0]),
     ] {
         let response = intruder
+            .client
             .post(owner.url(&path))
             .form(&[("quantity", "9"), ("csrf_token", &token)])
             .send()
