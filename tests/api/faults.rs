@@ -9,7 +9,7 @@ use storefront::db::cluster::{Durability, LocalCluster};
 use storefront::db::schema::{order_items, orders, products};
 use storefront::{db, seed};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{free_port, spawn_app_with};
 
 #[tokio::test]
 async fn a_postgres_restart_under_load_fails_fast_with_503_recovers_and_leaves_no_half_written_orders()
@@ -167,11 +167,7 @@ async fn a_node_killed_mid_checkout_leaves_a_pending_order_that_another_node_rel
         ("RECONCILE_AFTER_MS", "0"),
     ])
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let node_a_url = format!("http://127.0.0.1:{port}");
     let mut node_a = tokio::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
         .env("BIND", format!("127.0.0.1:{port}"))

@@ -104,28 +104,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     .expect("starting the simulator");
     let sim_url = sim.base_url();
     // The webhook endpoint needs the app's address before the app starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint: serde_json::Value = reqwest::Client::new()
-        .post(format!("{sim_url}/v1/webhook_endpoints"))
-        .bearer_auth(STRIPE_KEY)
-        .form(&[
-            ("url", format!("http://127.0.0.1:{port}/webhooks/stripe")),
-            ("enabled_events[]", "*".to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let webhook_secret = endpoint["secret"]
-        .as_str()
-        .expect("a webhook secret")
-        .to_owned();
+    let port = free_port();
+    let webhook_secret =
+        register_webhook(&sim_url, STRIPE_KEY, &format!("http://127.0.0.1:{port}")).await;
     let mut vars: Vec<(String, String)> = vec![
         ("BIND".into(), format!("127.0.0.1:{port}")),
         ("STRIPE_SECRET_KEY".into(), STRIPE_KEY.into()),
@@ -142,6 +123,36 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     app.sim_url = sim_url;
     app.webhook_secret = Secret::new(webhook_secret);
     app
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Registers `{app_origin}/webhooks/stripe` with the simulator for every
+/// event, as a merchant does in Stripe's dashboard; returns the signing secret.
+pub async fn register_webhook(sim_url: &str, key: &str, app_origin: &str) -> String {
+    let endpoint: serde_json::Value = reqwest::Client::new()
+        .post(format!("{sim_url}/v1/webhook_endpoints"))
+        .bearer_auth(key)
+        .form(&[
+            ("url", format!("{app_origin}/webhooks/stripe")),
+            ("enabled_events[]", "*".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    endpoint["secret"]
+        .as_str()
+        .expect("a webhook secret")
+        .to_owned()
 }
 
 /// An app configured only by `vars` (plus a fresh database and session key).

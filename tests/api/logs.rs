@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{CARD_OK, form_value, pay, test_database};
+use crate::helpers::{CARD_OK, form_value, free_port, pay, register_webhook, test_database};
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
@@ -32,26 +32,9 @@ async fn secrets_never_reach_the_logs() {
     })
     .await
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let endpoint: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/webhook_endpoints", sim.base_url()))
-        .bearer_auth(&stripe_key)
-        .form(&[
-            ("url", format!("{base}/webhooks/stripe")),
-            ("enabled_events[]", "*".into()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let webhook_secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let webhook_secret = register_webhook(&sim.base_url(), &stripe_key, &base).await;
     let log_path = std::env::temp_dir().join(format!(
         "storefront-log-{}.json",
         uuid::Uuid::new_v4().simple()

@@ -16,7 +16,9 @@ use storefront::config::Settings;
 use storefront::db::schema::{order_events, orders, products};
 use storefront::startup::{Application, session_key};
 
-use crate::helpers::{CARD_OK, STRIPE_KEY, form_value, pay, test_database};
+use crate::helpers::{
+    CARD_OK, STRIPE_KEY, form_value, free_port, pay, register_webhook, test_database,
+};
 
 const NODES: usize = 3;
 
@@ -27,14 +29,6 @@ struct Nodes {
     servers: Vec<actix_web::dev::ServerHandle>,
     nginx: tokio::process::Child,
     dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn nginx_binary() -> &'static str {
@@ -56,20 +50,7 @@ async fn start_nodes() -> Nodes {
     .unwrap();
     let lb_port = free_port();
     let lb_url = format!("http://127.0.0.1:{lb_port}");
-    let endpoint: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/webhook_endpoints", sim.base_url()))
-        .bearer_auth(STRIPE_KEY)
-        .form(&[
-            ("url", format!("{lb_url}/webhooks/stripe")),
-            ("enabled_events[]", "*".into()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let secret = register_webhook(&sim.base_url(), STRIPE_KEY, &lb_url).await;
     // Every node shares the database, the session key, Stripe and the public URL.
     let vars = [
         ("BIND", "127.0.0.1:0".to_owned()),
