@@ -235,6 +235,12 @@ impl Application {
                     Err::<String, _>(AppError::page_not_found())
                 }))
         })
+        // Small responses go out at once instead of waiting on Nagle's algorithm.
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .listen(listener)?
         .run();
         Ok(Application {

@@ -9,8 +9,10 @@ use anyhow::Context;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -24,7 +26,13 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Builds the pool. Connections are opened lazily; a request waits at most a
 /// few seconds for one, then fails with 503 instead of hanging.
 pub fn pool(url: &Secret, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+    // No test query on every checkout: a connection broken by a database
+    // restart fails its first real query, which the error boundary answers
+    // with 503 (see db::is_connection_loss), and the pool then drops it.
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url.expose(), config);
     Pool::builder(manager)
         .max_size(max_size)
         .runtime(deadpool::Runtime::Tokio1)

@@ -262,10 +262,20 @@ pub async fn create_pending(
         let mut total: Option<Money> = None;
         for line in &lines {
             let quantity = i32::try_from(line.quantity).unwrap_or(i32::MAX);
+            // Tracked stock is decremented only if enough is left (the row lock
+            // makes concurrent reservations queue and re-check); unlimited
+            // stock is only read, so popular unlimited products take no lock.
             let row: Option<Reserved> = diesel::sql_query(
-                "UPDATE products SET stock = stock - $2, updated_at = now() \
-                 WHERE id = $1 AND active AND (stock IS NULL OR stock >= $2) \
-                 RETURNING name, price_minor, currency",
+                "WITH product AS ( \
+                     SELECT id, name, price_minor, currency, stock FROM products WHERE id = $1 AND active \
+                 ), reserved AS ( \
+                     UPDATE products SET stock = products.stock - $2, updated_at = now() \
+                     FROM product WHERE products.id = product.id AND product.stock IS NOT NULL \
+                       AND products.stock >= $2 \
+                     RETURNING products.id \
+                 ) \
+                 SELECT name, price_minor, currency FROM product \
+                 WHERE product.stock IS NULL OR EXISTS (SELECT 1 FROM reserved)",
             )
             .bind::<BigInt, _>(line.product_id)
             .bind::<diesel::sql_types::Integer, _>(quantity)
