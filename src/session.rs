@@ -1,5 +1,6 @@
 //! Typed access to the cookie session. The cookie is private (encrypted and
-//! authenticated) and holds only small values: the cart id, the CSRF token and
+//! authenticated) and holds only small values: the cart id, the number of
+//! items in it (for the header, so pages need no query), the CSRF token and
 //! pending flash messages. Everything else lives in PostgreSQL.
 
 use std::future::{Ready, ready};
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use crate::error::AppError;
 
 const CART_ID: &str = "cart_id";
+const CART_COUNT: &str = "cart_count";
 const CSRF_TOKEN: &str = "csrf_token";
 const FLASHES: &str = "flashes";
 const BROWSER_ID: &str = "browser_id";
@@ -61,7 +63,25 @@ impl TypedSession {
     }
 
     pub fn set_cart_id(&self, cart_id: Uuid) -> Result<(), AppError> {
+        if self.cart_id() == Some(cart_id) {
+            return Ok(());
+        }
         self.insert(CART_ID, cart_id)
+    }
+
+    /// Units in the cart as of this browser's last look at it, for the header.
+    /// Every change to the cart through this session updates it; pages that
+    /// read the cart anyway correct it (a paid order empties its lines).
+    pub fn cart_count(&self) -> i64 {
+        self.0.get(CART_COUNT).ok().flatten().unwrap_or_default()
+    }
+
+    pub fn set_cart_count(&self, count: i64) -> Result<(), AppError> {
+        // Unchanged: no new cookie in the response.
+        if self.cart_count() == count {
+            return Ok(());
+        }
+        self.insert(CART_COUNT, count)
     }
 
     /// A random id for this browser, created on first checkout, under which

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_files::Files;
 use actix_session::SessionMiddleware;
@@ -16,6 +17,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::catalog::cache::Catalog;
 use crate::checkout::payments::Payments;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
@@ -33,6 +35,8 @@ const FORM_LIMIT_BYTES: usize = 16 * 1024;
 pub struct AppState {
     /// The PostgreSQL pool; every request takes a connection from it.
     pub db: DbPool,
+    /// The active products, in memory.
+    pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator) for checkout.
     pub payments: Payments,
     /// Per-client limits on writes.
@@ -148,6 +152,7 @@ pub struct Application {
     /// The in-process Stripe simulator, in test mode.
     simulator: Option<stripe_sim::Simulator>,
     reconciler: tokio::task::JoinHandle<()>,
+    catalog_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -171,8 +176,11 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         );
+        let catalog = Arc::new(Catalog::new(pool.clone()));
+        let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
         let state = web::Data::new(AppState {
             db: pool,
+            catalog,
             payments,
             rate_limiter,
         });
@@ -249,6 +257,7 @@ impl Application {
             server,
             simulator,
             reconciler,
+            catalog_listener,
         })
     }
 
@@ -272,10 +281,11 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM (or a stop through `handle`), then drains
-    /// in-flight requests and stops the reconciler and simulator.
+    /// in-flight requests and stops the background tasks and the simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.reconciler.abort();
+        self.catalog_listener.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;
         }

@@ -2,7 +2,6 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -27,13 +26,13 @@ pub struct CartPage {
 
 impl CartPage {
     pub async fn load(state: &AppState, session: &TypedSession) -> Result<CartPage, AppError> {
-        let mut conn = state.db.get().await?;
         let lines = match session.cart_id() {
-            Some(cart_id) => models::lines(&mut conn, cart_id).await?,
+            Some(cart_id) => models::lines(&mut *state.db.get().await?, cart_id).await?,
             None => Vec::new(),
         };
+        session.set_cart_count(lines.iter().map(|line| i64::from(line.quantity)).sum())?;
         Ok(CartPage {
-            layout: Layout::load(state, session, &mut conn).await?,
+            layout: Layout::new(state, session)?,
             cart: CartSummary::new(lines).map_err(anyhow::Error::from)?,
             error: None,
             alert: None,
@@ -110,18 +109,24 @@ pub async fn add_item(
         Ok(quantity) => quantity,
         Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
     };
-    let added = {
-        let mut conn = state.db.get().await?;
-        let cart_id = ensure_cart(&mut conn, &session).await?;
-        models::add(&mut conn, cart_id, &form.product, quantity).await
-    };
+    // A new cart gets its row with its first line.
+    let cart_id = session.cart_id().unwrap_or_else(Uuid::new_v4);
+    let added = models::add(
+        &mut *state.db.get().await?,
+        cart_id,
+        &form.product,
+        quantity,
+    )
+    .await;
     // The connection is back in the pool before a re-render takes another.
     match added {
-        Ok(product) => {
+        Ok(change) => {
+            session.set_cart_id(cart_id)?;
+            session.set_cart_count(change.cart_count)?;
             let units = quantity.get();
             session.flash(
                 FlashLevel::Success,
-                format!("Added {units} × {} to your cart.", product.name),
+                format!("Added {units} × {} to your cart.", change.product_name),
             )?;
             see_other("/cart")
         }
@@ -162,18 +167,14 @@ pub async fn update_item(
     let updated =
         models::set_quantity(&mut *state.db.get().await?, cart_id, item_id, quantity).await;
     match updated {
-        Ok(name) if quantity.get() == 0 => {
-            session.flash(
-                FlashLevel::Success,
-                format!("Removed {name} from your cart."),
-            )?;
-            see_other("/cart")
-        }
-        Ok(name) => {
-            session.flash(
-                FlashLevel::Success,
-                format!("Updated {name} to {}.", quantity.get()),
-            )?;
+        Ok(change) => {
+            session.set_cart_count(change.cart_count)?;
+            let name = change.product_name;
+            let message = match quantity.get() {
+                0 => format!("Removed {name} from your cart."),
+                units => format!("Updated {name} to {units}."),
+            };
+            session.flash(FlashLevel::Success, message)?;
             see_other("/cart")
         }
         Err(CartError::ItemNotFound) => Err(item_not_found()),
@@ -195,31 +196,17 @@ pub async fn remove_item(
     let cart_id = session.cart_id().ok_or_else(item_not_found)?;
     let removed = models::remove(&mut *state.db.get().await?, cart_id, item_id).await;
     match removed {
-        Ok(name) => {
+        Ok(change) => {
+            session.set_cart_count(change.cart_count)?;
             session.flash(
                 FlashLevel::Success,
-                format!("Removed {name} from your cart."),
+                format!("Removed {} from your cart.", change.product_name),
             )?;
             see_other("/cart")
         }
         Err(CartError::Database(e)) => Err(e.into()),
         Err(_) => Err(item_not_found()),
     }
-}
-
-/// The session's cart, created on first add (or again if it was deleted).
-async fn ensure_cart(
-    conn: &mut AsyncPgConnection,
-    session: &TypedSession,
-) -> Result<Uuid, AppError> {
-    if let Some(cart_id) = session.cart_id()
-        && models::exists_by_id(conn, cart_id).await?
-    {
-        return Ok(cart_id);
-    }
-    let cart_id = models::create(conn).await?;
-    session.set_cart_id(cart_id)?;
-    Ok(cart_id)
 }
 
 fn parse_item_id(raw: &str) -> Result<i64, AppError> {

@@ -1,11 +1,12 @@
-use diesel::dsl::{exists, now, sum};
+use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::domain::{CartLine, MAX_LINE_QUANTITY, Quantity};
 use crate::catalog::models::Product;
-use crate::db::schema::{cart_items, carts, products};
+use crate::db::schema::{cart_items, products};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CartError {
@@ -23,6 +24,10 @@ pub enum CartError {
     LineLimit { in_cart: u32 },
     #[error("different currency")]
     CurrencyMismatch,
+    /// Refused, but no rule explains it on a second look: the cart or the
+    /// product changed in between.
+    #[error("changed meanwhile")]
+    Changed,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -58,23 +63,12 @@ impl CartError {
             CartError::CurrencyMismatch => {
                 "That product is priced in a different currency from your cart. Please check out separately.".into()
             }
+            CartError::Changed => {
+                "Your cart or that product changed just now. Please try again.".into()
+            }
             CartError::Database(_) => "Something went wrong.".into(),
         }
     }
-}
-
-pub async fn create(conn: &mut AsyncPgConnection) -> QueryResult<Uuid> {
-    diesel::insert_into(carts::table)
-        .default_values()
-        .returning(carts::id)
-        .get_result(conn)
-        .await
-}
-
-pub async fn exists_by_id(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<bool> {
-    diesel::select(exists(carts::table.find(cart_id)))
-        .get_result(conn)
-        .await
 }
 
 /// Total units in the cart, for the header badge.
@@ -106,124 +100,187 @@ pub async fn lines(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<V
         .collect())
 }
 
-/// Adds `quantity` of the product to the cart (merging with an existing line).
-/// The cart row is locked so concurrent adds to one cart cannot both pass the
-/// stock check.
+/// What a successful change left: the product's name (for the message) and
+/// the units now in the cart (for the header).
+#[derive(Debug, QueryableByName)]
+pub struct CartChange {
+    #[diesel(sql_type = Text)]
+    pub product_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub cart_count: i64,
+}
+
+/// Adds `quantity` of the product to the cart (merging with an existing
+/// line), creating the cart on its first line. One statement, so one round
+/// trip: the upsert checks stock and the line cap against the line as it is
+/// when the row is locked, so concurrent adds cannot overshoot either. (A
+/// product in another currency is refused against the lines committed when
+/// the statement starts; checkout re-checks the whole cart.)
 pub async fn add(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     slug: &str,
     quantity: Quantity,
-) -> Result<Product, CartError> {
-    let slug = slug.to_owned();
-    conn.transaction(async |conn| {
-        lock_cart(conn, cart_id).await?;
-        let product = Product::find_active(conn, &slug)
-            .await?
-            .ok_or(CartError::ProductNotFound)?;
-        let in_cart: u32 = cart_items::table
-            .filter(cart_items::cart_id.eq(cart_id))
-            .filter(cart_items::product_id.eq(product.id))
-            .select(cart_items::quantity)
-            .first::<i32>(conn)
-            .await
-            .optional()?
-            .map_or(0, |q| u32::try_from(q).unwrap_or(0));
-        let wanted = in_cart + quantity.get();
-        check_stock(&product, wanted, in_cart)?;
-        if wanted > MAX_LINE_QUANTITY {
-            return Err(CartError::LineLimit { in_cart });
-        }
-        let other_currency: bool = diesel::select(exists(
-            cart_items::table
-                .inner_join(products::table)
-                .filter(cart_items::cart_id.eq(cart_id))
-                .filter(products::currency.ne(product.price().currency().code())),
-        ))
-        .get_result(conn)
-        .await?;
-        if other_currency {
-            return Err(CartError::CurrencyMismatch);
-        }
-        let wanted = i32::try_from(wanted).unwrap_or(i32::MAX);
-        diesel::insert_into(cart_items::table)
-            .values((
-                cart_items::cart_id.eq(cart_id),
-                cart_items::product_id.eq(product.id),
-                cart_items::quantity.eq(wanted),
-            ))
-            .on_conflict((cart_items::cart_id, cart_items::product_id))
-            .do_update()
-            .set(cart_items::quantity.eq(wanted))
-            .execute(conn)
-            .await?;
-        touch(conn, cart_id).await?;
-        Ok(product)
-    })
+) -> Result<CartChange, CartError> {
+    let added = diesel::sql_query(
+        "WITH product AS ( \
+             SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
+         ), line AS ( \
+             INSERT INTO cart_items (cart_id, product_id, quantity) \
+             SELECT $1, product.id, $3 FROM product \
+             WHERE $3 <= COALESCE(product.stock, $3) \
+               AND NOT EXISTS ( \
+                   SELECT 1 FROM cart_items other JOIN products p ON p.id = other.product_id \
+                   WHERE other.cart_id = $1 AND p.currency <> product.currency) \
+             ON CONFLICT (cart_id, product_id) DO UPDATE \
+                 SET quantity = cart_items.quantity + EXCLUDED.quantity \
+                 WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
+                     (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
+             RETURNING product_id, quantity \
+         ), cart AS ( \
+             INSERT INTO carts (id) SELECT $1 FROM line \
+             ON CONFLICT (id) DO UPDATE SET updated_at = now() \
+         ) \
+         SELECT product.name AS product_name, line.quantity + COALESCE( \
+             (SELECT sum(quantity) FROM cart_items \
+              WHERE cart_id = $1 AND product_id <> line.product_id), 0) AS cart_count \
+         FROM line, product",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<Text, _>(slug)
+    .bind::<Integer, _>(line_quantity(quantity.get()))
+    .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
+    .get_result::<CartChange>(conn)
     .await
+    .optional()?;
+    match added {
+        Some(change) => Ok(change),
+        None => Err(why_not_added(conn, cart_id, slug, quantity).await?),
+    }
 }
 
-/// Sets a line's quantity; 0 removes the line. Returns the product's name.
+/// Which rule refused an add, read again after the fact.
+async fn why_not_added(
+    conn: &mut AsyncPgConnection,
+    cart_id: Uuid,
+    slug: &str,
+    quantity: Quantity,
+) -> Result<CartError, diesel::result::Error> {
+    let Some(product) = Product::find_active(conn, slug).await? else {
+        return Ok(CartError::ProductNotFound);
+    };
+    let in_cart: u32 = cart_items::table
+        .filter(cart_items::cart_id.eq(cart_id))
+        .filter(cart_items::product_id.eq(product.id))
+        .select(cart_items::quantity)
+        .first::<i32>(conn)
+        .await
+        .optional()?
+        .map_or(0, |q| u32::try_from(q).unwrap_or(0));
+    let wanted = in_cart + quantity.get();
+    if let Err(error) = check_stock(&product, wanted, in_cart) {
+        return Ok(error);
+    }
+    if wanted > MAX_LINE_QUANTITY {
+        return Ok(CartError::LineLimit { in_cart });
+    }
+    let other_currency: bool = diesel::select(exists(
+        cart_items::table
+            .inner_join(products::table)
+            .filter(cart_items::cart_id.eq(cart_id))
+            .filter(products::currency.ne(product.price().currency().code())),
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(if other_currency {
+        CartError::CurrencyMismatch
+    } else {
+        CartError::Changed
+    })
+}
+
+/// Sets a line's quantity; 0 removes the line. Raising it needs the product
+/// to be on sale with enough stock; lowering it is always allowed.
 pub async fn set_quantity(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     item_id: i64,
     quantity: Quantity,
-) -> Result<String, CartError> {
-    conn.transaction(async |conn| {
-        lock_cart(conn, cart_id).await?;
-        let (in_cart, product): (i32, Product) = cart_items::table
-            .inner_join(products::table)
-            .filter(cart_items::id.eq(item_id))
-            .filter(cart_items::cart_id.eq(cart_id))
-            .select((cart_items::quantity, Product::as_select()))
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or(CartError::ItemNotFound)?;
-        if quantity.get() == 0 {
-            delete_item(conn, cart_id, item_id).await?;
-        } else {
-            // Raising the quantity needs stock; lowering it is always allowed.
-            if quantity.get() > u32::try_from(in_cart).unwrap_or(0) {
-                check_stock(&product, quantity.get(), 0)?;
-                if !product.active {
-                    return Err(CartError::ProductNotFound);
-                }
-            }
-            diesel::update(cart_items::table.find(item_id))
-                .set(cart_items::quantity.eq(i32::try_from(quantity.get()).unwrap_or(i32::MAX)))
-                .execute(conn)
-                .await?;
-        }
-        touch(conn, cart_id).await?;
-        Ok(product.name)
-    })
+) -> Result<CartChange, CartError> {
+    if quantity.get() == 0 {
+        return remove(conn, cart_id, item_id).await;
+    }
+    let updated = diesel::sql_query(
+        "WITH line AS ( \
+             UPDATE cart_items SET quantity = $3 FROM products p \
+             WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
+               AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
+             RETURNING cart_items.quantity, p.name \
+         ), cart AS ( \
+             UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
+         ) \
+         SELECT line.name AS product_name, line.quantity + COALESCE( \
+             (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
+         FROM line",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(item_id)
+    .bind::<Integer, _>(line_quantity(quantity.get()))
+    .get_result::<CartChange>(conn)
     .await
+    .optional()?;
+    if let Some(change) = updated {
+        return Ok(change);
+    }
+    // Which rule refused it, read again after the fact.
+    let Some(product) = cart_items::table
+        .inner_join(products::table)
+        .filter(cart_items::id.eq(item_id))
+        .filter(cart_items::cart_id.eq(cart_id))
+        .select(Product::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Err(CartError::ItemNotFound);
+    };
+    check_stock(&product, quantity.get(), 0)?;
+    Err(if product.active {
+        CartError::Changed
+    } else {
+        CartError::ProductNotFound
+    })
 }
 
-/// Removes a line. Returns the product's name.
+/// Removes a line.
 pub async fn remove(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     item_id: i64,
-) -> Result<String, CartError> {
-    conn.transaction(async |conn| {
-        lock_cart(conn, cart_id).await?;
-        let name: String = cart_items::table
-            .inner_join(products::table)
-            .filter(cart_items::id.eq(item_id))
-            .filter(cart_items::cart_id.eq(cart_id))
-            .select(products::name)
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or(CartError::ItemNotFound)?;
-        delete_item(conn, cart_id, item_id).await?;
-        touch(conn, cart_id).await?;
-        Ok(name)
-    })
+) -> Result<CartChange, CartError> {
+    diesel::sql_query(
+        "WITH line AS ( \
+             DELETE FROM cart_items USING products p \
+             WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
+             RETURNING p.name \
+         ), cart AS ( \
+             UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
+         ) \
+         SELECT line.name AS product_name, COALESCE( \
+             (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
+         FROM line",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(item_id)
+    .get_result::<CartChange>(conn)
     .await
+    .optional()?
+    .ok_or(CartError::ItemNotFound)
+}
+
+fn line_quantity(units: u32) -> i32 {
+    // Quantities are at most MAX_LINE_QUANTITY.
+    i32::try_from(units).unwrap_or(i32::MAX)
 }
 
 fn check_stock(product: &Product, wanted: u32, in_cart: u32) -> Result<(), CartError> {
@@ -237,37 +294,4 @@ fn check_stock(product: &Product, wanted: u32, in_cart: u32) -> Result<(), CartE
         }
         _ => Ok(()),
     }
-}
-
-async fn lock_cart(conn: &mut AsyncPgConnection, cart_id: Uuid) -> Result<(), CartError> {
-    carts::table
-        .find(cart_id)
-        .select(carts::id)
-        .for_update()
-        .first::<Uuid>(conn)
-        .await
-        .optional()?
-        .map(|_| ())
-        .ok_or(CartError::ItemNotFound)
-}
-
-async fn delete_item(
-    conn: &mut AsyncPgConnection,
-    cart_id: Uuid,
-    item_id: i64,
-) -> QueryResult<usize> {
-    diesel::delete(
-        cart_items::table
-            .filter(cart_items::id.eq(item_id))
-            .filter(cart_items::cart_id.eq(cart_id)),
-    )
-    .execute(conn)
-    .await
-}
-
-async fn touch(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<usize> {
-    diesel::update(carts::table.find(cart_id))
-        .set(carts::updated_at.eq(now))
-        .execute(conn)
-        .await
 }

@@ -3,6 +3,9 @@ use actix_web::{get, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use std::sync::Arc;
+
+use super::cache::Snapshot;
 use super::models::Product;
 use crate::error::AppError;
 use crate::session::TypedSession;
@@ -13,7 +16,7 @@ use crate::web::{FormResponse, Layout, rerender};
 #[template(path = "catalog/index.html")]
 pub struct CatalogPage {
     layout: Layout,
-    products: Vec<Product>,
+    catalog: Arc<Snapshot>,
 }
 
 #[get("/")]
@@ -21,11 +24,9 @@ pub async fn index(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<CatalogPage, AppError> {
-    let mut conn = state.db.get().await?;
-    let products = Product::list_active(&mut conn).await?;
     Ok(CatalogPage {
-        layout: Layout::load(&state, &session, &mut conn).await?,
-        products,
+        catalog: state.catalog.snapshot().await?,
+        layout: Layout::new(&state, &session)?,
     })
 }
 
@@ -45,12 +46,15 @@ impl ProductPage {
         session: &TypedSession,
         slug: &str,
     ) -> Result<ProductPage, AppError> {
-        let mut conn = state.db.get().await?;
-        let product = Product::find_active(&mut conn, slug)
+        let product = state
+            .catalog
+            .snapshot()
             .await?
+            .find(slug)
+            .cloned()
             .ok_or_else(product_not_found)?;
         Ok(ProductPage {
-            layout: Layout::load(state, session, &mut conn).await?,
+            layout: Layout::new(state, session)?,
             product,
             error: None,
             quantity: "1".into(),

@@ -1,4 +1,6 @@
-//! The product catalog: listing and product pages.
+//! The product catalog: listing and product pages, served from an in-memory
+//! copy of the active products.
 
+pub mod cache;
 pub mod handlers;
 pub mod models;

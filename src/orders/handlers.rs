@@ -36,7 +36,7 @@ pub async fn show(
         .ok_or_else(|| AppError::NotFound("We couldn't find that order.".into()))?;
     let items = order.items(&mut conn).await?;
     Ok(OrderPage {
-        layout: Layout::load(&state, &session, &mut conn).await?,
+        layout: Layout::with_fresh_cart_count(&state, &session, &mut conn).await?,
         order,
         items,
     })
@@ -61,7 +61,7 @@ pub async fn index(
         None => Vec::new(),
     };
     Ok(OrdersPage {
-        layout: Layout::load(&state, &session, &mut conn).await?,
+        layout: Layout::with_fresh_cart_count(&state, &session, &mut conn).await?,
         orders,
     })
 }

@@ -25,7 +25,19 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn load(
+    /// With the cart count the session remembers: no query.
+    pub fn new(state: &AppState, session: &TypedSession) -> Result<Layout, AppError> {
+        Ok(Layout {
+            csrf_token: session.csrf_token()?,
+            flashes: session.take_flashes(),
+            cart_count: session.cart_count(),
+            test_mode: state.payments.is_test_mode(),
+        })
+    }
+
+    /// With the cart count read from the database (and remembered in the
+    /// session): for the order pages, after a payment emptied the cart.
+    pub async fn with_fresh_cart_count(
         state: &AppState,
         session: &TypedSession,
         conn: &mut AsyncPgConnection,
@@ -34,12 +46,8 @@ impl Layout {
             Some(cart_id) => cart::models::item_count(conn, cart_id).await?,
             None => 0,
         };
-        Ok(Layout {
-            csrf_token: session.csrf_token()?,
-            flashes: session.take_flashes(),
-            cart_count,
-            test_mode: state.payments.is_test_mode(),
-        })
+        session.set_cart_count(cart_count)?;
+        Layout::new(state, session)
     }
 }
 

@@ -1,4 +1,8 @@
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::future::join_all;
 use reqwest::StatusCode;
+use storefront::db::schema::carts;
 
 use crate::helpers::{assert_redirect_to, spawn_app, texts};
 
@@ -248,6 +252,12 @@ async fn unknown_or_inactive_products_cannot_be_added() {
         );
     }
     assert!(app.cart_rows().await.is_empty());
+    let carts: i64 = carts::table
+        .count()
+        .get_result(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(carts, 0, "a refused first add creates no cart");
 }
 
 #[tokio::test]
@@ -284,6 +294,33 @@ async fn adding_more_than_the_stock_is_a_409_with_the_reason() {
     let rows = app.cart_rows().await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].2, 2);
+}
+
+#[tokio::test]
+async fn concurrent_adds_to_one_cart_never_exceed_the_stock() {
+    let app = spawn_app().await;
+    assert_redirect_to(&app.add_to_cart("field-notes-journal", "1").await, "/cart");
+
+    // Trail Water Bottle has 3 in stock; twelve adds of one race for them.
+    let statuses: Vec<StatusCode> = join_all(
+        (0..12).map(|_| async { app.add_to_cart("trail-water-bottle", "1").await.status() }),
+    )
+    .await;
+
+    let added = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((added, refused), (3, 9), "{statuses:?}");
+    let rows = app.cart_rows().await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].2, 3, "one line of 3");
+    let (_, page) = app.get_page("/cart").await;
+    assert_eq!(texts(&page, ".cart-count"), ["4"]);
 }
 
 #[tokio::test]

@@ -1,6 +1,11 @@
+use std::time::Duration;
+
+use diesel::dsl::sql;
+use diesel::sql_types::{Bool, Integer, Nullable};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, texts};
+use crate::helpers::{TestApp, spawn_app, texts};
 
 #[tokio::test]
 async fn catalog_lists_the_active_seed_products_with_prices_and_stock() {
@@ -141,7 +146,6 @@ async fn every_response_carries_a_request_id() {
 async fn a_server_error_shows_a_friendly_page_without_internals() {
     let app = spawn_app().await;
     // Sabotage the database under the running app.
-    use diesel_async::SimpleAsyncConnection;
     app.db()
         .await
         .batch_execute("ALTER TABLE products RENAME TO products_sabotaged")
@@ -166,4 +170,115 @@ async fn a_server_error_shows_a_friendly_page_without_internals() {
         !page.contains("products") && !page.contains("relation"),
         "no internals: {page}"
     );
+}
+
+/// The backend pid of the app's catalog listener (its `LISTEN` connection), if connected.
+async fn catalog_listener(app: &TestApp) -> Option<i32> {
+    diesel::select(sql::<Nullable<Integer>>(
+        "(SELECT pid FROM pg_stat_activity \
+          WHERE datname = current_database() AND query = 'LISTEN catalog_changed' LIMIT 1)",
+    ))
+    .get_result(&mut app.db().await)
+    .await
+    .unwrap()
+}
+
+/// Waits for the listener, then loads the in-memory copy with one page.
+async fn warm_catalog(app: &TestApp) -> i32 {
+    app.eventually("the catalog listener connects", || async {
+        catalog_listener(app).await.is_some()
+    })
+    .await;
+    let pid = catalog_listener(app).await;
+    // The app marks itself listening right after its LISTEN returns.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.get_page("/").await.0, StatusCode::OK);
+    pid.unwrap()
+}
+
+/// Pages render from memory: another transaction holding an exclusive lock
+/// on `products` (which any query on it would wait for) does not hold them up.
+async fn assert_pages_need_no_query(app: &TestApp) {
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    for path in ["/", "/products/aurora-ceramic-mug"] {
+        let (status, page) = tokio::time::timeout(Duration::from_secs(5), app.get_page(path))
+            .await
+            .unwrap_or_else(|_| panic!("{path} waited for the lock on products"));
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(page.contains("Aurora Ceramic Mug"), "{path}");
+    }
+    locker.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn catalog_and_product_pages_are_served_from_memory() {
+    let app = spawn_app().await;
+    warm_catalog(&app).await;
+    app.add_to_cart("aurora-ceramic-mug", "2").await;
+
+    assert_pages_need_no_query(&app).await;
+    let (_, page) = app.get_page("/").await;
+    assert_eq!(texts(&page, ".cart-count"), ["2"], "the session's count");
+}
+
+#[tokio::test]
+async fn a_change_to_products_reaches_the_pages_without_a_restart() {
+    let app = spawn_app().await;
+    warm_catalog(&app).await;
+    let (_, page) = app.get_page("/products/aurora-ceramic-mug").await;
+    assert_eq!(texts(&page, ".price-large"), ["$24.00"]);
+
+    // Another node, or an admin: a new price, stock, and a product taken off sale.
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE products SET price_minor = 2650, stock = 2 WHERE slug = 'aurora-ceramic-mug'; \
+             UPDATE products SET active = false WHERE slug = 'field-notes-journal'",
+        )
+        .await
+        .unwrap();
+
+    app.eventually("the new price and stock are shown", || async {
+        let (_, page) = app.get_page("/products/aurora-ceramic-mug").await;
+        texts(&page, ".price-large") == ["$26.50"] && texts(&page, ".badge") == ["Only 2 left"]
+    })
+    .await;
+    assert_eq!(
+        app.get_page("/products/field-notes-journal").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, page) = app.get_page("/").await;
+    assert!(!texts(&page, ".product-name").contains(&"Field Notes Journal".to_owned()));
+}
+
+#[tokio::test]
+async fn the_catalog_listener_reconnects_after_losing_its_connection() {
+    let app = spawn_app().await;
+    let first = warm_catalog(&app).await;
+
+    let mut db = app.db().await;
+    diesel::select(sql::<Bool>(&format!("pg_terminate_backend({first})")))
+        .get_result::<bool>(&mut db)
+        .await
+        .unwrap();
+    db.batch_execute("UPDATE products SET price_minor = 2700 WHERE slug = 'aurora-ceramic-mug'")
+        .await
+        .unwrap();
+
+    // Disconnected, pages read the database; reconnected, memory again.
+    app.eventually("the new price is shown", || async {
+        let (_, page) = app.get_page("/products/aurora-ceramic-mug").await;
+        texts(&page, ".price-large") == ["$27.00"]
+    })
+    .await;
+    app.eventually("a new listener connects", || async {
+        catalog_listener(&app).await.is_some_and(|pid| pid != first)
+    })
+    .await;
+    warm_catalog(&app).await;
+    assert_pages_need_no_query(&app).await;
 }

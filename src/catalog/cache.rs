@@ -1,0 +1,155 @@
+//! The active products, kept in memory on every node so that catalog and
+//! product pages need no query.
+//!
+//! PostgreSQL says when they change: a trigger on `products` sends
+//! `NOTIFY catalog_changed` at commit (stock reserved or released by a
+//! checkout, a price edited, a product added), and each node's listener marks
+//! its copy stale; the next page reads the products again, once for all the
+//! requests waiting on it. While the listener is not connected (at start,
+//! after a database restart), pages read the database directly.
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::StreamExt;
+
+use super::models::Product;
+use crate::config::Secret;
+use crate::db::DbPool;
+use crate::error::AppError;
+
+/// A notification lost without the connection reporting an error (a silent
+/// network partition) keeps a stale copy at most this long.
+const MAX_AGE: Duration = Duration::from_secs(30);
+const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+pub struct Catalog {
+    pool: DbPool,
+    /// Bumped by every notification and every (re)connection of the listener;
+    /// a snapshot of an older generation is stale.
+    generation: AtomicU64,
+    listening: AtomicBool,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    /// One reload at a time; the requests that find the copy stale meanwhile
+    /// wait for it instead of querying too.
+    reload: tokio::sync::Mutex<()>,
+}
+
+/// The active products at one moment, sorted by name.
+pub struct Snapshot {
+    generation: u64,
+    loaded_at: Instant,
+    products: Vec<Product>,
+    by_slug: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    fn new(generation: u64, products: Vec<Product>) -> Snapshot {
+        let by_slug = products
+            .iter()
+            .enumerate()
+            .map(|(i, product)| (product.slug.clone(), i))
+            .collect();
+        Snapshot {
+            generation,
+            loaded_at: Instant::now(),
+            products,
+            by_slug,
+        }
+    }
+
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+
+    pub fn find(&self, slug: &str) -> Option<&Product> {
+        self.by_slug.get(slug).map(|&i| &self.products[i])
+    }
+}
+
+impl Catalog {
+    pub fn new(pool: DbPool) -> Catalog {
+        Catalog {
+            pool,
+            generation: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            current: RwLock::new(None),
+            reload: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The active products, from memory when nothing changed since they were read.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
+        if !self.listening.load(Ordering::Acquire) {
+            return Ok(Arc::new(self.load().await?));
+        }
+        if let Some(fresh) = self.fresh() {
+            return Ok(fresh);
+        }
+        let _one_at_a_time = self.reload.lock().await;
+        if let Some(fresh) = self.fresh() {
+            return Ok(fresh);
+        }
+        let snapshot = Arc::new(self.load().await?);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    fn fresh(&self) -> Option<Arc<Snapshot>> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        let unchanged = current.generation == self.generation.load(Ordering::Acquire);
+        (unchanged && current.loaded_at.elapsed() < MAX_AGE).then_some(current)
+    }
+
+    async fn load(&self) -> Result<Snapshot, AppError> {
+        // Read before the query: a change committed during it leaves the
+        // snapshot stale at once.
+        let generation = self.generation.load(Ordering::Acquire);
+        let products = Product::list_active(&mut *self.pool.get().await?).await?;
+        Ok(Snapshot::new(generation, products))
+    }
+
+    /// Listens for `catalog_changed` on a connection of its own until the
+    /// task is aborted, reconnecting with backoff when the connection is lost.
+    pub async fn listen(self: Arc<Self>, url: Secret) {
+        let mut backoff = RECONNECT_FIRST;
+        loop {
+            let error = self.listen_once(&url, &mut backoff).await;
+            self.listening.store(false, Ordering::Release);
+            tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "catalog listener disconnected");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(RECONNECT_MAX);
+        }
+    }
+
+    async fn listen_once(&self, url: &Secret, backoff: &mut Duration) -> anyhow::Error {
+        let mut conn = match AsyncPgConnection::establish(url.expose()).await {
+            Ok(conn) => conn,
+            Err(e) => return anyhow::Error::from(e).context("connecting"),
+        };
+        if let Err(e) = conn.batch_execute("LISTEN catalog_changed").await {
+            return anyhow::Error::from(e).context("LISTEN");
+        }
+        // Changes made while nobody listened came with no notification.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.listening.store(true, Ordering::Release);
+        *backoff = RECONNECT_FIRST;
+        let mut notifications = pin!(conn.notifications_stream());
+        while let Some(notification) = notifications.next().await {
+            if let Err(e) = notification {
+                return anyhow::Error::from(e);
+            }
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        anyhow::anyhow!("the connection closed")
+    }
+}
