@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::domain::{CartLine, MAX_LINE_QUANTITY, Quantity};
 use crate::catalog::models::Product;
+use crate::db::Statement;
 use crate::db::schema::{cart_items, products};
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +123,7 @@ pub async fn add(
     slug: &str,
     quantity: Quantity,
 ) -> Result<CartChange, CartError> {
-    let added = diesel::sql_query(
+    let added = Statement::new(
         "WITH product AS ( \
              SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
          ), line AS ( \
@@ -210,7 +211,7 @@ pub async fn set_quantity(
     if quantity.get() == 0 {
         return remove(conn, cart_id, item_id).await;
     }
-    let updated = diesel::sql_query(
+    let updated = Statement::new(
         "WITH line AS ( \
              UPDATE cart_items SET quantity = $3 FROM products p \
              WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
@@ -258,7 +259,7 @@ pub async fn remove(
     cart_id: Uuid,
     item_id: i64,
 ) -> Result<CartChange, CartError> {
-    diesel::sql_query(
+    Statement::new(
         "WITH line AS ( \
              DELETE FROM cart_items USING products p \
              WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \

@@ -2,6 +2,9 @@
 
 pub mod cluster;
 pub mod schema;
+mod statement;
+
+pub use statement::Statement;
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use uuid::Uuid;
 
+use crate::db::Statement;
 use crate::db::schema::{cart_items, order_events, order_items, orders, products};
 use crate::money::{Currency, Money, MoneyError};
 
@@ -265,7 +266,7 @@ pub async fn create_pending(
             // Tracked stock is decremented only if enough is left (the row lock
             // makes concurrent reservations queue and re-check); unlimited
             // stock is only read, so popular unlimited products take no lock.
-            let row: Option<Reserved> = diesel::sql_query(
+            let row: Option<Reserved> = Statement::new(
                 "WITH product AS ( \
                      SELECT id, name, price_minor, currency, stock FROM products WHERE id = $1 AND active \
                  ), reserved AS ( \
@@ -440,7 +441,7 @@ pub async fn close_unpaid(
         if closed == 0 {
             return Ok(false);
         }
-        diesel::sql_query(
+        Statement::new(
             "UPDATE products p SET stock = p.stock + oi.quantity, updated_at = now() \
              FROM order_items oi WHERE oi.order_id = $1 AND p.id = oi.product_id AND p.stock IS NOT NULL",
         )
@@ -462,7 +463,7 @@ pub async fn record_refund(
     source: &str,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
-        let order_id: Option<i64> = diesel::sql_query(
+        let order_id: Option<i64> = Statement::new(
             "UPDATE orders SET amount_refunded_minor = $2, \
                  status = CASE WHEN $2 >= amount_total_minor THEN 'refunded' ELSE 'partially_refunded' END, \
                  updated_at = now() \

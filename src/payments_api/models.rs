@@ -10,6 +10,7 @@ use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 
+use crate::db::Statement;
 use crate::db::schema::{accounts, api_idempotency, payments};
 use crate::money::{Currency, Money};
 
@@ -61,7 +62,7 @@ impl Account {
         conn: &mut AsyncPgConnection,
         email: &str,
     ) -> QueryResult<Option<Account>> {
-        diesel::sql_query(
+        Statement::new(
             "SELECT id, stripe_customer_id, email FROM accounts WHERE lower(email) = lower($1)",
         )
         .bind::<Text, _>(email)
@@ -115,7 +116,7 @@ pub async fn upsert_account(
     let email = email.filter(|e| !e.is_empty() && e.len() <= 320);
     match (email, customer_id) {
         (Some(email), customer_id) => {
-            let row: AccountRow = diesel::sql_query(
+            let row: AccountRow = Statement::new(
                 "INSERT INTO accounts (id, email, stripe_customer_id) VALUES ($1, $2, $3) \
                  ON CONFLICT ((lower(email))) DO UPDATE \
                    SET stripe_customer_id = COALESCE(EXCLUDED.stripe_customer_id, accounts.stripe_customer_id), \
@@ -378,7 +379,7 @@ pub async fn existing_claim(
         }));
     }
     // In flight, or abandoned: take it over only if the lock has lapsed.
-    let taken = diesel::sql_query(
+    let taken = Statement::new(
         "UPDATE api_idempotency SET locked_at = now() \
          WHERE api_key_id = $1 AND key = $2 AND response_status IS NULL \
            AND (locked_at IS NULL OR locked_at < now() - make_interval(secs => $3))",
