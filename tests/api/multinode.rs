@@ -301,6 +301,34 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
     let (mugs, bottles) = (stocks[0].1, stocks[1].1);
     assert_eq!(bottles, Some(0), "no oversell");
     assert_eq!(mugs, Some(32));
+
+    // Every node's in-memory catalog heard of the sale (NOTIFY from the
+    // trigger on products): round robin over all of them shows it sold out.
+    let client = nodes.browser();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut sold_out = 0;
+        for _ in 0..2 * NODES {
+            let page = client
+                .get(format!("{}/products/trail-water-bottle", nodes.lb_url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            sold_out += usize::from(page.contains("Sold out"));
+        }
+        if sold_out == 2 * NODES {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sold_out} of {} pages show the bottle sold out",
+            2 * NODES
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         nodes.upstreams_for("/").len(),
         NODES,

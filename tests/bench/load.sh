@@ -15,6 +15,8 @@
 #                    applied: a session that is not ours changes no order);
 #   6. the baseline: pgbench, one single-row INSERT per transaction into a
 #                    scratch table, on the same PostgreSQL cluster.
+#   7. the floor under add to cart: pgbench running its two SQL statements
+#                    (an add, a quantity change) alone, prepared, without the app.
 # Prints a Markdown table: requests/s, p50/p99, the ratio to hello and to the
 # pgbench INSERT rate, answers with an unexpected status, the app's peak RSS,
 # and the issue-7 targets.
@@ -305,12 +307,21 @@ cpu_snapshot() {
   for child in $(pgrep -P "$pm"); do pg=$((pg + $(ticks "$child"))); done
   echo "$(ticks "$app") $pg $(ticks "$sim_pid") $(ticks "$hello") $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)"
 }
+# The same cluster, for the checks, WAL statistics and pgbench.
+pg_port="$(sed -n 4p "$work/data/postgres/postmaster.pid")"
+export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=storefront PGDATABASE=storefront PGOPTIONS='-c client_min_messages=warning'
+PGPASSWORD="$(cat "$work/data/postgres.password")"
+export PGPASSWORD
+# WAL flushes (fsyncs) so far; backends report them within a second.
+wal_syncs() { psql -Atqc "SELECT wal_sync FROM pg_stat_wal"; }
 TIMEFORMAT='%U %S' # `time`: wrk's own CPU seconds
 bench() { # NAME SCRIPT URL
+  wal_syncs >"$work/$1.wal"
   cpu_snapshot >"$work/$1.cpu"
   { time wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$2" "$3" >"$work/$1.txt"; } 2>"$work/$1.time"
   cpu_snapshot >>"$work/$1.cpu"
   sleep 1
+  wal_syncs >>"$work/$1.wal"
 }
 
 # A short warm-up (pool connections, page caches), not reported.
@@ -328,11 +339,6 @@ rss() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status";
 app_hwm="$(rss "$app" VmHWM)" app_rss="$(rss "$app" VmRSS)"
 hello_hwm="$(rss "$hello" VmHWM)" sim_hwm="$(rss "$sim_pid" VmHWM)"
 
-# The same cluster, for the checks and pgbench.
-pg_port="$(sed -n 4p "$work/data/postgres/postmaster.pid")"
-export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=storefront PGDATABASE=storefront PGOPTIONS='-c client_min_messages=warning'
-PGPASSWORD="$(cat "$work/data/postgres.password")"
-export PGPASSWORD
 orders_made="$(psql -Atqc "SELECT count(*) FROM orders WHERE stripe_session_id IS NOT NULL")"
 events_recorded="$(psql -Atqc "SELECT count(*) FROM stripe_events WHERE id LIKE 'evt_bench_%'")"
 max_line="$(psql -Atqc "SELECT coalesce(max(quantity), 0) FROM cart_items")"
@@ -342,6 +348,33 @@ pgbench -n -c "$connections" -j "$threads" -T "$duration" -f "$work/insert.sql" 
 inserts="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
 pg_latency="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1 ms avg/p' "$work/pgbench.txt" | head -n1)"
 psql -qc "DROP TABLE bench_insert"
+
+# The floor under add to cart: its two SQL statements alone (taken from
+# src/cart/models.rs, so they cannot drift), run by pgbench as the benchmark
+# runs them (an add, then a quantity change), prepared like the app's, over
+# as many sessions as the app's pool, on CONNECTIONS scratch carts of one line
+# each. One pgbench transaction is the pair; the rate below counts statements.
+python3 - "$work/cart.sql" "$connections" <<'PY'
+import re, sys
+source = open("src/cart/models.rs").read()
+def statement(function):
+    body = source[source.index(f"pub async fn {function}("):]
+    text = re.search(r'Statement::new\(\s*"(.*?)",\s*\)', body, re.S).group(1)
+    return re.sub(r"\\\n\s*", "", text)
+cart = "md5('bench' || :c)::uuid"
+add = statement("add").replace("$1", cart).replace("$2", "'field-notes-journal'").replace("$3", "1").replace("$4", "99")
+update = statement("set_quantity").replace("$1", cart).replace("$2", "(1000000000 + :c)").replace("$3", "1")
+open(sys.argv[1], "w").write(f"\\set c random(1, {sys.argv[2]})\n{add};\n{update};\n")
+PY
+psql -qc "INSERT INTO carts (id) SELECT md5('bench' || c)::uuid FROM generate_series(1, $connections) c;
+  INSERT INTO cart_items (id, cart_id, product_id, quantity) OVERRIDING SYSTEM VALUE
+  SELECT 1000000000 + c, md5('bench' || c)::uuid, (SELECT id FROM products WHERE slug = 'field-notes-journal'), 1
+  FROM generate_series(1, $connections) c"
+pgbench -n -M prepared -c "$pool" -j "$threads" -T "$duration" -f "$work/cart.sql" >"$work/pgbench-cart.txt" 2>&1
+cart_statements="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-cart.txt" | head -n1)"
+cart_statements="$(python3 -c "print($cart_statements * 2)")"
+cart_failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench-cart.txt" | head -n1)"
+psql -qc "DELETE FROM carts WHERE id IN (SELECT md5('bench' || c)::uuid FROM generate_series(1, $connections) c)"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Figures out of the wrk reports.
@@ -375,6 +408,7 @@ row cart "Add to cart (POST /cart/items, alternating with a quantity update)"
 row checkout "Checkout creation (POST /checkout: order + Checkout Session at the simulator)"
 row webhook "Webhook ingestion (POST /webhooks/stripe, signed, fresh event ids)"
 echo "| pgbench single-row INSERT, same cluster ($pg_latency) | $(round "$inserts") | | $(div "$inserts" "$hello_rate") | 1.000 | |"
+echo "| pgbench: add to cart's two statements alone, prepared (failed: ${cart_failed:-0}) | $(round "$cart_statements") | | $(div "$cart_statements" "$hello_rate") | $(div "$cart_statements" "$inserts") | |"
 echo
 echo "Peak RSS (VmHWM): app $app_hwm MB (current $app_rss MB); hello $hello_hwm MB; standalone simulator $sim_hwm MB."
 for w in hello catalog product cart checkout webhook; do
@@ -391,8 +425,8 @@ echo
 python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 work, hz = sys.argv[1], int(sys.argv[2])
-print("| Run | server (app or hello) | PostgreSQL | simulator | wrk | anything else | server / request | PostgreSQL / request |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| Run | server (app or hello) | PostgreSQL | simulator | wrk | anything else | server / request | PostgreSQL / request | WAL flushes / request |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name in ["hello", "catalog", "product", "cart", "checkout", "webhook"]:
     before, after = (list(map(int, line.split())) for line in open(f"{work}/{name}.cpu"))
     app, pg, sim, hello, total = ((a - b) / hz for a, b in zip(after, before))
@@ -401,7 +435,9 @@ for name in ["hello", "catalog", "product", "cart", "checkout", "webhook"]:
     server = hello if name == "hello" else app
     other = total - app - pg - sim - hello - wrk
     us = lambda seconds: f"{seconds / requests * 1e6:.0f} µs"
-    print(f"| {name} | {server:.1f} | {pg:.1f} | {sim:.1f} | {wrk:.1f} | {max(other, 0):.1f} | {us(server)} | {us(pg)} |")
+    wal_before, wal_after = (int(line) for line in open(f"{work}/{name}.wal"))
+    flushes = (wal_after - wal_before) / requests
+    print(f"| {name} | {server:.1f} | {pg:.1f} | {sim:.1f} | {wrk:.1f} | {max(other, 0):.1f} | {us(server)} | {us(pg)} | {flushes:.2f} |")
 PY
 
 # Issue 7's targets.
