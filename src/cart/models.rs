@@ -1,11 +1,3 @@
-//! Carts in PostgreSQL. Each change is one statement (one round trip) that
-//! commits without waiting for its WAL to reach the disk
-//! (`synchronous_commit` off for that transaction alone, the `no_flush_wait`
-//! CTE): a cart is not money, and should PostgreSQL itself crash, at most
-//! the last fraction of a second of cart changes is lost, never half of one.
-//! Orders, stock reservations and payments keep waiting for the flush, and a
-//! checkout's flush makes every earlier cart change durable with it.
-
 use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
@@ -132,8 +124,7 @@ pub async fn add(
     quantity: Quantity,
 ) -> Result<CartChange, CartError> {
     let added = Statement::new(
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true)), \
-         product AS ( \
+        "WITH product AS ( \
              SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
          ), line AS ( \
              INSERT INTO cart_items (cart_id, product_id, quantity) \
@@ -154,7 +145,7 @@ pub async fn add(
          SELECT product.name AS product_name, line.quantity + COALESCE( \
              (SELECT sum(quantity) FROM cart_items \
               WHERE cart_id = $1 AND product_id <> line.product_id), 0) AS cart_count \
-         FROM line, product, no_flush_wait",
+         FROM line, product",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<Text, _>(slug)
@@ -221,8 +212,7 @@ pub async fn set_quantity(
         return remove(conn, cart_id, item_id).await;
     }
     let updated = Statement::new(
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true)), \
-         line AS ( \
+        "WITH line AS ( \
              UPDATE cart_items SET quantity = $3 FROM products p \
              WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
                AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
@@ -232,7 +222,7 @@ pub async fn set_quantity(
          ) \
          SELECT line.name AS product_name, line.quantity + COALESCE( \
              (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
-         FROM line, no_flush_wait",
+         FROM line",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
@@ -270,8 +260,7 @@ pub async fn remove(
     item_id: i64,
 ) -> Result<CartChange, CartError> {
     Statement::new(
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true)), \
-         line AS ( \
+        "WITH line AS ( \
              DELETE FROM cart_items USING products p \
              WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
              RETURNING p.name \
@@ -280,7 +269,7 @@ pub async fn remove(
          ) \
          SELECT line.name AS product_name, COALESCE( \
              (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
-         FROM line, no_flush_wait",
+         FROM line",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
