@@ -261,6 +261,7 @@ async fn the_catalog_listener_reconnects_after_losing_its_connection() {
     let first = warm_catalog(&app).await;
 
     let mut db = app.db().await;
+    let killed_at = std::time::Instant::now();
     diesel::select(sql::<Bool>(&format!("pg_terminate_backend({first})")))
         .get_result::<bool>(&mut db)
         .await
@@ -279,6 +280,10 @@ async fn the_catalog_listener_reconnects_after_losing_its_connection() {
         catalog_listener(&app).await.is_some_and(|pid| pid != first)
     })
     .await;
+    eprintln!(
+        "catalog listener reconnected {:?} after its connection was killed",
+        killed_at.elapsed()
+    );
     warm_catalog(&app).await;
     assert_pages_need_no_query(&app).await;
 }
