@@ -149,20 +149,25 @@ impl Nodes {
             .unwrap()
     }
 
+    /// The body of a page, through nginx.
+    async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(format!("{}{path}", self.lb_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     async fn post_form(
         &self,
         client: &reqwest::Client,
         path: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
-        let page = client
-            .get(format!("{}/products/aurora-ceramic-mug", self.lb_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = self.page(client, "/products/aurora-ceramic-mug").await;
         let token = form_value(&page, "csrf_token").unwrap();
         let mut all = fields.to_vec();
         all.push(("csrf_token", &token));
@@ -309,14 +314,7 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
     loop {
         let mut sold_out = 0;
         for _ in 0..2 * NODES {
-            let page = client
-                .get(format!("{}/products/trail-water-bottle", nodes.lb_url))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = nodes.page(&client, "/products/trail-water-bottle").await;
             sold_out += usize::from(page.contains("Sold out"));
         }
         if sold_out == 2 * NODES {
