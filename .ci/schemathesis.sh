@@ -3,9 +3,12 @@
 # from the served OpenAPI document (valid and invalid ones) and fails the run
 # if any answer is a 5xx. Starts the app with `cargo run` on a throwaway
 # DATA_DIR (its own private PostgreSQL and the in-process Stripe simulator),
-# creates an API key, fuzzes within a time budget, then stops the app.
+# creates an API key, an account with a saved card and one payment (ids the
+# fuzzer then uses most of the time), fuzzes within a time budget, then stops
+# the app.
 #
-# Needs: schemathesis 4 (`python3 -m pip install 'schemathesis>=4,<5'`), curl.
+# Needs: schemathesis 4.32 or later 4.x (`python3 -m pip install 'schemathesis>=4.32,<5'`,
+# for dictionaries), curl, psql.
 # SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation and
 # phase; SCHEMATHESIS_TIMEOUT (seconds, default 600) bounds the whole run.
 set -euo pipefail
@@ -49,10 +52,31 @@ for _ in $(seq 1 120); do
 done
 [ -s "$schema" ] || { echo "the app did not serve its OpenAPI document" >&2; cat "$work/app.log" >&2; exit 1; }
 
+# Real ids, so that generated requests also get past "not found" into the
+# debit and history code: an account with a saved card and one of its
+# payments. Most generated cases use them; the rest stay random.
+account="$(bash tests/support/saved-card-account.sh "$base" "$DATA_DIR")"
+payment="$(curl -fsS -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -H "Idempotency-Key: schemathesis-seed" \
+  -d "{\"account_id\":\"$account\",\"amount\":\"4.20\",\"currency\":\"usd\"}" \
+  "$base/api/v1/payments" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+cat >"$work/schemathesis.toml" <<TOML
+[dictionaries.accounts]
+values = ["$account"]
+
+[dictionaries.payments]
+values = ["$payment"]
+
+[parameters]
+"path.account_id" = { dictionary = "accounts", probability = 0.7 }
+"body.account_id" = { dictionary = "accounts", probability = 0.7 }
+"path.id" = { dictionary = "payments", probability = 0.7 }
+TOML
+
 status=0
 # From the scratch directory: schemathesis keeps a cache in the working directory.
 cd "$work"
-timeout "$run_timeout" schemathesis run "$schema" \
+timeout "$run_timeout" schemathesis --config-file "$work/schemathesis.toml" run "$schema" \
   --url "$base" \
   --header "Authorization: Bearer $key" \
   --checks not_a_server_error \

@@ -48,27 +48,13 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-# A shopper buys a mug with "Save my card for next time" on the simulator's page.
-jar="$work/cookies"
-csrf="$(curl -fsS -c "$jar" -b "$jar" "$base/products/aurora-ceramic-mug" |
-  sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -n1)"
-pay_url="$(curl -fsS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
-  --data-urlencode "csrf_token=$csrf" -d product=aurora-ceramic-mug -d quantity=1 -d save_card=1 \
-  "$base/checkout/express")"
-action="$(curl -fsS "$pay_url" | sed -n 's/.*<form[^>]*action="\([^"]*\)".*/\1/p' | head -n1)"
-action="${action:-$pay_url}"
-success_url="$(curl -sS -o /dev/null -w '%{redirect_url}' \
-  -d email=bench@example.com -d card_number=4242424242424242 -d exp_month=12 -d exp_year=34 \
-  -d cvc=123 -d name=Bench "$action")"
-curl -fsS -o /dev/null -c "$jar" -b "$jar" "$success_url"
+account="$(bash tests/support/saved-card-account.sh "$base" "$DATA_DIR")"
 
-# The same cluster, for the account id and pgbench.
+# The same cluster, for pgbench.
 pg_port="$(sed -n 4p "$DATA_DIR/postgres/postmaster.pid")"
 export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=storefront PGDATABASE=storefront PGOPTIONS='-c client_min_messages=warning'
 PGPASSWORD="$(cat "$DATA_DIR/postgres.password")"
 export PGPASSWORD
-account="$(psql -Atqc "SELECT id FROM accounts WHERE stripe_customer_id IS NOT NULL LIMIT 1")"
-[ -n "$account" ] || { echo "no account with a saved card" >&2; exit 1; }
 
 # wrk scripts: every debit has its own Idempotency-Key.
 cat >"$work/debit.lua" <<LUA
