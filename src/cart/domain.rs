@@ -65,21 +65,40 @@ pub struct PricedLine {
     pub total: Money,
 }
 
+/// Shown when a cart holds products priced in different currencies (one was
+/// repriced after it was added, or two adds raced): it cannot be paid as one.
+pub const MIXED_CURRENCIES: &str = "Your cart has items priced in different currencies, which \
+     can't be paid together. Please remove the ones you don't want to buy now.";
+
+/// True when the purchasable lines are priced in more than one currency.
+pub fn mixed_currencies(lines: &[CartLine]) -> bool {
+    let mut currencies = lines
+        .iter()
+        .filter(|line| line.purchasable())
+        .map(|line| line.product.price().currency());
+    currencies
+        .next()
+        .is_some_and(|first| currencies.any(|other| other != first))
+}
+
 /// The cart as shown and checked out: lines with totals, and the subtotal of
-/// the purchasable lines (`None` when there are none).
+/// the purchasable lines (`None` when there are none, or when they are priced
+/// in different currencies and cannot be added up).
 #[derive(Debug, Clone)]
 pub struct CartSummary {
     pub lines: Vec<PricedLine>,
     pub subtotal: Option<Money>,
+    pub mixed_currencies: bool,
 }
 
 impl CartSummary {
     pub fn new(lines: Vec<CartLine>) -> Result<CartSummary, MoneyError> {
+        let mixed_currencies = mixed_currencies(&lines);
         let mut subtotal: Option<Money> = None;
         let mut priced = Vec::with_capacity(lines.len());
         for line in lines {
             let total = line.product.price().checked_mul(line.quantity)?;
-            if line.purchasable() {
+            if line.purchasable() && !mixed_currencies {
                 subtotal = Some(match subtotal {
                     Some(sum) => sum.checked_add(total)?,
                     None => total,
@@ -90,6 +109,7 @@ impl CartSummary {
         Ok(CartSummary {
             lines: priced,
             subtotal,
+            mixed_currencies,
         })
     }
 

@@ -116,7 +116,8 @@ pub struct CartChange {
 /// trip: the upsert checks stock and the line cap against the line as it is
 /// when the row is locked, so concurrent adds cannot overshoot either. (A
 /// product in another currency is refused against the lines committed when
-/// the statement starts; checkout re-checks the whole cart.)
+/// the statement starts; should two adds from one session race, the cart page
+/// and checkout say the cart mixes currencies, see `domain::mixed_currencies`.)
 pub async fn add(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,

@@ -3,7 +3,7 @@ use actix_web::{get, post, web};
 use serde::Deserialize;
 
 use super::payments::{self, CheckoutError, CheckoutSource, Payer};
-use crate::cart::domain::Quantity;
+use crate::cart::domain::{MIXED_CURRENCIES, Quantity, mixed_currencies};
 use crate::cart::handlers::CartPage;
 use crate::cart::models as cart_models;
 use crate::catalog::handlers::{ProductPage, product_not_found};
@@ -50,6 +50,15 @@ pub async fn checkout_cart(
             &session,
             line.item_id,
             message,
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    if mixed_currencies(&lines) {
+        return CartPage::with_alert(
+            &state,
+            &session,
+            MIXED_CURRENCIES.into(),
             StatusCode::CONFLICT,
         )
         .await;

@@ -1,5 +1,5 @@
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use storefront::db::schema::carts;
@@ -456,4 +456,52 @@ async fn many_posts_without_reading_a_page_keep_only_the_latest_flashes() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(texts(&page, ".flash-success").len(), 3);
     assert_eq!(app.cart_rows().await[0].2, 60);
+}
+
+#[tokio::test]
+async fn a_product_in_another_currency_is_refused_and_a_mixed_cart_cannot_check_out() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .batch_execute(
+            "INSERT INTO products (slug, name, description, price_minor, currency, image_path) \
+             VALUES ('euro-espresso-cup', 'Euro Espresso Cup', 'Priced in euros.', 1200, 'EUR', \
+                     'img/products/aurora-ceramic-mug.svg')",
+        )
+        .await
+        .unwrap();
+    assert_redirect_to(&app.add_to_cart("aurora-ceramic-mug", "1").await, "/cart");
+    assert_redirect_to(&app.add_to_cart("field-notes-journal", "1").await, "/cart");
+    let before = app.cart_rows().await;
+
+    let response = app.add_to_cart("euro-espresso-cup", "1").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("priced in a different currency")
+    );
+    assert_eq!(app.cart_rows().await, before);
+
+    // The merchant reprices a product already in the cart: the cart is mixed.
+    app.db()
+        .await
+        .batch_execute("UPDATE products SET currency = 'EUR' WHERE slug = 'field-notes-journal'")
+        .await
+        .unwrap();
+    let (status, page) = app.get_page("/cart").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("priced in different currencies"), "{page}");
+    assert!(texts(&page, ".subtotal").is_empty());
+    assert!(texts(&page, "form[action=\"/checkout\"] button").is_empty());
+
+    let response = app.post_form("/checkout", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        texts(&response.text().await.unwrap(), ".flash-error")[0]
+            .contains("priced in different currencies")
+    );
+    assert!(app.orders().await.is_empty(), "no order was created");
 }
