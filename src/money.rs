@@ -8,7 +8,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// The currencies Storefront sells in.
+/// The currencies Storefront sells in. The `products` table accepts only
+/// these (migration `supported_currencies`): add a new one there too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Currency {

@@ -287,3 +287,23 @@ async fn the_catalog_listener_reconnects_after_losing_its_connection() {
     warm_catalog(&app).await;
     assert_pages_need_no_query(&app).await;
 }
+
+#[tokio::test]
+async fn a_product_in_a_currency_we_cannot_charge_is_refused_by_the_database() {
+    let app = spawn_app().await;
+    let insert = |currency: &str| {
+        format!(
+            "INSERT INTO products (slug, name, description, price_minor, currency, image_path) \
+             VALUES ('cup-{}', 'Cup', 'A cup.', 1200, '{currency}', 'img/products/aurora-ceramic-mug.svg')",
+            currency.to_lowercase()
+        )
+    };
+
+    let refused = app.db().await.batch_execute(&insert("CHF")).await;
+    assert!(refused.is_err(), "CHF is not a currency we can charge");
+    app.db().await.batch_execute(&insert("JPY")).await.unwrap();
+
+    let (status, page) = app.get_page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("¥1,200"), "the catalog still loads");
+}
