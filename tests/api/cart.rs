@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use storefront::db::schema::carts;
 
-use crate::helpers::{assert_redirect_to, spawn_app, texts};
+use crate::helpers::{assert_answer_mentions, assert_redirect_to, count, spawn_app, texts};
 
 #[tokio::test]
 async fn an_empty_cart_says_so() {
@@ -282,14 +282,12 @@ async fn adding_more_than_the_stock_is_a_409_with_the_reason() {
     );
 
     let response = app.add_to_cart("scented-soy-candle", "1").await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("Scented Soy Candle is sold out")
-    );
+    assert_answer_mentions(
+        response,
+        StatusCode::CONFLICT,
+        "Scented Soy Candle is sold out",
+    )
+    .await;
 
     let rows = app.cart_rows().await;
     assert_eq!(rows.len(), 1);
@@ -307,14 +305,8 @@ async fn concurrent_adds_to_one_cart_never_exceed_the_stock() {
     )
     .await;
 
-    let added = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::SEE_OTHER)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CONFLICT)
-        .count();
+    let added = count(&statuses, StatusCode::SEE_OTHER);
+    let refused = count(&statuses, StatusCode::CONFLICT);
     assert_eq!((added, refused), (3, 9), "{statuses:?}");
     let rows = app.cart_rows().await;
     assert_eq!(rows.len(), 2);
@@ -355,14 +347,12 @@ async fn invalid_quantity_changes_rerender_the_cart_with_a_400_and_change_nothin
         );
     }
     let response = app.post_form(&path, &[("quantity", "4")]).await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("only 3 of Trail Water Bottle")
-    );
+    assert_answer_mentions(
+        response,
+        StatusCode::CONFLICT,
+        "only 3 of Trail Water Bottle",
+    )
+    .await;
     assert_eq!(app.cart_rows().await, before);
 }
 
@@ -475,14 +465,12 @@ async fn a_product_in_another_currency_is_refused_and_a_mixed_cart_cannot_check_
     let before = app.cart_rows().await;
 
     let response = app.add_to_cart("euro-espresso-cup", "1").await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("priced in a different currency")
-    );
+    assert_answer_mentions(
+        response,
+        StatusCode::CONFLICT,
+        "priced in a different currency",
+    )
+    .await;
     assert_eq!(app.cart_rows().await, before);
 
     // The merchant reprices a product already in the cart: the cart is mixed.

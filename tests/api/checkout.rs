@@ -8,8 +8,8 @@ use serde_json::json;
 use storefront::stripe::webhook::sign;
 
 use crate::helpers::{
-    CARD_DECLINED, CARD_OK, OrderRow, TestApp, assert_redirect_to, pay, spawn_app, spawn_app_with,
-    spawn_with_vars, texts,
+    CARD_DECLINED, CARD_OK, OrderRow, TestApp, assert_redirect_to, count, pay, spawn_app,
+    spawn_app_with, spawn_with_vars, texts,
 };
 
 fn unix_now() -> i64 {
@@ -442,14 +442,8 @@ async fn fifty_concurrent_checkouts_for_the_last_three_units_reserve_exactly_thr
         .iter()
         .map(|r| r.as_ref().unwrap().status())
         .collect();
-    let to_stripe = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::SEE_OTHER)
-        .count();
-    let sold_out = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CONFLICT)
-        .count();
+    let to_stripe = count(&statuses, StatusCode::SEE_OTHER);
+    let sold_out = count(&statuses, StatusCode::CONFLICT);
     assert_eq!((to_stripe, sold_out), (3, 47), "{statuses:?}");
     assert_eq!(app.stock("trail-water-bottle").await, Some(0));
     let orders = app.orders().await;

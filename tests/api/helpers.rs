@@ -529,6 +529,18 @@ pub fn texts(page: &str, selector: &str) -> Vec<String> {
         .collect()
 }
 
+/// How many of `statuses` are `status`.
+pub fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+/// Asserts the answer's status and that its body mentions `needle`.
+pub async fn assert_answer_mentions(response: reqwest::Response, status: StatusCode, needle: &str) {
+    assert_eq!(response.status(), status);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(needle), "no {needle:?} in {body}");
+}
+
 pub fn assert_redirect_to(response: &reqwest::Response, location: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], location);
