@@ -117,24 +117,19 @@ impl Metrics {
 
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let status = state.db.status();
     let metrics = get();
-    metrics
-        .pool
-        .with_label_values(&["max"])
-        .set(status.max_size as i64);
-    metrics
-        .pool
-        .with_label_values(&["open"])
-        .set(status.size as i64);
-    metrics
-        .pool
-        .with_label_values(&["idle"])
-        .set(status.available as i64);
-    metrics
-        .pool
-        .with_label_values(&["waiting"])
-        .set(status.waiting as i64);
+    let statuses: Vec<_> = state.pools.iter().map(|pool| pool.status()).collect();
+    let total = |field: fn(&deadpool::Status) -> usize| {
+        i64::try_from(statuses.iter().map(field).sum::<usize>()).unwrap_or(i64::MAX)
+    };
+    for (label, value) in [
+        ("max", total(|s| s.max_size)),
+        ("open", total(|s| s.size)),
+        ("idle", total(|s| s.available)),
+        ("waiting", total(|s| s.waiting)),
+    ] {
+        metrics.pool.with_label_values(&[label]).set(value);
+    }
     let mut body = Vec::new();
     if let Err(error) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(%error, "encoding metrics");

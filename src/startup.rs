@@ -2,8 +2,10 @@
 //! the HTTP server.
 
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_files::Files;
 use actix_session::SessionMiddleware;
@@ -31,16 +33,26 @@ use crate::{
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
 
-/// Shared by every request handler.
+/// Connections for the background tasks (the reconciler, catalog reloads),
+/// next to the request pools.
+const BACKGROUND_POOL_SIZE: usize = 2;
+
+/// What request handlers (one copy per HTTP worker thread) and the background
+/// tasks work with.
 pub struct AppState {
-    /// The PostgreSQL pool; every request takes a connection from it.
+    /// This worker's PostgreSQL pool. Each worker thread has its own, so a
+    /// connection's I/O runs on the thread whose requests use it: with one
+    /// shared pool every query woke another thread and back, which cost the
+    /// write paths about a quarter of their throughput (BENCHMARKS.md).
     pub db: DbPool,
+    /// All the node's pools, for the metrics.
+    pub pools: Arc<[DbPool]>,
     /// The active products, in memory.
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator) for checkout.
-    pub payments: Payments,
+    pub payments: Arc<Payments>,
     /// Per-client limits on writes.
-    pub rate_limiter: RateLimiter,
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// Where the database lives, resolved once at start.
@@ -162,7 +174,17 @@ impl Application {
         db_url: &Secret,
         session_key: Key,
     ) -> anyhow::Result<Self> {
-        let pool = db::pool(db_url, settings.database_pool_size)?;
+        let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let per_worker = settings.database_pool_size.div_ceil(workers);
+        let worker_pools = (0..workers)
+            .map(|_| db::pool(db_url, per_worker))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let background_pool = db::pool(db_url, BACKGROUND_POOL_SIZE)?;
+        let pools: Arc<[DbPool]> = worker_pools
+            .iter()
+            .chain([&background_pool])
+            .cloned()
+            .collect();
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -176,23 +198,34 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         );
-        let catalog = Arc::new(Catalog::new(pool.clone()));
+        let catalog = Arc::new(Catalog::new(background_pool.clone()));
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
-        let state = web::Data::new(AppState {
-            db: pool,
+        let background = web::Data::new(AppState {
+            db: background_pool,
+            pools,
             catalog,
-            payments,
-            rate_limiter,
+            payments: Arc::new(payments),
+            rate_limiter: Arc::new(rate_limiter),
         });
         let reconciler = tokio::spawn(checkout::reconciler::run(
-            state.clone(),
+            background.clone(),
             settings.reconcile_interval,
             settings.reconcile_after,
         ));
         let secure_cookies = settings.secure_cookies();
-        let checkout_origin = state.payments.checkout_origin();
+        let checkout_origin = background.payments.checkout_origin();
         let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        // Called once on each worker thread: each takes the next pool.
+        let next_pool = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {
+            let pool = &worker_pools[next_pool.fetch_add(1, Ordering::Relaxed) % workers];
+            let state = web::Data::new(AppState {
+                db: pool.clone(),
+                pools: background.pools.clone(),
+                catalog: background.catalog.clone(),
+                payments: background.payments.clone(),
+                rate_limiter: background.rate_limiter.clone(),
+            });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
                     .cookie_name("storefront_session".into())
@@ -249,6 +282,7 @@ impl Application {
                 let _ = tcp.set_nodelay(true);
             }
         })
+        .workers(workers)
         .listen(listener)?
         .run();
         Ok(Application {
