@@ -69,9 +69,9 @@ impl TypedSession {
         self.insert(CART_ID, cart_id)
     }
 
-    /// Units in the cart as of this browser's last look at it, for the header.
-    /// Every change to the cart through this session updates it; pages that
-    /// read the cart anyway correct it (a paid order empties its lines).
+    /// Units in the cart as of this browser's last look at it, for the header:
+    /// set by the cart page (where every cart change redirects) and the order
+    /// pages (a paid order empties its lines).
     pub fn cart_count(&self) -> i64 {
         self.0.get(CART_COUNT).ok().flatten().unwrap_or_default()
     }

@@ -120,13 +120,12 @@ pub async fn add_item(
     .await;
     // The connection is back in the pool before a re-render takes another.
     match added {
-        Ok(change) => {
+        Ok(name) => {
             session.set_cart_id(cart_id)?;
-            session.set_cart_count(change.cart_count)?;
             let units = quantity.get();
             session.flash(
                 FlashLevel::Success,
-                format!("Added {units} × {} to your cart.", change.product_name),
+                format!("Added {units} × {name} to your cart."),
             )?;
             see_other("/cart")
         }
@@ -167,9 +166,7 @@ pub async fn update_item(
     let updated =
         models::set_quantity(&mut *state.db.get().await?, cart_id, item_id, quantity).await;
     match updated {
-        Ok(change) => {
-            session.set_cart_count(change.cart_count)?;
-            let name = change.product_name;
+        Ok(name) => {
             let message = match quantity.get() {
                 0 => format!("Removed {name} from your cart."),
                 units => format!("Updated {name} to {units}."),
@@ -196,11 +193,10 @@ pub async fn remove_item(
     let cart_id = session.cart_id().ok_or_else(item_not_found)?;
     let removed = models::remove(&mut *state.db.get().await?, cart_id, item_id).await;
     match removed {
-        Ok(change) => {
-            session.set_cart_count(change.cart_count)?;
+        Ok(name) => {
             session.flash(
                 FlashLevel::Success,
-                format!("Removed {} from your cart.", change.product_name),
+                format!("Removed {name} from your cart."),
             )?;
             see_other("/cart")
         }

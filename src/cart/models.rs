@@ -101,14 +101,12 @@ pub async fn lines(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<V
         .collect())
 }
 
-/// What a successful change left: the product's name (for the message) and
-/// the units now in the cart (for the header).
-#[derive(Debug, QueryableByName)]
-pub struct CartChange {
+/// A changed line's product name, for the message. (The header's cart count
+/// is refreshed by the cart page every change redirects to.)
+#[derive(QueryableByName)]
+struct Changed {
     #[diesel(sql_type = Text)]
-    pub product_name: String,
-    #[diesel(sql_type = BigInt)]
-    pub cart_count: i64,
+    product_name: String,
 }
 
 /// Adds `quantity` of the product to the cart (merging with an existing
@@ -123,7 +121,7 @@ pub async fn add(
     cart_id: Uuid,
     slug: &str,
     quantity: Quantity,
-) -> Result<CartChange, CartError> {
+) -> Result<String, CartError> {
     let added = Statement::new(
         "WITH product AS ( \
              SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
@@ -143,20 +141,17 @@ pub async fn add(
              INSERT INTO carts (id) SELECT $1 FROM line \
              ON CONFLICT (id) DO UPDATE SET updated_at = now() \
          ) \
-         SELECT product.name AS product_name, line.quantity + COALESCE( \
-             (SELECT sum(quantity) FROM cart_items \
-              WHERE cart_id = $1 AND product_id <> line.product_id), 0) AS cart_count \
-         FROM line, product",
+         SELECT product.name AS product_name FROM line, product",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<Text, _>(slug)
     .bind::<Integer, _>(line_quantity(quantity.get()))
     .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
-    .get_result::<CartChange>(conn)
+    .get_result::<Changed>(conn)
     .await
     .optional()?;
     match added {
-        Some(change) => Ok(change),
+        Some(changed) => Ok(changed.product_name),
         None => Err(why_not_added(conn, cart_id, slug, quantity).await?),
     }
 }
@@ -208,7 +203,7 @@ pub async fn set_quantity(
     cart_id: Uuid,
     item_id: i64,
     quantity: Quantity,
-) -> Result<CartChange, CartError> {
+) -> Result<String, CartError> {
     if quantity.get() == 0 {
         return remove(conn, cart_id, item_id).await;
     }
@@ -217,22 +212,20 @@ pub async fn set_quantity(
              UPDATE cart_items SET quantity = $3 FROM products p \
              WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
                AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
-             RETURNING cart_items.quantity, p.name \
+             RETURNING p.name \
          ), cart AS ( \
              UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
          ) \
-         SELECT line.name AS product_name, line.quantity + COALESCE( \
-             (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
-         FROM line",
+         SELECT line.name AS product_name FROM line",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
     .bind::<Integer, _>(line_quantity(quantity.get()))
-    .get_result::<CartChange>(conn)
+    .get_result::<Changed>(conn)
     .await
     .optional()?;
-    if let Some(change) = updated {
-        return Ok(change);
+    if let Some(changed) = updated {
+        return Ok(changed.product_name);
     }
     // Which rule refused it, read again after the fact.
     let Some(product) = cart_items::table
@@ -259,7 +252,7 @@ pub async fn remove(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     item_id: i64,
-) -> Result<CartChange, CartError> {
+) -> Result<String, CartError> {
     Statement::new(
         "WITH line AS ( \
              DELETE FROM cart_items USING products p \
@@ -268,15 +261,14 @@ pub async fn remove(
          ), cart AS ( \
              UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
          ) \
-         SELECT line.name AS product_name, COALESCE( \
-             (SELECT sum(quantity) FROM cart_items WHERE cart_id = $1 AND id <> $2), 0) AS cart_count \
-         FROM line",
+         SELECT line.name AS product_name FROM line",
     )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
-    .get_result::<CartChange>(conn)
+    .get_result::<Changed>(conn)
     .await
     .optional()?
+    .map(|changed| changed.product_name)
     .ok_or(CartError::ItemNotFound)
 }
 

@@ -587,18 +587,30 @@ async fn reordered_webhook_deliveries_still_fulfil_exactly_once() {
 
     app.eventually("paid by the reordered webhooks", || paid(&app))
         .await;
-    let deliveries: serde_json::Value = reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let types: Vec<&str> = deliveries
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d["event_type"].as_str())
-        .collect();
+    // The simulator's delivery log, in the order it delivered.
+    let delivered = || async {
+        let deliveries: serde_json::Value =
+            reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| Some(d["event_type"].as_str()?.to_owned()))
+            .collect::<Vec<String>>()
+    };
+    app.eventually("both events delivered", || async {
+        let types = delivered().await;
+        ["checkout.session.completed", "payment_intent.created"]
+            .iter()
+            .all(|t| types.iter().any(|delivered| delivered == t))
+    })
+    .await;
+    let types = delivered().await;
     let completed = types
         .iter()
         .position(|t| *t == "checkout.session.completed")

@@ -15,8 +15,6 @@
 #                    applied: a session that is not ours changes no order);
 #   6. the baseline: pgbench, one single-row INSERT per transaction into a
 #                    scratch table, on the same PostgreSQL cluster.
-#   7. the floor under add to cart: pgbench running its two SQL statements
-#                    (an add, a quantity change) alone, prepared, without the app.
 # Prints a Markdown table: requests/s, p50/p99, the ratio to hello and to the
 # pgbench INSERT rate, answers with an unexpected status, the app's peak RSS,
 # and the issue-7 targets.
@@ -344,37 +342,16 @@ events_recorded="$(psql -Atqc "SELECT count(*) FROM stripe_events WHERE id LIKE 
 max_line="$(psql -Atqc "SELECT coalesce(max(quantity), 0) FROM cart_items")"
 psql -qc "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
 echo "INSERT INTO bench_insert (account_id, amount_minor) VALUES ('acct_bench', 420);" >"$work/insert.sql"
-pgbench -n -c "$connections" -j "$threads" -T "$duration" -f "$work/insert.sql" >"$work/pgbench.txt" 2>&1
+wal_syncs >"$work/pgbench.wal"
+cpu_snapshot >"$work/pgbench.cpu"
+{ time pgbench -n -c "$connections" -j "$threads" -T "$duration" -f "$work/insert.sql" >"$work/pgbench.txt" 2>&1; } 2>"$work/pgbench.time"
+cpu_snapshot >>"$work/pgbench.cpu"
+sleep 1
+wal_syncs >>"$work/pgbench.wal"
 inserts="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
 pg_latency="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1 ms avg/p' "$work/pgbench.txt" | head -n1)"
 psql -qc "DROP TABLE bench_insert"
 
-# The floor under add to cart: its two SQL statements alone (taken from
-# src/cart/models.rs, so they cannot drift), run by pgbench as the benchmark
-# runs them (an add, then a quantity change), prepared like the app's, over
-# as many sessions as the app's pool, on CONNECTIONS scratch carts of one line
-# each. One pgbench transaction is the pair; the rate below counts statements.
-python3 - "$work/cart.sql" "$connections" <<'PY'
-import re, sys
-source = open("src/cart/models.rs").read()
-def statement(function):
-    body = source[source.index(f"pub async fn {function}("):]
-    text = re.search(r'Statement::new\(\s*"(.*?)",\s*\)', body, re.S).group(1)
-    return re.sub(r"\\\n\s*", "", text)
-cart = "md5('bench' || :c)::uuid"
-add = statement("add").replace("$1", cart).replace("$2", "'field-notes-journal'").replace("$3", "1").replace("$4", "99")
-update = statement("set_quantity").replace("$1", cart).replace("$2", "(1000000000 + :c)").replace("$3", "1")
-open(sys.argv[1], "w").write(f"\\set c random(1, {sys.argv[2]})\n{add};\n{update};\n")
-PY
-psql -qc "INSERT INTO carts (id) SELECT md5('bench' || c)::uuid FROM generate_series(1, $connections) c;
-  INSERT INTO cart_items (id, cart_id, product_id, quantity) OVERRIDING SYSTEM VALUE
-  SELECT 1000000000 + c, md5('bench' || c)::uuid, (SELECT id FROM products WHERE slug = 'field-notes-journal'), 1
-  FROM generate_series(1, $connections) c"
-pgbench -n -M prepared -c "$pool" -j "$threads" -T "$duration" -f "$work/cart.sql" >"$work/pgbench-cart.txt" 2>&1
-cart_statements="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-cart.txt" | head -n1)"
-cart_statements="$(python3 -c "print($cart_statements * 2)")"
-cart_failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench-cart.txt" | head -n1)"
-psql -qc "DELETE FROM carts WHERE id IN (SELECT md5('bench' || c)::uuid FROM generate_series(1, $connections) c)"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Figures out of the wrk reports.
@@ -408,7 +385,6 @@ row cart "Add to cart (POST /cart/items, alternating with a quantity update)"
 row checkout "Checkout creation (POST /checkout: order + Checkout Session at the simulator)"
 row webhook "Webhook ingestion (POST /webhooks/stripe, signed, fresh event ids)"
 echo "| pgbench single-row INSERT, same cluster ($pg_latency) | $(round "$inserts") | | $(div "$inserts" "$hello_rate") | 1.000 | |"
-echo "| pgbench: add to cart's two statements alone, prepared (failed: ${cart_failed:-0}) | $(round "$cart_statements") | | $(div "$cart_statements" "$hello_rate") | $(div "$cart_statements" "$inserts") | |"
 echo
 echo "Peak RSS (VmHWM): app $app_hwm MB (current $app_rss MB); hello $hello_hwm MB; standalone simulator $sim_hwm MB."
 for w in hello catalog product cart checkout webhook; do
@@ -425,13 +401,17 @@ echo
 python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 work, hz = sys.argv[1], int(sys.argv[2])
-print("| Run | server (app or hello) | PostgreSQL | simulator | wrk | anything else | server / request | PostgreSQL / request | WAL flushes / request |")
+print("| Run | server (app or hello) | PostgreSQL | simulator | wrk (or pgbench) | anything else | server / request | PostgreSQL / request | WAL flushes / request |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for name in ["hello", "catalog", "product", "cart", "checkout", "webhook"]:
+for name in ["hello", "catalog", "product", "cart", "checkout", "webhook", "pgbench"]:
     before, after = (list(map(int, line.split())) for line in open(f"{work}/{name}.cpu"))
     app, pg, sim, hello, total = ((a - b) / hz for a, b in zip(after, before))
     wrk = sum(map(float, open(f"{work}/{name}.time").read().split()[-2:]))
-    requests = int(re.search(r"requests=(\d+)", open(f"{work}/{name}.txt").read()).group(1))
+    report = open(f"{work}/{name}.txt").read()
+    if name == "pgbench":  # its transactions; its own CPU in the wrk column
+        requests = int(re.search(r"transactions actually processed: (\d+)", report).group(1))
+    else:
+        requests = int(re.search(r"requests=(\d+)", report).group(1))
     server = hello if name == "hello" else app
     other = total - app - pg - sim - hello - wrk
     us = lambda seconds: f"{seconds / requests * 1e6:.0f} µs"
