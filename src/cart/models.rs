@@ -101,6 +101,22 @@ pub async fn lines(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<V
         .collect())
 }
 
+/// The SQL of a change to one existing line of cart `$1`: the given `line`
+/// statement (returning the product's `name`), then the cart touched if a
+/// line changed; answers the name.
+macro_rules! line_change {
+    ($line:literal) => {
+        concat!(
+            "WITH line AS (",
+            $line,
+            "), cart AS ( \
+                 UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
+             ) \
+             SELECT line.name AS product_name FROM line"
+        )
+    };
+}
+
 /// A changed line's product name, for the message. (The header's cart count
 /// is refreshed by the cart page every change redirects to.)
 #[derive(QueryableByName)]
@@ -207,17 +223,12 @@ pub async fn set_quantity(
     if quantity.get() == 0 {
         return remove(conn, cart_id, item_id).await;
     }
-    let updated = Statement::new(
-        "WITH line AS ( \
-             UPDATE cart_items SET quantity = $3 FROM products p \
-             WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
-               AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
-             RETURNING p.name \
-         ), cart AS ( \
-             UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
-         ) \
-         SELECT line.name AS product_name FROM line",
-    )
+    let updated = Statement::new(line_change!(
+        "UPDATE cart_items SET quantity = $3 FROM products p \
+         WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
+           AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
+         RETURNING p.name"
+    ))
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
     .bind::<Integer, _>(line_quantity(quantity.get()))
@@ -253,16 +264,11 @@ pub async fn remove(
     cart_id: Uuid,
     item_id: i64,
 ) -> Result<String, CartError> {
-    Statement::new(
-        "WITH line AS ( \
-             DELETE FROM cart_items USING products p \
-             WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
-             RETURNING p.name \
-         ), cart AS ( \
-             UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
-         ) \
-         SELECT line.name AS product_name FROM line",
-    )
+    Statement::new(line_change!(
+        "DELETE FROM cart_items USING products p \
+         WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
+         RETURNING p.name"
+    ))
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
     .get_result::<Changed>(conn)
