@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::domain::{CartLine, CartSummary, Quantity};
 use super::models::{self, CartError};
-use crate::catalog::handlers::{ProductPage, product_not_found};
+use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
 use crate::error::AppError;
 use crate::session::{FlashLevel, TypedSession};
 use crate::startup::AppState;
@@ -80,34 +80,19 @@ pub async fn show(state: web::Data<AppState>, session: TypedSession) -> Result<C
     CartPage::load(&state, &session).await
 }
 
-#[derive(Deserialize)]
-pub struct AddItemForm {
-    #[serde(default)]
-    product: String,
-    #[serde(default)]
-    quantity: String,
-}
-
 #[post("/cart/items")]
 pub async fn add_item(
     state: web::Data<AppState>,
     session: TypedSession,
-    CsrfForm(form): CsrfForm<AddItemForm>,
+    CsrfForm(form): CsrfForm<ProductForm>,
 ) -> FormResponse<ProductPage> {
-    let rerender_product = async |message: String, status: StatusCode| {
-        ProductPage::with_error(
-            &state,
-            &session,
-            &form.product,
-            &form.quantity,
-            message,
-            status,
-        )
-        .await
-    };
     let quantity = match Quantity::parse_positive(&form.quantity) {
         Ok(quantity) => quantity,
-        Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
+        Err(message) => {
+            return form
+                .rerender(&state, &session, message, StatusCode::BAD_REQUEST)
+                .await;
+        }
     };
     // A new cart gets its row with its first line.
     let cart_id = session.cart_id().unwrap_or_else(Uuid::new_v4);
@@ -131,7 +116,10 @@ pub async fn add_item(
         }
         Err(CartError::ProductNotFound) => Err(product_not_found()),
         Err(CartError::Database(e)) => Err(e.into()),
-        Err(e) => rerender_product(e.message(), StatusCode::CONFLICT).await,
+        Err(e) => {
+            form.rerender(&state, &session, e.message(), StatusCode::CONFLICT)
+                .await
+        }
     }
 }
 

@@ -2,6 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use serde::Deserialize;
 
 use std::sync::Arc;
 
@@ -62,19 +63,28 @@ impl ProductPage {
     }
 }
 
-impl ProductPage {
+/// The product page's buy form as submitted: "Add to cart" and "Buy now"
+/// share these fields.
+#[derive(Deserialize)]
+pub struct ProductForm {
+    #[serde(default)]
+    pub product: String,
+    #[serde(default)]
+    pub quantity: String,
+}
+
+impl ProductForm {
     /// The product page again, with the submitted quantity and what was wrong with it.
-    pub async fn with_error(
+    pub async fn rerender(
+        &self,
         state: &AppState,
         session: &TypedSession,
-        slug: &str,
-        quantity: &str,
         message: String,
         status: StatusCode,
     ) -> FormResponse<ProductPage> {
-        let mut page = ProductPage::load(state, session, slug).await?;
+        let mut page = ProductPage::load(state, session, &self.product).await?;
         page.error = Some(message);
-        page.quantity = quantity.to_owned();
+        page.quantity = self.quantity.clone();
         rerender(page, status)
     }
 }

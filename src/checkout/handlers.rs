@@ -6,7 +6,7 @@ use super::payments::{self, CheckoutError, CheckoutSource, Payer};
 use crate::cart::domain::{MIXED_CURRENCIES, Quantity, mixed_currencies};
 use crate::cart::handlers::CartPage;
 use crate::cart::models as cart_models;
-use crate::catalog::handlers::{ProductPage, product_not_found};
+use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
 use crate::catalog::models::Product;
 use crate::error::AppError;
 use crate::orders::models::{CreateOrderError, Order, OrderLine};
@@ -86,28 +86,11 @@ pub async fn checkout_cart(
     .await;
     match started {
         Ok(url) => see_other(url),
+        Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),
+        Err(CheckoutError::Order(CreateOrderError::Money(e))) => Err(anyhow::Error::from(e).into()),
         Err(CheckoutError::Order(error)) => {
-            let (message, product_id) = order_error_message(&error);
-            let item = lines
-                .iter()
-                .find(|line| Some(line.product.id) == product_id);
-            match (item, error) {
-                (_, CreateOrderError::Database(e)) => Err(e.into()),
-                (_, CreateOrderError::Money(e)) => Err(anyhow::Error::from(e).into()),
-                (Some(line), _) => {
-                    CartPage::with_error(
-                        &state,
-                        &session,
-                        line.item_id,
-                        message,
-                        StatusCode::CONFLICT,
-                    )
-                    .await
-                }
-                (None, _) => {
-                    CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
-                }
-            }
+            let message = order_error_message(&error);
+            CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
         }
         Err(CheckoutError::Stripe(_)) => {
             CartPage::with_alert(
@@ -124,10 +107,8 @@ pub async fn checkout_cart(
 
 #[derive(Deserialize)]
 pub struct ExpressForm {
-    #[serde(default)]
-    product: String,
-    #[serde(default)]
-    quantity: String,
+    #[serde(flatten)]
+    choice: ProductForm,
     #[serde(default)]
     save_card: Option<String>,
 }
@@ -140,22 +121,16 @@ pub async fn checkout_express(
     session: TypedSession,
     CsrfForm(form): CsrfForm<ExpressForm>,
 ) -> FormResponse<ProductPage> {
-    let rerender_product = async |message: String, status: StatusCode| {
-        ProductPage::with_error(
-            &state,
-            &session,
-            &form.product,
-            &form.quantity,
-            message,
-            status,
-        )
-        .await
-    };
-    let quantity = match Quantity::parse_positive(&form.quantity) {
+    let choice = &form.choice;
+    let quantity = match Quantity::parse_positive(&choice.quantity) {
         Ok(quantity) => quantity,
-        Err(message) => return rerender_product(message, StatusCode::BAD_REQUEST).await,
+        Err(message) => {
+            return choice
+                .rerender(&state, &session, message, StatusCode::BAD_REQUEST)
+                .await;
+        }
     };
-    let product = Product::find_active(&mut *state.db.get().await?, &form.product)
+    let product = Product::find_active(&mut *state.db.get().await?, &choice.product)
         .await?
         .ok_or_else(product_not_found)?;
     let browser_id = session.ensure_browser_id()?;
@@ -180,33 +155,41 @@ pub async fn checkout_express(
         Ok(url) => see_other(url),
         Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),
         Err(CheckoutError::Order(error)) => {
-            rerender_product(order_error_message(&error).0, StatusCode::CONFLICT).await
+            choice
+                .rerender(
+                    &state,
+                    &session,
+                    order_error_message(&error),
+                    StatusCode::CONFLICT,
+                )
+                .await
         }
         Err(CheckoutError::Stripe(_)) => {
             let message =
                 "We couldn't reach our payment provider just now, so nothing was charged. \
                            Please try again in a moment."
                     .to_owned();
-            rerender_product(message, StatusCode::SERVICE_UNAVAILABLE).await
+            choice
+                .rerender(&state, &session, message, StatusCode::SERVICE_UNAVAILABLE)
+                .await
         }
         Err(CheckoutError::Unexpected(e)) => Err(e.into()),
     }
 }
 
-/// The shopper-facing reason an order could not be created, and the product it concerns.
-fn order_error_message(error: &CreateOrderError) -> (String, Option<i64>) {
+/// The shopper-facing reason an order could not be created.
+fn order_error_message(error: &CreateOrderError) -> String {
     match error {
         CreateOrderError::OutOfStock { name, available: 0 } => {
-            (format!("Sorry, {name} has just sold out."), None)
+            format!("Sorry, {name} has just sold out.")
         }
-        CreateOrderError::OutOfStock { name, available } => (
-            format!("Sorry, only {available} of {name} are left. Please lower the quantity."),
-            None,
-        ),
-        CreateOrderError::Unavailable(name) => (format!("{name} is no longer available."), None),
-        CreateOrderError::Empty => ("Your cart is empty.".into(), None),
+        CreateOrderError::OutOfStock { name, available } => {
+            format!("Sorry, only {available} of {name} are left. Please lower the quantity.")
+        }
+        CreateOrderError::Unavailable(name) => format!("{name} is no longer available."),
+        CreateOrderError::Empty => "Your cart is empty.".into(),
         CreateOrderError::Money(_) | CreateOrderError::Database(_) => {
-            ("Something went wrong.".into(), None)
+            "Something went wrong.".into()
         }
     }
 }
