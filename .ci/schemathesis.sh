@@ -21,7 +21,8 @@ run_timeout="${SCHEMATHESIS_TIMEOUT:-600}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-schemathesis.XXXXXX")"
 # Run as root, the private cluster runs as the postgres user, which must reach it.
 chmod 755 "$work"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+. tests/support/lib.sh
+port="$(free_port)"
 base="http://127.0.0.1:$port"
 # The fuzzer sends thousands of writes from one address: no rate limits here.
 export DATA_DIR="$work/data" BIND="127.0.0.1:$port" RUST_LOG="${RUST_LOG:-warn}" RATE_LIMIT_PER_MINUTE=0

@@ -59,19 +59,7 @@ fi
 stripe_key=sk_test_bench
 product=field-notes-journal # unlimited stock: checkouts never run out
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# wait_for URL PID LOG [curl options...]: up to 60 s for a 2xx from URL.
-wait_for() {
-  local url="$1" pid="$2" logfile="$3"
-  shift 3
-  for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$@" "$url" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; return 1; }
-    sleep 0.5
-  done
-  echo "timed out waiting for $url" >&2
-  return 1
-}
+. tests/support/lib.sh
 
 cargo build "${cargo_flags[@]}"
 
@@ -90,39 +78,21 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)" # before anything of ours runs
 work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-load.XXXXXX")"
 chmod 755 "$work" # the private cluster runs as the postgres user under root
 app="" sim_pid="" hello=""
-stop() {
-  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
-    kill -TERM "$1"
-    wait "$1" || true
-  fi
-}
 cleanup() {
   stop "$app" # stops its PostgreSQL cluster too
   stop "$hello"
   stop "$sim_pid"
-  # Should the app have died without stopping its cluster, stop the postmaster.
-  local pm
-  pm="$(sed -n 1p "$work/data/postgres/postmaster.pid" 2>/dev/null || true)"
-  if [ -n "$pm" ] && kill -0 "$pm" 2>/dev/null; then
-    kill -INT "$pm"
-    for _ in $(seq 1 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.2; done
-  fi
+  stop_postmaster "$work/data/postgres"
   rm -rf "$work"
 }
 trap cleanup EXIT
 unset DATABASE_URL APP_BASE_URL SESSION_KEY STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET STRIPE_API_BASE TRUST_PROXY_HEADERS
 
 # The standalone simulator, and the app's webhook endpoint registered with it.
-sim_port="$(free_port)"
-sim="http://127.0.0.1:$sim_port"
-STRIPE_SIM_BIND="127.0.0.1:$sim_port" RUST_LOG=warn "$bin_dir/stripe-sim" >"$work/sim.log" 2>&1 &
-sim_pid=$!
-wait_for "$sim/v1/webhook_endpoints" "$sim_pid" "$work/sim.log" -H "Authorization: Bearer $stripe_key"
+start_simulator "$bin_dir/stripe-sim" "$stripe_key" "$work/sim.log"
 port="$(free_port)"
 base="http://127.0.0.1:$port"
-secret="$(curl -fsS -H "Authorization: Bearer $stripe_key" --data-urlencode "url=$base/webhooks/stripe" \
-  --data-urlencode 'enabled_events[]=*' "$sim/v1/webhook_endpoints" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
+secret="$(register_webhook "$sim" "$stripe_key" "$base/webhooks/stripe")"
 
 # The app: the binary itself, so $app is the process whose RSS we read.
 # Every request comes from 127.0.0.1: the per-client write limits are off (as

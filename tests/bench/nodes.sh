@@ -44,19 +44,7 @@ done
 [ -n "$nginx_bin" ] || { echo "nginx is not installed: apt-get install nginx-light" >&2; exit 1; }
 stripe_key=sk_test_nodes
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# wait_for URL PID LOG [curl options...]: up to 60 s for a 2xx from URL.
-wait_for() {
-  local url="$1" pid="$2" logfile="$3"
-  shift 3
-  for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$@" "$url" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; return 1; }
-    sleep 0.5
-  done
-  echo "timed out waiting for $url" >&2
-  return 1
-}
+. tests/support/lib.sh
 
 cargo build "${cargo_flags[@]}"
 
@@ -64,12 +52,6 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-nodes.XXXXXX")"
 chmod 755 "$work" # the private cluster runs as the postgres user under root
 sim_pid="" nginx_pid=""
 node_pids=()
-stop() {
-  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
-    kill -TERM "$1"
-    wait "$1" 2>/dev/null || true
-  fi
-}
 cleanup() {
   trap - INT TERM
   echo "stopping..." >&2
@@ -77,13 +59,7 @@ cleanup() {
   local i
   for ((i = ${#node_pids[@]} - 1; i >= 0; i--)); do stop "${node_pids[$i]}"; done
   stop "$sim_pid"
-  # Should node 1 have died without stopping its cluster, stop the postmaster.
-  local pm
-  pm="$(sed -n 1p "$work/node1/postgres/postmaster.pid" 2>/dev/null || true)"
-  if [ -n "$pm" ] && kill -0 "$pm" 2>/dev/null; then
-    kill -INT "$pm"
-    for _ in $(seq 1 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.2; done
-  fi
+  stop_postmaster "$work/node1/postgres" # should node 1 have died without stopping it
   if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -91,16 +67,10 @@ trap 'exit 130' INT TERM
 unset DATABASE_URL APP_BASE_URL SESSION_KEY STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET STRIPE_API_BASE
 
 # The simulator, and the webhook endpoint at the load balancer's origin.
-sim_port="$(free_port)"
-sim="http://127.0.0.1:$sim_port"
-STRIPE_SIM_BIND="127.0.0.1:$sim_port" RUST_LOG=warn "$bin_dir/stripe-sim" >"$work/sim.log" 2>&1 &
-sim_pid=$!
-wait_for "$sim/v1/webhook_endpoints" "$sim_pid" "$work/sim.log" -H "Authorization: Bearer $stripe_key"
+start_simulator "$bin_dir/stripe-sim" "$stripe_key" "$work/sim.log"
 lb_port="$(free_port)"
 lb="http://127.0.0.1:$lb_port"
-secret="$(curl -fsS -H "Authorization: Bearer $stripe_key" --data-urlencode "url=$lb/webhooks/stripe" \
-  --data-urlencode 'enabled_events[]=*' "$sim/v1/webhook_endpoints" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
+secret="$(register_webhook "$sim" "$stripe_key" "$lb/webhooks/stripe")"
 
 # What every node shares.
 export APP_BASE_URL="$lb" SESSION_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \

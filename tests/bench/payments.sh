@@ -25,7 +25,8 @@ cargo_flags=(--quiet --bin storefront)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-bench.XXXXXX")"
 chmod 755 "$work" # the private cluster runs as the postgres user under root
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+. tests/support/lib.sh
+port="$(free_port)"
 base="http://127.0.0.1:$port"
 # Load from one address: no rate limits while measuring throughput.
 export DATA_DIR="$work/data" BIND="127.0.0.1:$port" RUST_LOG=warn DATABASE_POOL_SIZE="$connections" RATE_LIMIT_PER_MINUTE=0
