@@ -39,16 +39,24 @@ impl AppError {
     }
 }
 
+/// Writes an error and its whole cause chain, one per line: what our error
+/// types' `Debug` prints, so a log line explains the failure.
+pub fn fmt_chain(
+    error: &dyn std::error::Error,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    writeln!(f, "{error}")?;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        writeln!(f, "Caused by: {cause}")?;
+        source = cause.source();
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for AppError {
-    /// Prints the whole cause chain, so the log line explains the failure.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{self}")?;
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            writeln!(f, "Caused by: {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        fmt_chain(self, f)
     }
 }
 

@@ -241,7 +241,12 @@ pub async fn success(
     if let Some(email) = &order.email {
         session.set_email(email)?;
     }
-    Ok(web::Redirect::to(format!("/orders/{}", order.token)).see_other())
+    Ok(receipt(&order))
+}
+
+/// 303 to the order's confirmation page.
+fn receipt(order: &Order) -> web::Redirect {
+    web::Redirect::to(format!("/orders/{}", order.token)).see_other()
 }
 
 #[derive(Deserialize)]
@@ -274,7 +279,7 @@ pub async fn cancel(
                 == payments::Applied::Paid)
     {
         // Paid in another tab before the shopper came back: show the receipt.
-        return Ok(web::Redirect::to(format!("/orders/{}", order.token)).see_other());
+        return Ok(receipt(order));
     }
     session.flash(
         FlashLevel::Success,

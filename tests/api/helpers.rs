@@ -300,14 +300,7 @@ impl TestApp {
 impl TestApp {
     /// A second shopper: its own cookie jar (session, cart, CSRF token).
     pub fn new_browser(&self) -> Browser {
-        Browser {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            address: self.address.clone(),
-        }
+        Browser::at(&self.address)
     }
 
     /// Changes the simulator's fault knobs.
@@ -434,23 +427,39 @@ pub struct OrderRow {
     pub payment_intent: Option<String>,
 }
 
-/// Another shopper's browser on the same app.
+/// A shopper's browser (cookies on, redirects off) on the app at `address`
+/// (a node, or a load balancer in front of several).
 pub struct Browser {
     pub client: reqwest::Client,
     address: String,
 }
 
 impl Browser {
-    pub async fn csrf_token(&self) -> String {
-        let page = self
-            .client
-            .get(format!("{}/products/aurora-ceramic-mug", self.address))
+    pub fn at(address: &str) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            address: address.to_owned(),
+        }
+    }
+
+    /// The body of a page.
+    pub async fn page(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.address))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn csrf_token(&self) -> String {
+        let page = self.page("/products/aurora-ceramic-mug").await;
         form_value(&page, "csrf_token").unwrap()
     }
 

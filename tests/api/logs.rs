@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{CARD_OK, form_value, free_port, pay, register_webhook, test_database};
+use crate::helpers::{Browser, CARD_OK, free_port, pay, register_webhook, test_database};
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
@@ -56,11 +56,8 @@ async fn secrets_never_reach_the_logs() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = Browser::at(&base);
+    let client = &browser.client;
     for _ in 0..200 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
             break;
@@ -69,32 +66,14 @@ async fn secrets_never_reach_the_logs() {
     }
 
     // A whole purchase, plus a forged webhook.
-    let page = client
-        .get(format!("{base}/products/aurora-ceramic-mug"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = form_value(&page, "csrf_token").unwrap();
-    let post = |path: &str, fields: Vec<(&str, &str)>| {
-        client.post(format!("{base}{path}")).form(&fields).send()
-    };
-    let added = post(
-        "/cart/items",
-        vec![
-            ("product", "aurora-ceramic-mug"),
-            ("quantity", "1"),
-            ("csrf_token", &token),
-        ],
-    )
-    .await
-    .unwrap();
+    let added = browser
+        .post_form(
+            "/cart/items",
+            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        )
+        .await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
-    let checkout = post("/checkout", vec![("csrf_token", &token)])
-        .await
-        .unwrap();
+    let checkout = browser.post_form("/checkout", &[]).await;
     let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
     let paid = pay(&payment_url, CARD_OK).await;
     let success = paid.headers()["location"].to_str().unwrap().to_owned();

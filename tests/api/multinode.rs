@@ -10,14 +10,13 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::json;
 use storefront::config::Settings;
 use storefront::db::schema::{order_events, orders, products};
 use storefront::startup::{Application, session_key};
 
 use crate::helpers::{
-    CARD_OK, STRIPE_KEY, form_value, free_port, pay, register_webhook, test_database,
+    Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database,
 };
 
 const NODES: usize = 3;
@@ -141,44 +140,6 @@ http {{
 }
 
 impl Nodes {
-    fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .unwrap()
-    }
-
-    /// The body of a page, through nginx.
-    async fn page(&self, client: &reqwest::Client, path: &str) -> String {
-        client
-            .get(format!("{}{path}", self.lb_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn post_form(
-        &self,
-        client: &reqwest::Client,
-        path: &str,
-        fields: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let page = self.page(client, "/products/aurora-ceramic-mug").await;
-        let token = form_value(&page, "csrf_token").unwrap();
-        let mut all = fields.to_vec();
-        all.push(("csrf_token", &token));
-        client
-            .post(format!("{}{path}", self.lb_url))
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(self.db_url.expose())
             .await
@@ -219,17 +180,16 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
         .unwrap();
 
     // Eight shoppers buy a mug each; every request of theirs may land on any node.
-    let shoppers: Vec<_> = (0..8).map(|_| nodes.browser()).collect();
+    let shoppers: Vec<_> = (0..8).map(|_| Browser::at(&nodes.lb_url)).collect();
     for shopper in &shoppers {
-        let added = nodes
+        let added = shopper
             .post_form(
-                shopper,
                 "/cart/items",
                 &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
             )
             .await;
         assert_eq!(added.status(), StatusCode::SEE_OTHER);
-        let checkout = nodes.post_form(shopper, "/checkout", &[]).await;
+        let checkout = shopper.post_form("/checkout", &[]).await;
         assert_eq!(
             checkout.status(),
             StatusCode::SEE_OTHER,
@@ -240,23 +200,21 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
         let paid = pay(&payment_url, CARD_OK).await;
         let success = paid.headers()["location"].to_str().unwrap().to_owned();
         assert!(success.starts_with(&nodes.lb_url), "{success}");
-        let receipt = shopper.get(&success).send().await.unwrap();
+        let receipt = shopper.client.get(&success).send().await.unwrap();
         assert_eq!(receipt.status(), StatusCode::SEE_OTHER);
     }
     // Thirty more race for the last three water bottles across the nodes.
-    let racers: Vec<_> = (0..30).map(|_| nodes.browser()).collect();
+    let racers: Vec<_> = (0..30).map(|_| Browser::at(&nodes.lb_url)).collect();
     for racer in &racers {
-        nodes
+        racer
             .post_form(
-                racer,
                 "/cart/items",
                 &[("product", "trail-water-bottle"), ("quantity", "1")],
             )
             .await;
     }
     let race =
-        futures_util::future::join_all(racers.iter().map(|r| nodes.post_form(r, "/checkout", &[])))
-            .await;
+        futures_util::future::join_all(racers.iter().map(|r| r.post_form("/checkout", &[]))).await;
     let reserved = race
         .iter()
         .filter(|r| r.status() == StatusCode::SEE_OTHER)
@@ -309,12 +267,12 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
 
     // Every node's in-memory catalog heard of the sale (NOTIFY from the
     // trigger on products): round robin over all of them shows it sold out.
-    let client = nodes.browser();
+    let client = Browser::at(&nodes.lb_url);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let mut sold_out = 0;
         for _ in 0..2 * NODES {
-            let page = nodes.page(&client, "/products/trail-water-bottle").await;
+            let page = client.page("/products/trail-water-bottle").await;
             sold_out += usize::from(page.contains("Sold out"));
         }
         if sold_out == 2 * NODES {
