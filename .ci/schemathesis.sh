@@ -35,23 +35,14 @@ key="$(cargo run --quiet --bin storefront -- api-key create --name schemathesis 
 cargo run --quiet --bin storefront >"$work/app.log" 2>&1 &
 app=$!
 stop_app() {
-  if kill -0 "$app" 2>/dev/null; then
-    kill -TERM "$app"
-    wait "$app" || true
-  fi
+  stop "$app"
   rm -rf "$work"
 }
 trap stop_app EXIT
 
 schema="$work/openapi.json"
-for _ in $(seq 1 120); do
-  if curl -fsS -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" -o "$schema" 2>/dev/null; then
-    break
-  fi
-  kill -0 "$app" 2>/dev/null || { echo "the app exited:" >&2; cat "$work/app.log" >&2; exit 1; }
-  sleep 0.5
-done
-[ -s "$schema" ] || { echo "the app did not serve its OpenAPI document" >&2; cat "$work/app.log" >&2; exit 1; }
+wait_for "$base/api/v1/openapi.json" "$app" "$work/app.log" -H "Authorization: Bearer $key"
+curl -fsS -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" -o "$schema"
 
 # Real ids, so that generated requests also get past "not found" into the
 # debit and history code: an account with a saved card and one of its

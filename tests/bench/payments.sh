@@ -36,18 +36,11 @@ key="$(cargo run "${cargo_flags[@]}" -- api-key create --name bench 2>/dev/null 
 cargo run "${cargo_flags[@]}" >"$work/app.log" 2>&1 &
 app=$!
 cleanup() {
-  if kill -0 "$app" 2>/dev/null; then
-    kill -TERM "$app"
-    wait "$app" || true
-  fi
+  stop "$app"
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 120); do
-  curl -fsS -o /dev/null -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" 2>/dev/null && break
-  kill -0 "$app" 2>/dev/null || { cat "$work/app.log" >&2; exit 1; }
-  sleep 0.5
-done
+wait_for "$base/api/v1/openapi.json" "$app" "$work/app.log" -H "Authorization: Bearer $key"
 
 account="$(bash tests/support/saved-card-account.sh "$base" "$DATA_DIR")"
 
