@@ -95,10 +95,12 @@ pub async fn add_item(
         }
     };
     // A new cart gets its row with its first line.
-    let cart_id = session.cart_id().unwrap_or_else(Uuid::new_v4);
+    let session_cart = session.cart_id();
+    let cart_id = session_cart.unwrap_or_else(Uuid::new_v4);
     let added = models::add(
         &mut *state.db.get().await?,
         cart_id,
+        session_cart.is_none(),
         &form.product,
         quantity,
     )

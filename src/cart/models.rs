@@ -1,5 +1,7 @@
 use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
+use diesel::result::Error::DatabaseError;
 use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -101,22 +103,6 @@ pub async fn lines(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<V
         .collect())
 }
 
-/// The SQL of a change to one existing line of cart `$1`: the given `line`
-/// statement (returning the product's `name`), then the cart touched if a
-/// line changed; answers the name.
-macro_rules! line_change {
-    ($line:literal) => {
-        concat!(
-            "WITH line AS (",
-            $line,
-            "), cart AS ( \
-                 UPDATE carts SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM line) \
-             ) \
-             SELECT line.name AS product_name FROM line"
-        )
-    };
-}
-
 /// A changed line's product name, for the message. (The header's cart count
 /// is refreshed by the cart page every change redirects to.)
 #[derive(QueryableByName)]
@@ -125,46 +111,77 @@ struct Changed {
     product_name: String,
 }
 
+/// The SQL of an add to cart `$1` of `$3` units of the product with slug
+/// `$2`, the line capped at `$4`, then `$cart`: what else the statement does
+/// with the cart. Answers the product's name if the line was written. (The
+/// currency check looks each line's product up by key: as a join, it was
+/// planned as a hash join over all the products.)
+macro_rules! add_line {
+    ($cart:literal) => {
+        concat!(
+            "WITH product AS ( \
+                 SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
+             ), line AS ( \
+                 INSERT INTO cart_items (cart_id, product_id, quantity) \
+                 SELECT $1, product.id, $3 FROM product \
+                 WHERE $3 <= COALESCE(product.stock, $3) \
+                   AND NOT EXISTS ( \
+                       SELECT 1 FROM cart_items other WHERE other.cart_id = $1 \
+                         AND (SELECT currency FROM products WHERE id = other.product_id) \
+                             <> product.currency) \
+                 ON CONFLICT (cart_id, product_id) DO UPDATE \
+                     SET quantity = cart_items.quantity + EXCLUDED.quantity, updated_at = now() \
+                     WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
+                         (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
+                 RETURNING product_id \
+             )",
+            $cart,
+            " SELECT product.name AS product_name FROM line, product"
+        )
+    };
+}
+
+/// Adding to a cart that has its row.
+const ADD: &str = add_line!("");
+/// Adding the first line of a cart: its row comes with it (the line's
+/// foreign key is checked at the end of the statement).
+const ADD_TO_NEW_CART: &str = add_line!(", cart AS (INSERT INTO carts (id) SELECT $1 FROM line)");
+
 /// Adds `quantity` of the product to the cart (merging with an existing
-/// line), creating the cart on its first line. One statement, so one round
-/// trip: the upsert checks stock and the line cap against the line as it is
-/// when the row is locked, so concurrent adds cannot overshoot either. (A
-/// product in another currency is refused against the lines committed when
-/// the statement starts; should two adds from one session race, the cart page
-/// and checkout say the cart mixes currencies, see `domain::mixed_currencies`.)
+/// line), creating the cart on its first line (`new_cart`). One statement, so
+/// one round trip: the upsert checks stock and the line cap against the line
+/// as it is when the row is locked, so concurrent adds cannot overshoot
+/// either. (A product in another currency is refused against the lines
+/// committed when the statement starts; should two adds from one session
+/// race, the cart page and checkout say the cart mixes currencies, see
+/// `domain::mixed_currencies`.)
 pub async fn add(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
+    new_cart: bool,
     slug: &str,
     quantity: Quantity,
 ) -> Result<String, CartError> {
-    let added = Statement::new(
-        "WITH product AS ( \
-             SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
-         ), line AS ( \
-             INSERT INTO cart_items (cart_id, product_id, quantity) \
-             SELECT $1, product.id, $3 FROM product \
-             WHERE $3 <= COALESCE(product.stock, $3) \
-               AND NOT EXISTS ( \
-                   SELECT 1 FROM cart_items other JOIN products p ON p.id = other.product_id \
-                   WHERE other.cart_id = $1 AND p.currency <> product.currency) \
-             ON CONFLICT (cart_id, product_id) DO UPDATE \
-                 SET quantity = cart_items.quantity + EXCLUDED.quantity \
-                 WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
-                     (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
-             RETURNING product_id, quantity \
-         ), cart AS ( \
-             INSERT INTO carts (id) SELECT $1 FROM line \
-             ON CONFLICT (id) DO UPDATE SET updated_at = now() \
-         ) \
-         SELECT product.name AS product_name FROM line, product",
-    )
-    .bind::<SqlUuid, _>(cart_id)
-    .bind::<Text, _>(slug)
-    .bind::<Integer, _>(line_quantity(quantity.get()))
-    .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
-    .get_result::<Changed>(conn)
-    .await
+    let run = |sql| {
+        Statement::new(sql)
+            .bind::<SqlUuid, _>(cart_id)
+            .bind::<Text, _>(slug)
+            .bind::<Integer, _>(line_quantity(quantity.get()))
+            .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
+    };
+    let added = match run(if new_cart { ADD_TO_NEW_CART } else { ADD })
+        .get_result::<Changed>(conn)
+        .await
+    {
+        // The session's cart no longer exists (its row was deleted): it
+        // starts again under the same id.
+        Err(DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info))
+            if !new_cart && info.constraint_name() == Some("cart_items_cart_id_fkey") =>
+        {
+            run(ADD_TO_NEW_CART).get_result::<Changed>(conn).await
+        }
+        other => other,
+    }
     .optional()?;
     match added {
         Some(changed) => Ok(changed.product_name),
@@ -223,12 +240,12 @@ pub async fn set_quantity(
     if quantity.get() == 0 {
         return remove(conn, cart_id, item_id).await;
     }
-    let updated = Statement::new(line_change!(
-        "UPDATE cart_items SET quantity = $3 FROM products p \
+    let updated = Statement::new(
+        "UPDATE cart_items SET quantity = $3, updated_at = now() FROM products p \
          WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
            AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
-         RETURNING p.name"
-    ))
+         RETURNING p.name AS product_name",
+    )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
     .bind::<Integer, _>(line_quantity(quantity.get()))
@@ -264,11 +281,11 @@ pub async fn remove(
     cart_id: Uuid,
     item_id: i64,
 ) -> Result<String, CartError> {
-    Statement::new(line_change!(
+    Statement::new(
         "DELETE FROM cart_items USING products p \
          WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
-         RETURNING p.name"
-    ))
+         RETURNING p.name AS product_name",
+    )
     .bind::<SqlUuid, _>(cart_id)
     .bind::<BigInt, _>(item_id)
     .get_result::<Changed>(conn)

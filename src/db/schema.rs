@@ -42,6 +42,7 @@ diesel::table! {
         product_id -> Int8,
         quantity -> Int4,
         created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -49,7 +50,6 @@ diesel::table! {
     carts (id) {
         id -> Uuid,
         created_at -> Timestamptz,
-        updated_at -> Timestamptz,
     }
 }
 

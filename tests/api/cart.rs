@@ -2,7 +2,7 @@ use diesel::prelude::*;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use storefront::db::schema::carts;
+use storefront::db::schema::{cart_items, carts};
 
 use crate::helpers::{assert_answer_mentions, assert_redirect_to, count, spawn_app, texts};
 
@@ -67,6 +67,57 @@ async fn adding_the_same_product_again_merges_the_line() {
     assert_eq!(rows[0].2, 3);
     let (_, page) = app.get_page("/cart").await;
     assert_eq!(texts(&page, ".subtotal strong"), ["$84.00"]);
+}
+
+#[tokio::test]
+async fn a_cart_whose_row_was_deleted_starts_again_on_the_next_add() {
+    let app = spawn_app().await;
+    app.add_to_cart("canvas-tote-bag", "1").await;
+    let cart_id = app.cart_rows().await[0].0;
+    // As a purge of abandoned carts would: the lines go with the cart.
+    diesel::delete(carts::table)
+        .execute(&mut app.db().await)
+        .await
+        .unwrap();
+
+    let response = app.add_to_cart("aurora-ceramic-mug", "2").await;
+
+    assert_redirect_to(&response, "/cart");
+    let rows = app.cart_rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].0, rows[0].2),
+        (cart_id, 2),
+        "same cart id, one line"
+    );
+    let (_, page) = app.get_page("/cart").await;
+    assert_eq!(texts(&page, ".subtotal strong"), ["$48.00"]);
+}
+
+#[tokio::test]
+async fn every_line_change_records_the_carts_activity() {
+    let app = spawn_app().await;
+    app.add_to_cart("canvas-tote-bag", "1").await;
+    let last_activity = || async {
+        cart_items::table
+            .select(cart_items::updated_at)
+            .first::<chrono::DateTime<chrono::Utc>>(&mut app.db().await)
+            .await
+            .unwrap()
+    };
+    let added = last_activity().await;
+
+    app.add_to_cart("canvas-tote-bag", "1").await;
+    let merged = last_activity().await;
+    let id = app.cart_item_ids().await.remove(0);
+    app.post_form(&format!("/cart/items/{id}"), &[("quantity", "5")])
+        .await;
+    let changed = last_activity().await;
+
+    assert!(
+        added < merged && merged < changed,
+        "{added:?} {merged:?} {changed:?}"
+    );
 }
 
 #[tokio::test]
