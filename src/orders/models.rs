@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ fn plausible_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
 pub struct OrderItem {
     pub product_id: i64,
@@ -279,7 +279,7 @@ pub async fn create_pending(
                  WHERE product.stock IS NULL OR EXISTS (SELECT 1 FROM reserved)",
             )
             .bind::<BigInt, _>(line.product_id)
-            .bind::<diesel::sql_types::Integer, _>(quantity)
+            .bind::<Integer, _>(quantity)
             .get_result(conn)
             .await
             .optional()?;
@@ -318,23 +318,26 @@ pub async fn create_pending(
             .returning(Order::as_returning())
             .get_result(conn)
             .await?;
-        let items: Vec<_> = reserved
-            .iter()
-            .map(|(line, row)| {
-                (
-                    order_items::order_id.eq(order.id),
-                    order_items::product_id.eq(line.product_id),
-                    order_items::product_name.eq(&row.name),
-                    order_items::unit_price_minor.eq(row.price_minor),
-                    order_items::quantity.eq(i32::try_from(line.quantity).unwrap_or(i32::MAX)),
-                )
-            })
-            .collect();
-        let items = diesel::insert_into(order_items::table)
-            .values(items)
-            .returning(OrderItem::as_returning())
-            .get_results(conn)
-            .await?;
+        // One prepared statement whatever the number of lines (diesel's
+        // multi-row insert is parsed and planned again on every call).
+        let items: Vec<OrderItem> = Statement::new(
+            "INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity) \
+             SELECT $1, line.* FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[]) \
+                 AS line (product_id, product_name, unit_price_minor, quantity) \
+             RETURNING product_id, product_name, unit_price_minor, quantity",
+        )
+        .bind::<BigInt, _>(order.id)
+        .bind::<Array<BigInt>, _>(reserved.iter().map(|(line, _)| line.product_id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(reserved.iter().map(|(_, row)| row.name.as_str()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(reserved.iter().map(|(_, row)| row.price_minor).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(
+            reserved
+                .iter()
+                .map(|(line, _)| i32::try_from(line.quantity).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .load(conn)
+        .await?;
         record_event(conn, order.id, "created", "checkout").await?;
         Ok((order, items))
     })
@@ -353,14 +356,22 @@ pub async fn attach_session(
     session_id: &str,
     checkout_url: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(orders::table.find(order_id))
-        .set((
-            orders::stripe_session_id.eq(session_id),
-            orders::checkout_url.eq(checkout_url),
-            orders::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    // Prepared once per connection: diesel's update DSL was parsed again
+    // on every checkout.
+    Statement::new(
+        "UPDATE orders SET stripe_session_id = $2, checkout_url = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind::<BigInt, _>(order_id)
+    .bind::<Text, _>(session_id)
+    .bind::<Nullable<Text>, _>(checkout_url)
+    .execute(conn)
+    .await
+}
+
+#[derive(QueryableByName)]
+struct PaidOrder {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    cart_id: Option<Uuid>,
 }
 
 /// pending → paid, at most once: the conditional update lets exactly one of
@@ -375,24 +386,22 @@ pub async fn mark_paid(
     source: &str,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
-        let paid: Option<Option<Uuid>> = diesel::update(
-            orders::table
-                .find(order_id)
-                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+        // Prepared once per connection (diesel's update DSL is parsed and
+        // planned again on every call).
+        let paid: Option<PaidOrder> = Statement::new(
+            "UPDATE orders SET status = $2, paid_at = now(), stripe_payment_intent_id = $4, \
+                 email = $5, checkout_url = NULL, updated_at = now() \
+             WHERE id = $1 AND status = $3 RETURNING cart_id",
         )
-        .set((
-            orders::status.eq(OrderStatus::Paid.as_str()),
-            orders::paid_at.eq(diesel::dsl::now),
-            orders::stripe_payment_intent_id.eq(payment_intent_id),
-            orders::email.eq(email),
-            orders::checkout_url.eq(None::<String>),
-            orders::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(orders::cart_id)
+        .bind::<BigInt, _>(order_id)
+        .bind::<Text, _>(OrderStatus::Paid.as_str())
+        .bind::<Text, _>(OrderStatus::Pending.as_str())
+        .bind::<Nullable<Text>, _>(payment_intent_id)
+        .bind::<Nullable<Text>, _>(email)
         .get_result(conn)
         .await
         .optional()?;
-        let Some(cart_id) = paid else {
+        let Some(PaidOrder { cart_id }) = paid else {
             return Ok(false);
         };
         if let Some(cart_id) = cart_id {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{BigInt, Jsonb, Nullable, SmallInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 
@@ -171,7 +171,7 @@ impl PaymentStatus {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
 pub struct Payment {
     pub id: String,
@@ -484,28 +484,33 @@ pub async fn finish(
     response: impl Fn(&Payment) -> (u16, serde_json::Value) + Sync,
 ) -> QueryResult<(Payment, u16, serde_json::Value)> {
     use diesel_async::AsyncConnection;
+    // Prepared once per connection (diesel's update DSL is parsed and
+    // planned again on every call), like the claim.
     conn.transaction(async |conn| {
-        let payment: Payment = diesel::update(payments::table.find(payment_id))
-            .set((
-                payments::status.eq(outcome.status.as_str()),
-                payments::stripe_payment_intent_id.eq(outcome.payment_intent_id),
-                payments::failure_code.eq(outcome.failure_code),
-                payments::decline_code.eq(outcome.decline_code),
-                payments::failure_message.eq(outcome.failure_message),
-                payments::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(Payment::as_returning())
-            .get_result(conn)
-            .await?;
+        let payment: Payment = Statement::new(
+            "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
+                 decline_code = $5, failure_message = $6, updated_at = now() \
+             WHERE id = $1 RETURNING *",
+        )
+        .bind::<Text, _>(payment_id)
+        .bind::<Text, _>(outcome.status.as_str())
+        .bind::<Nullable<Text>, _>(outcome.payment_intent_id)
+        .bind::<Nullable<Text>, _>(outcome.failure_code)
+        .bind::<Nullable<Text>, _>(outcome.decline_code)
+        .bind::<Nullable<Text>, _>(outcome.failure_message)
+        .get_result(conn)
+        .await?;
         let (status, body) = response(&payment);
-        diesel::update(api_idempotency::table.find((api_key_id, key)))
-            .set((
-                api_idempotency::response_status.eq(i16::try_from(status).unwrap_or(500)),
-                api_idempotency::response_body.eq(&body),
-                api_idempotency::locked_at.eq(None::<DateTime<Utc>>),
-            ))
-            .execute(conn)
-            .await?;
+        Statement::new(
+            "UPDATE api_idempotency SET response_status = $3, response_body = $4, locked_at = NULL \
+             WHERE api_key_id = $1 AND key = $2",
+        )
+        .bind::<BigInt, _>(api_key_id)
+        .bind::<Text, _>(key)
+        .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(500))
+        .bind::<Jsonb, _>(&body)
+        .execute(conn)
+        .await?;
         Ok((payment, status, body))
     })
     .await
