@@ -251,7 +251,7 @@ fn reserve(
     let scope = (api_key, key.to_owned());
     let mut st = shared.lock();
     st.prune_idempotency();
-    match st.idempotency.get(&scope) {
+    match st.idempotent(&scope) {
         None => {
             let created = st.now();
             st.idempotency.insert(

@@ -135,6 +135,8 @@ pub struct State {
     pub endpoints: Vec<WebhookEndpoint>,
     /// Keyed by (API key, Idempotency-Key): keys are scoped per API key.
     pub idempotency: HashMap<(String, String), Idempotent>,
+    /// When `prune_idempotency` next sweeps, in simulated seconds.
+    next_idempotency_prune: i64,
     pub faults: Faults,
     /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
     pub fault_counter: u64,
@@ -190,8 +192,24 @@ impl State {
         })
     }
 
-    pub fn prune_idempotency(&mut self) {
+    /// The request saved under this key, unless Stripe would have forgotten it.
+    pub fn idempotent(&self, scope: &(String, String)) -> Option<&Idempotent> {
         let cutoff = self.now() - IDEMPOTENCY_TTL_SECS;
+        self.idempotency
+            .get(scope)
+            .filter(|entry| entry.created() > cutoff)
+    }
+
+    /// Drops the keys Stripe would have forgotten. A sweep over all of them,
+    /// so at most once a simulated minute (a sweep on every request made a
+    /// long run slower and slower); `idempotent` hides them in between.
+    pub fn prune_idempotency(&mut self) {
+        let now = self.now();
+        if now < self.next_idempotency_prune {
+            return;
+        }
+        self.next_idempotency_prune = now + 60;
+        let cutoff = now - IDEMPOTENCY_TTL_SECS;
         self.idempotency.retain(|_, entry| entry.created() > cutoff);
     }
 

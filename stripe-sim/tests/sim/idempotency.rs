@@ -45,6 +45,27 @@ async fn the_same_key_and_parameters_replay_the_first_response() {
 }
 
 #[tokio::test]
+async fn a_key_is_forgotten_after_24_hours() {
+    let sim = harness::start().await;
+    let params = session_params();
+    let post = || sim.post_as("/v1/checkout/sessions", &params, KEY, Some("order-1"));
+    let first = post().await;
+    sim.admin("advance_clock", json!({ "seconds": 24 * 3600 - 30 }))
+        .await;
+    assert_eq!(post().await.header("Idempotent-Replayed"), Some("true"));
+
+    // Past 24 hours, within a minute of the last sweep over the keys.
+    sim.admin("advance_clock", json!({ "seconds": 31 })).await;
+    let after = post().await;
+
+    assert_eq!(after.status, 200);
+    assert_eq!(after.header("Idempotent-Replayed"), None, "a new request");
+    assert_ne!(after.body["id"], first.body["id"]);
+    assert_eq!(session_count(&sim).await, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_key_reused_with_other_parameters_is_an_idempotency_error() {
     let sim = harness::start().await;
     sim.post_as(
