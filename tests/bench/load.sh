@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shop load benchmark on this machine, loopback only, bounded in time. With wrk
-# (--latency), one run of DURATION seconds each:
+# (--latency), ROUNDS rounds of one run of DURATION seconds each of:
 #   0. hello:        GET / on src/bin/hello-bench.rs, the smallest actix-web
 #                    server (the "framework ceiling" on this machine);
 #   1. catalog:      GET /;
@@ -14,10 +14,14 @@
 #                    checkout.session.completed event (verified, recorded,
 #                    applied: a session that is not ours changes no order);
 #   6. the baseline: pgbench, one single-row INSERT per transaction into a
-#                    scratch table, on the same PostgreSQL cluster.
-# Prints a Markdown table: requests/s, p50/p99, the ratio to hello and to the
-# pgbench INSERT rate, answers with an unexpected status, the app's peak RSS,
-# and the issue-7 targets.
+#                    scratch table, on the same PostgreSQL cluster;
+# then one more run of each shop workload below saturation: the same
+# connections, pausing between requests so that they offer PACE of its peak.
+# Prints Markdown tables: requests/s, p50/p99, the ratio to hello and to the
+# pgbench INSERT rate (the median of the rounds' ratios: this machine is shared
+# and its speed drifts, so each ratio pairs runs made next to each other),
+# answers with an unexpected status, CPU per request, the latency below
+# saturation, the app's peak RSS, and the issue-7 targets.
 #
 # Browsing and form posts carry the cookie and CSRF token of shoppers set up
 # with curl beforehand (one per connection), each with a one-line cart. Every
@@ -32,9 +36,10 @@
 # the load comes from one address). Needs wrk, pgbench, psql, curl and
 # python3.
 # Tunables: DURATION (seconds per run, default 10, at most 280: the webhook
-# signatures must stay within Stripe's 300 s tolerance), CONNECTIONS (default
-# 64), THREADS (wrk threads, default 2), DATABASE_POOL_SIZE (the app's pool,
-# default 16, the app's default), LOG (the app's RUST_LOG, default warn),
+# signatures must stay within Stripe's 300 s tolerance), ROUNDS (default 3),
+# PACE (default 0.5), CONNECTIONS (default 64), THREADS (wrk threads, default
+# 2), DATABASE_POOL_SIZE (the app's pool, default 16, the app's default), LOG
+# (the app's RUST_LOG, default warn),
 # WEBHOOK_RATE_MAX (events signed per second of DURATION, default 6000; past
 # them events repeat and show up as duplicates), PROFILE=dev (a debug build),
 # MAX_LOAD (see below). pgbench opens CONNECTIONS sessions next to the app's
@@ -45,11 +50,14 @@ cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/storefront-target}"
 profile="${PROFILE:-release}"
 duration="${DURATION:-10}"
+rounds="${ROUNDS:-3}"
 connections="${CONNECTIONS:-64}"
 threads="${THREADS:-2}"
 pool="${DATABASE_POOL_SIZE:-16}"
 log="${LOG:-warn}"
 [[ "$duration" =~ ^[0-9]+$ ]] && ((duration >= 1 && duration <= 280)) || { echo "DURATION must be 1 to 280 seconds" >&2; exit 2; }
+[[ "$rounds" =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 9)) || { echo "ROUNDS must be 1 to 9" >&2; exit 2; }
+[[ "${PACE:-0.5}" =~ ^0?\.[0-9]+$ ]] || { echo "PACE must be a fraction below 1, like 0.5" >&2; exit 2; }
 cargo_flags=(--quiet -p storefront -p stripe-sim --bins)
 bin_dir="$CARGO_TARGET_DIR/debug"
 if [ "$profile" = release ]; then
@@ -167,27 +175,35 @@ LUA
 lua_common 200 "" >"$work/hello.lua"
 
 # Add-to-cart: shopper n of this thread adds one unit, and on the next round
-# sets the line back to 1, so a line holds at most a few units.
+# sets the line back to 1, so a line holds at most a few units. The requests
+# are formatted once, in init: wrk's CPU is not what is measured.
 {
   lua_common 303 /cart
   cat "$work/shoppers.lua"
   cat <<'LUA'
-counter = 0
-function request()
+requests, counter = {}, 0
+function init(args)
   local n = #shoppers
-  local i = (counter + (tid - 1) * math.floor(n / nthreads)) % n + 1
-  local add = math.floor(counter / n) % 2 == 0
-  counter = counter + 1
-  local s = shoppers[i]
-  local headers = {
-    ["Cookie"] = "storefront_session=" .. s.cookie,
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-  }
-  if add then
-    return wrk.format("POST", "/cart/items", headers,
-      "csrf_token=" .. s.csrf .. "&product=field-notes-journal&quantity=1")
+  for round = 0, 1 do
+    for k = 0, n - 1 do
+      local s = shoppers[(k + (tid - 1) * math.floor(n / nthreads)) % n + 1]
+      local headers = {
+        ["Cookie"] = "storefront_session=" .. s.cookie,
+        ["Content-Type"] = "application/x-www-form-urlencoded",
+      }
+      if round == 0 then
+        table.insert(requests, wrk.format("POST", "/cart/items", headers,
+          "csrf_token=" .. s.csrf .. "&product=field-notes-journal&quantity=1"))
+      else
+        table.insert(requests, wrk.format("POST", "/cart/items/" .. s.item, headers,
+          "csrf_token=" .. s.csrf .. "&quantity=1"))
+      end
+    end
   end
-  return wrk.format("POST", "/cart/items/" .. s.item, headers, "csrf_token=" .. s.csrf .. "&quantity=1")
+end
+function request()
+  counter = counter % #requests + 1
+  return requests[counter]
 end
 LUA
 } >"$work/cart.lua"
@@ -197,15 +213,20 @@ LUA
   lua_common 303 "$sim/"
   cat "$work/shoppers.lua"
   cat <<'LUA'
-counter = 0
-function request()
+requests, counter = {}, 0
+function init(args)
   local n = #shoppers
-  local s = shoppers[(counter + (tid - 1) * math.floor(n / nthreads)) % n + 1]
-  counter = counter + 1
-  return wrk.format("POST", "/checkout", {
-    ["Cookie"] = "storefront_session=" .. s.cookie,
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-  }, "csrf_token=" .. s.csrf)
+  for k = 0, n - 1 do
+    local s = shoppers[(k + (tid - 1) * math.floor(n / nthreads)) % n + 1]
+    table.insert(requests, wrk.format("POST", "/checkout", {
+      ["Cookie"] = "storefront_session=" .. s.cookie,
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+    }, "csrf_token=" .. s.csrf))
+  end
+end
+function request()
+  counter = counter % #requests + 1
+  return requests[counter]
 end
 LUA
 } >"$work/checkout.lua"
@@ -219,24 +240,23 @@ LUA
 events_file = "$work/events.tsv"
 LUA
   cat <<'LUA'
-events, next_event = {}, 1
+requests, counter = {}, 0
 function init(args)
   local line_no = 0
   for line in io.lines(events_file) do
     if line_no % nthreads == tid - 1 then
       local tab = line:find("\t", 1, true)
-      table.insert(events, {sig = line:sub(1, tab - 1), body = line:sub(tab + 1)})
+      table.insert(requests, wrk.format("POST", "/webhooks/stripe", {
+        ["Content-Type"] = "application/json",
+        ["Stripe-Signature"] = line:sub(1, tab - 1),
+      }, line:sub(tab + 1)))
     end
     line_no = line_no + 1
   end
 end
 function request()
-  local e = events[next_event]
-  next_event = next_event % #events + 1
-  return wrk.format("POST", "/webhooks/stripe", {
-    ["Content-Type"] = "application/json",
-    ["Stripe-Signature"] = e.sig,
-  }, e.body)
+  counter = counter % #requests + 1
+  return requests[counter]
 end
 LUA
 } >"$work/webhook.lua"
@@ -282,122 +302,173 @@ PGPASSWORD="$(cat "$work/data/postgres.password")"
 export PGPASSWORD
 # WAL flushes (fsyncs) so far; backends report them within a second.
 wal_syncs() { psql -Atqc "SELECT wal_sync FROM pg_stat_wal"; }
-TIMEFORMAT='%U %S' # `time`: wrk's own CPU seconds
-bench() { # NAME SCRIPT URL
-  wal_syncs >"$work/$1.wal"
-  cpu_snapshot >"$work/$1.cpu"
-  { time wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$2" "$3" >"$work/$1.txt"; } 2>"$work/$1.time"
-  cpu_snapshot >>"$work/$1.cpu"
-  sleep 1
-  wal_syncs >>"$work/$1.wal"
+TIMEFORMAT='%U %S' # `time`: the load generator's own CPU seconds
+measured() { # NAME COMMAND...: runs COMMAND, noting CPU and WAL flushes around it
+  local name="$1"
+  shift
+  wal_syncs >"$work/$name.wal"
+  cpu_snapshot >"$work/$name.cpu"
+  { time "$@" >"$work/$name.txt" 2>&1; } 2>"$work/$name.time"
+  cpu_snapshot >>"$work/$name.cpu"
+  sleep 1 # exited pgbench backends reaped, WAL statistics reported
+  wal_syncs >>"$work/$name.wal"
 }
+bench() { # NAME SCRIPT URL
+  measured "$1" wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$2" "$3"
+}
+psql -qc "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+echo "INSERT INTO bench_insert (account_id, amount_minor) VALUES ('acct_bench', 420);" >"$work/insert.sql"
+max_line=0
 
 # A short warm-up (pool connections, page caches), not reported.
 wrk -t"$threads" -c"$connections" -d2s -s "$work/get.lua" "$base/" >/dev/null
-bench hello "$work/hello.lua" "http://127.0.0.1:$hello_port/"
-bench catalog "$work/get.lua" "$base/"
-bench product "$work/get.lua" "$base/products/aurora-ceramic-mug"
-bench cart "$work/cart.lua" "$base"
-bench checkout "$work/checkout.lua" "$base"
-sign_events "$((duration * ${WEBHOOK_RATE_MAX:-6000}))"
-bench webhook "$work/webhook.lua" "$base"
+
+# Peak rates: ROUNDS rounds of every workload, each ratio's two runs next to
+# each other (hello then the pages, the pgbench INSERT then add to cart).
+for round in $(seq 1 "$rounds"); do
+  bench "hello.$round" "$work/hello.lua" "http://127.0.0.1:$hello_port/"
+  bench "catalog.$round" "$work/get.lua" "$base/"
+  bench "product.$round" "$work/get.lua" "$base/products/aurora-ceramic-mug"
+  measured "pgbench.$round" pgbench -n -c "$connections" -j "$threads" -T "$duration" -f "$work/insert.sql"
+  bench "cart.$round" "$work/cart.lua" "$base"
+  line="$(psql -Atqc "SELECT coalesce(max(quantity), 0) FROM cart_items")"
+  max_line=$((line > max_line ? line : max_line))
+  bench "checkout.$round" "$work/checkout.lua" "$base"
+  sign_events "$((duration * ${WEBHOOK_RATE_MAX:-6000}))"
+  bench "webhook.$round" "$work/webhook.lua" "$base"
+done
+
+# Latency below saturation: the same connections, each pausing a random 0 to
+# 2 × CONNECTIONS / rate seconds before each request, so that together they
+# offer PACE (default 0.5) of the workload's median peak rate.
+median_rate() { # WORKLOAD
+  for round in $(seq 1 "$rounds"); do sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/$1.$round.txt"; done |
+    sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+for w in catalog product cart checkout webhook; do
+  script="$work/$w.lua"
+  [ "$w" = product ] || [ "$w" = catalog ] && script="$work/get.lua"
+  path=""
+  [ "$w" = catalog ] && path="/"
+  [ "$w" = product ] && path="/products/aurora-ceramic-mug"
+  offered="$(python3 -c "print(${PACE:-0.5} * $(median_rate "$w"))")"
+  { cat "$script"; echo "function delay() return math.random() * 2 * 1000 * $connections / $offered end"; } >"$work/$w.paced.lua"
+  echo "$offered" >"$work/$w.offered"
+  [ "$w" = webhook ] && sign_events "$((duration * ${WEBHOOK_RATE_MAX:-6000}))"
+  bench "$w.paced" "$work/$w.paced.lua" "$base$path"
+done
 
 # Peak and current RSS of the app, the hello server and the simulator.
 rss() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-app_hwm="$(rss "$app" VmHWM)" app_rss="$(rss "$app" VmRSS)"
-hello_hwm="$(rss "$hello" VmHWM)" sim_hwm="$(rss "$sim_pid" VmHWM)"
-
-orders_made="$(psql -Atqc "SELECT count(*) FROM orders WHERE stripe_session_id IS NOT NULL")"
-events_recorded="$(psql -Atqc "SELECT count(*) FROM stripe_events WHERE id LIKE 'evt_bench_%'")"
-max_line="$(psql -Atqc "SELECT coalesce(max(quantity), 0) FROM cart_items")"
-psql -qc "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-echo "INSERT INTO bench_insert (account_id, amount_minor) VALUES ('acct_bench', 420);" >"$work/insert.sql"
-wal_syncs >"$work/pgbench.wal"
-cpu_snapshot >"$work/pgbench.cpu"
-{ time pgbench -n -c "$connections" -j "$threads" -T "$duration" -f "$work/insert.sql" >"$work/pgbench.txt" 2>&1; } 2>"$work/pgbench.time"
-cpu_snapshot >>"$work/pgbench.cpu"
-sleep 1
-wal_syncs >>"$work/pgbench.wal"
-inserts="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
-pg_latency="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1 ms avg/p' "$work/pgbench.txt" | head -n1)"
+echo "$(rss "$app" VmHWM) $(rss "$app" VmRSS) $(rss "$hello" VmHWM) $(rss "$sim_pid" VmHWM)" >"$work/rss"
+psql -Atqc "SELECT count(*) FROM orders WHERE stripe_session_id IS NOT NULL" >"$work/orders"
+psql -Atqc "SELECT count(*) FROM stripe_events WHERE id LIKE 'evt_bench_%'" >"$work/events"
+echo "$max_line" >"$work/max_line"
 psql -qc "DROP TABLE bench_insert"
-
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Figures out of the wrk reports.
-rate() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/$1.txt"; }
-pct() { awk -v p="$2" '/Latency Distribution/ { f = 1 } f && $1 == p { print $2; exit }' "$work/$1.txt"; }
-ms() { # wrk's "850.00us", "1.23ms", "1.02s" to milliseconds
-  python3 -c "import re, sys; v, u = re.fullmatch(r'([0-9.]+)(us|ms|s|m)', sys.argv[1]).groups(); print(float(v) * {'us': 0.001, 'ms': 1, 's': 1000, 'm': 60000}[u])" "$1"
-}
-field() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$work/$1.txt"; }
-non2xx3xx() { local n; n="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/$1.txt")"; echo "${n:-0}"; }
-div() { python3 -c "print(f'{$1 / $2:.3f}')"; }
-round() { python3 -c "print(f'{$1:.0f}')"; }
-
-hello_rate="$(rate hello)"
-row() { # NAME LABEL
-  local r
-  r="$(rate "$1")"
-  echo "| $2 | $(round "$r") | $(pct "$1" 50%) / $(pct "$1" 99%) | $(div "$r" "$hello_rate") | $(div "$r" "$inserts") | $(field "$1" unexpected) of $(field "$1" requests) |"
-}
-
 echo
-echo "Storefront load, $(nproc) cores, ${duration}s per run, $connections connections, $threads wrk threads," \
+echo "Storefront load, $(nproc) cores, $rounds rounds of ${duration}s runs, $connections connections, $threads wrk threads," \
   "pool $pool, RUST_LOG=$log, $profile build, $(date -u +%Y-%m-%d); load average before: $load_before, after: $load_after"
-echo
-echo "| Workload | requests/s | p50 / p99 latency | vs hello | vs pgbench INSERT | unexpected answers |"
-echo "|---|---:|---|---:|---:|---:|"
-row hello "hello (minimal actix-web, GET /)"
-row catalog "Catalog page (GET /)"
-row product "Product page (GET /products/aurora-ceramic-mug)"
-row cart "Add to cart (POST /cart/items, alternating with a quantity update)"
-row checkout "Checkout creation (POST /checkout: order + Checkout Session at the simulator)"
-row webhook "Webhook ingestion (POST /webhooks/stripe, signed, fresh event ids)"
-echo "| pgbench single-row INSERT, same cluster ($pg_latency) | $(round "$inserts") | | $(div "$inserts" "$hello_rate") | 1.000 | |"
-echo
-echo "Peak RSS (VmHWM): app $app_hwm MB (current $app_rss MB); hello $hello_hwm MB; standalone simulator $sim_hwm MB."
-for w in hello catalog product cart checkout webhook; do
-  printf '%s: wrk non-2xx/3xx %s, socket errors %s. ' "$w" "$(non2xx3xx "$w")" "$(field "$w" socket_errors)"
-done
-echo
-echo "Orders with a Checkout Session: $orders_made; bench events recorded: $events_recorded" \
-  "(duplicates answered: $(field webhook duplicates)); largest cart line: $max_line."
+python3 - "$work" "$rounds" "$(getconf CLK_TCK)" "$connections" "${PACE:-0.5}" <<'PY'
+import re, statistics, sys
+work, rounds, hz, connections, pace = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+median = statistics.median_low
+labels = {
+    "hello": "hello (minimal actix-web, GET /)",
+    "catalog": "Catalog page (GET /)",
+    "product": "Product page (GET /products/aurora-ceramic-mug)",
+    "cart": "Add to cart (POST /cart/items, alternating with a quantity update)",
+    "checkout": "Checkout creation (POST /checkout: order + Checkout Session at the simulator)",
+    "webhook": "Webhook ingestion (POST /webhooks/stripe, signed, fresh event ids)",
+}
+def read(name):
+    return open(f"{work}/{name}.txt").read()
+def ms(text):  # wrk's "850.00us", "1.23ms", "1.02s"
+    value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+def wrk(name):
+    t = read(name)
+    pct = lambda p: ms(re.search(rf"^\s+{p}%\s+(\S+)", t, re.M).group(1))
+    field = lambda f: int(re.search(rf"{f}=(\d+)", t).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    return {"rate": float(re.search(r"Requests/sec:\s+([0-9.]+)", t).group(1)), "p50": pct(50), "p99": pct(99),
+            "requests": field("requests"), "unexpected": field("unexpected"), "duplicates": field("duplicates"),
+            "socket_errors": field("socket_errors"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+def pgbench(name):
+    t = read(name)
+    return {"rate": float(re.search(r"^tps = ([0-9.]+)", t, re.M).group(1)),
+            "requests": int(re.search(r"transactions actually processed: (\d+)", t).group(1)),
+            "latency": float(re.search(r"latency average = ([0-9.]+) ms", t).group(1))}
+runs = {w: [wrk(f"{w}.{r}") for r in range(1, rounds + 1)] for w in labels}
+runs["pgbench"] = [pgbench(f"pgbench.{r}") for r in range(1, rounds + 1)]
+ratio = lambda w, base: [a["rate"] / b["rate"] for a, b in zip(runs[w], runs[base])]
+fmt = lambda v: f"{v:.1f} ms" if v >= 1 else f"{v * 1000:.0f} µs"
 
-# Where the CPU went during each run (2 cores = 2 CPU seconds per second).
-echo
-echo "CPU seconds during each ${duration}s run ($(nproc) cores: $((duration * $(nproc))) s available), and per request:"
-echo
-python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
-import re, sys
-work, hz = sys.argv[1], int(sys.argv[2])
-print("| Run | server (app or hello) | PostgreSQL | simulator | wrk (or pgbench) | anything else | server / request | PostgreSQL / request | WAL flushes / request |")
+print()
+print("| Workload | requests/s | p50 / p99 latency | vs hello | vs pgbench INSERT | unexpected answers |")
+print("|---|---:|---|---:|---:|---:|")
+for w, label in labels.items():
+    rs = runs[w]
+    print(f"| {label} | {median([r['rate'] for r in rs]):.0f} | {fmt(median([r['p50'] for r in rs]))} / "
+          f"{fmt(median([r['p99'] for r in rs]))} | {median(ratio(w, 'hello')):.3f} | {median(ratio(w, 'pgbench')):.3f} | "
+          f"{sum(r['unexpected'] for r in rs)} of {sum(r['requests'] for r in rs)} |")
+pg = runs["pgbench"]
+print(f"| pgbench single-row INSERT, same cluster ({median([r['latency'] for r in pg]):.3f} ms avg) | "
+      f"{median([r['rate'] for r in pg]):.0f} | | {median(ratio('pgbench', 'hello')):.3f} | 1.000 | |")
+print()
+print("Medians over the rounds; each ratio is the median of the rounds' ratios. Per round:")
+for w, base in [("catalog", "hello"), ("product", "hello"), ("cart", "pgbench")]:
+    print(f"- {w} / {base}: " + ", ".join(f"{v:.3f}" for v in ratio(w, base)))
+app_hwm, app_rss, hello_hwm, sim_hwm = open(f"{work}/rss").read().split()
+print()
+print(f"Peak RSS (VmHWM): app {app_hwm} MB (current {app_rss} MB); hello {hello_hwm} MB; standalone simulator {sim_hwm} MB.")
+all_runs = [r for w in labels for r in runs[w]]
+print(f"wrk non-2xx/3xx: {sum(r['non2xx'] for r in all_runs)}; socket errors: {sum(r['socket_errors'] for r in all_runs)}. "
+      f"Orders with a Checkout Session: {open(f'{work}/orders').read().strip()}; bench events recorded: "
+      f"{open(f'{work}/events').read().strip()} (duplicates answered: {sum(r['duplicates'] for r in runs['webhook'])}); "
+      f"largest cart line: {open(f'{work}/max_line').read().strip()}.")
+
+print()
+print("CPU seconds used during the runs of each workload (all rounds), and per request:")
+print()
+print("| Workload | server (app or hello) | PostgreSQL | simulator | wrk (or pgbench) | anything else | server / request | PostgreSQL / request | WAL flushes / request |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for name in ["hello", "catalog", "product", "cart", "checkout", "webhook", "pgbench"]:
-    before, after = (list(map(int, line.split())) for line in open(f"{work}/{name}.cpu"))
-    app, pg, sim, hello, total = ((a - b) / hz for a, b in zip(after, before))
-    wrk = sum(map(float, open(f"{work}/{name}.time").read().split()[-2:]))
-    report = open(f"{work}/{name}.txt").read()
-    if name == "pgbench":  # its transactions; its own CPU in the wrk column
-        requests = int(re.search(r"transactions actually processed: (\d+)", report).group(1))
-    else:
-        requests = int(re.search(r"requests=(\d+)", report).group(1))
-    server = hello if name == "hello" else app
-    other = total - app - pg - sim - hello - wrk
+for w in [*labels, "pgbench"]:
+    cpu, flushes, load_gen = [0.0] * 5, 0, 0.0
+    for r in range(1, rounds + 1):
+        before, after = (list(map(int, line.split())) for line in open(f"{work}/{w}.{r}.cpu"))
+        cpu = [c + (a - b) / hz for c, a, b in zip(cpu, after, before)]
+        wal_before, wal_after = (int(line) for line in open(f"{work}/{w}.{r}.wal"))
+        flushes += wal_after - wal_before
+        load_gen += sum(map(float, open(f"{work}/{w}.{r}.time").read().split()[-2:]))
+    app, pgc, sim, hello, total = cpu
+    requests = sum(r["requests"] for r in runs[w])
+    server = hello if w == "hello" else app
+    other = max(total - app - pgc - sim - hello - load_gen, 0)
     us = lambda seconds: f"{seconds / requests * 1e6:.0f} µs"
-    wal_before, wal_after = (int(line) for line in open(f"{work}/{name}.wal"))
-    flushes = (wal_after - wal_before) / requests
-    print(f"| {name} | {server:.1f} | {pg:.1f} | {sim:.1f} | {wrk:.1f} | {max(other, 0):.1f} | {us(server)} | {us(pg)} | {flushes:.2f} |")
-PY
+    print(f"| {w} | {server:.1f} | {pgc:.1f} | {sim:.1f} | {load_gen:.1f} | {other:.1f} | {us(server)} | {us(pgc)} | {flushes / requests:.2f} |")
 
-# Issue 7's targets.
-verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo met; else echo "NOT met"; fi; }
-echo
-echo "Targets:"
-echo "- catalog >= 25% of hello: $(div "$(rate catalog)" "$hello_rate") -> $(verdict "$(rate catalog) >= 0.25 * $hello_rate")"
-echo "- add-to-cart >= 60% of pgbench INSERT: $(div "$(rate cart)" "$inserts") -> $(verdict "$(rate cart) >= 0.6 * $inserts")"
-for w in catalog product cart checkout webhook; do
-  p99="$(ms "$(pct "$w" 99%)")"
-  echo "- p99 < 20 ms at $connections connections, $w: $p99 ms -> $(verdict "$p99 < 20")"
-done
-echo "- RSS < 60 MB: $app_hwm MB -> $(verdict "$app_hwm < 60")"
+print()
+print(f"Below saturation: {connections} connections each pausing at random between requests, offering {pace:g} of the median peak rate:")
+print()
+print("| Workload | offered requests/s | served requests/s | p50 / p99 latency | unexpected answers |")
+print("|---|---:|---:|---|---:|")
+paced = {}
+for w in ["catalog", "product", "cart", "checkout", "webhook"]:
+    r = paced[w] = wrk(f"{w}.paced")
+    print(f"| {labels[w]} | {float(open(f'{work}/{w}.offered').read()):.0f} | {r['rate']:.0f} | {fmt(r['p50'])} / {fmt(r['p99'])} | "
+          f"{r['unexpected']} of {r['requests']} |")
+
+verdict = lambda ok: "met" if ok else "NOT met"
+catalog, cart = median(ratio("catalog", "hello")), median(ratio("cart", "pgbench"))
+print()
+print("Targets:")
+print(f"- catalog >= 25% of hello: {catalog:.3f} -> {verdict(catalog >= 0.25)}")
+print(f"- add-to-cart >= 60% of pgbench INSERT: {cart:.3f} -> {verdict(cart >= 0.6)}")
+for w in ["catalog", "product", "cart", "checkout", "webhook"]:
+    peak, below = median([r["p99"] for r in runs[w]]), paced[w]["p99"]
+    print(f"- p99 < 20 ms at {connections} connections, {w}: at peak {peak:.1f} ms -> {verdict(peak < 20)}; "
+          f"at {pace:g} of peak {below:.1f} ms -> {verdict(below < 20)}")
+print(f"- RSS < 60 MB: {app_hwm} MB -> {verdict(float(app_hwm) < 60)}")
+PY
