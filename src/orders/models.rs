@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ fn plausible_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
 pub struct OrderItem {
     pub product_id: i64,
@@ -241,6 +241,15 @@ struct Reserved {
     price_minor: i64,
     #[diesel(sql_type = Text)]
     currency: String,
+}
+
+/// A new order's row as the database made it.
+#[derive(QueryableByName)]
+struct Created {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    created_at: DateTime<Utc>,
 }
 
 /// Creates a pending order and reserves its stock in one transaction. The
@@ -307,38 +316,61 @@ pub async fn create_pending(
             reserved.push((line, row));
         }
         let total = total.ok_or(CreateOrderError::Empty)?;
-        let order: Order = diesel::insert_into(orders::table)
-            .values((
-                orders::token.eq(new_token()),
-                orders::browser_id.eq(browser_id),
-                orders::cart_id.eq(cart_id),
-                orders::currency.eq(total.currency().code()),
-                orders::amount_total_minor.eq(total.minor()),
-            ))
-            .returning(Order::as_returning())
-            .get_result(conn)
-            .await?;
-        // One prepared statement whatever the number of lines (diesel's
-        // multi-row insert is parsed and planned again on every call).
-        let items: Vec<OrderItem> = Statement::new(
-            "INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity) \
-             SELECT $1, line.* FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[]) \
-                 AS line (product_id, product_name, unit_price_minor, quantity) \
-             RETURNING product_id, product_name, unit_price_minor, quantity",
+        let items: Vec<OrderItem> = reserved
+            .iter()
+            .map(|(line, row)| OrderItem {
+                product_id: line.product_id,
+                product_name: row.name.clone(),
+                unit_price_minor: row.price_minor,
+                quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+            })
+            .collect();
+        // The order, its items and its first event in one round trip, prepared
+        // once per connection.
+        let token = new_token();
+        let created: Created = Statement::new(
+            "WITH new_order AS ( \
+                 INSERT INTO orders (token, browser_id, cart_id, status, currency, amount_total_minor) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at \
+             ), items AS ( \
+                 INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity) \
+                 SELECT new_order.id, line.* FROM new_order, \
+                     unnest($7::bigint[], $8::text[], $9::bigint[], $10::integer[]) \
+                         AS line (product_id, product_name, unit_price_minor, quantity) \
+             ), event AS ( \
+                 INSERT INTO order_events (order_id, kind, source) \
+                 SELECT id, 'created', 'checkout' FROM new_order \
+             ) \
+             SELECT id, created_at FROM new_order",
         )
-        .bind::<BigInt, _>(order.id)
-        .bind::<Array<BigInt>, _>(reserved.iter().map(|(line, _)| line.product_id).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(reserved.iter().map(|(_, row)| row.name.as_str()).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(reserved.iter().map(|(_, row)| row.price_minor).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(
-            reserved
-                .iter()
-                .map(|(line, _)| i32::try_from(line.quantity).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .load(conn)
+        .bind::<Text, _>(&token)
+        .bind::<SqlUuid, _>(browser_id)
+        .bind::<Nullable<SqlUuid>, _>(cart_id)
+        .bind::<Text, _>(OrderStatus::Pending.as_str())
+        .bind::<Text, _>(total.currency().code())
+        .bind::<BigInt, _>(total.minor())
+        .bind::<Array<BigInt>, _>(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(items.iter().map(|i| i.product_name.as_str()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(items.iter().map(|i| i.unit_price_minor).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+        .get_result(conn)
         .await?;
-        record_event(conn, order.id, "created", "checkout").await?;
+        let order = Order {
+            id: created.id,
+            token,
+            browser_id,
+            cart_id,
+            status: OrderStatus::Pending,
+            currency: total.currency(),
+            amount_total_minor: total.minor(),
+            amount_refunded_minor: 0,
+            email: None,
+            stripe_session_id: None,
+            stripe_payment_intent_id: None,
+            checkout_url: None,
+            paid_at: None,
+            created_at: created.created_at,
+        };
         Ok((order, items))
     })
     .await

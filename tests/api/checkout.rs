@@ -113,6 +113,10 @@ async fn cart_checkout_pays_on_the_hosted_page_and_confirms_the_order() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.paid_events().await, 1);
     assert_eq!(app.stock("aurora-ceramic-mug").await, Some(38));
+    let history = app.order_history(order.id).await;
+    let kinds: Vec<&str> = history.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["created", "paid"]);
+    assert_eq!(history[0].1, "checkout");
 }
 
 #[tokio::test]

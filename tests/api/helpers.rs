@@ -393,6 +393,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An order's events as (kind, source), oldest first.
+    pub async fn order_history(&self, order_id: i64) -> Vec<(String, String)> {
+        order_events::table
+            .filter(order_events::order_id.eq(order_id))
+            .order_by(order_events::id)
+            .select((order_events::kind, order_events::source))
+            .load(&mut self.db().await)
+            .await
+            .unwrap()
+    }
+
     pub async fn stock(&self, slug: &str) -> Option<i32> {
         products::table
             .filter(products::slug.eq(slug))
