@@ -65,6 +65,8 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// How old a pending order must be before the reconciler asks Stripe about it.
     pub reconcile_after: Duration,
+    /// How long a cart nobody touches is kept.
+    pub cart_retention: Duration,
     /// Writes (POST, PATCH...) per minute per client; 0 turns limits off.
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -179,6 +181,15 @@ impl Settings {
         let reconcile_interval =
             millis(&lookup, "RECONCILE_INTERVAL_MS", "60000", 100..=3_600_000)?;
         let reconcile_after = millis(&lookup, "RECONCILE_AFTER_MS", "300000", 0..=86_400_000)?;
+        let cart_retention = Duration::from_secs(
+            24 * 3600
+                * parse(&lookup, "CART_RETENTION_DAYS", "30", |v| {
+                    match v.parse::<u64>() {
+                        Ok(n) if (1..=3650).contains(&n) => Ok(n),
+                        _ => Err("expected days from 1 to 3650".to_owned()),
+                    }
+                })?,
+        );
         let rate_limit_per_minute = parse(&lookup, "RATE_LIMIT_PER_MINUTE", "120", |v| {
             v.parse::<u32>()
                 .map_err(|_| "expected a whole number (0 turns limits off)".to_owned())
@@ -209,6 +220,7 @@ impl Settings {
             checkout_session_ttl,
             reconcile_interval,
             reconcile_after,
+            cart_retention,
             rate_limit_per_minute,
             rate_limit_burst,
             trust_proxy_headers,
@@ -306,6 +318,7 @@ mod tests {
             ("STRIPE_TIMEOUT_MS", "fast"),
             ("CHECKOUT_SESSION_MINUTES", "10"),
             ("RECONCILE_INTERVAL_MS", "0"),
+            ("CART_RETENTION_DAYS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

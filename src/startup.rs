@@ -33,7 +33,7 @@ use crate::{
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
 
-/// Connections for the background tasks (the reconciler, catalog reloads),
+/// Connections for the background tasks (the reconciler, the cart purge, catalog reloads),
 /// next to the request pools.
 const BACKGROUND_POOL_SIZE: usize = 2;
 
@@ -164,6 +164,7 @@ pub struct Application {
     /// The in-process Stripe simulator, in test mode.
     simulator: Option<stripe_sim::Simulator>,
     reconciler: tokio::task::JoinHandle<()>,
+    cart_purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
 }
 
@@ -211,6 +212,10 @@ impl Application {
             background.clone(),
             settings.reconcile_interval,
             settings.reconcile_after,
+        ));
+        let cart_purge = tokio::spawn(cart::purge::run(
+            background.clone(),
+            settings.cart_retention,
         ));
         let secure_cookies = settings.secure_cookies();
         let checkout_origin = background.payments.checkout_origin();
@@ -291,6 +296,7 @@ impl Application {
             server,
             simulator,
             reconciler,
+            cart_purge,
             catalog_listener,
         })
     }
@@ -319,6 +325,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.reconciler.abort();
+        self.cart_purge.abort();
         self.catalog_listener.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;

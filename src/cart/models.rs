@@ -1,8 +1,9 @@
+use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::result::Error::DatabaseError;
-use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -293,6 +294,28 @@ pub async fn remove(
     .optional()?
     .map(|changed| changed.product_name)
     .ok_or(CartError::ItemNotFound)
+}
+
+/// Deletes up to `batch` carts untouched since `cutoff` (created before it,
+/// and no line changed since), their lines with them; returns how many.
+/// Carts another node's purge has locked are skipped. A shopper adding to a
+/// cart as it is deleted gets it back with that one line (see `add`).
+pub async fn purge_abandoned(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    batch: i64,
+) -> QueryResult<usize> {
+    Statement::new(
+        "DELETE FROM carts WHERE id IN ( \
+             SELECT id FROM carts c WHERE created_at < $1 \
+               AND NOT EXISTS ( \
+                   SELECT 1 FROM cart_items i WHERE i.cart_id = c.id AND i.updated_at >= $1) \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
+    .await
 }
 
 fn line_quantity(units: u32) -> i32 {

@@ -95,6 +95,60 @@ async fn a_cart_whose_row_was_deleted_starts_again_on_the_next_add() {
 }
 
 #[tokio::test]
+async fn carts_untouched_for_the_retention_are_deleted_at_start_and_hourly() {
+    let mut app = spawn_app().await;
+    app.add_to_cart("canvas-tote-bag", "1").await;
+    let idle = app.cart_rows().await[0].0;
+    // Another cart, 40 days old but with a line changed yesterday, and a new
+    // empty one.
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE carts SET created_at = now() - interval '31 days' WHERE id = '{idle}';
+             UPDATE cart_items SET updated_at = now() - interval '31 days' WHERE cart_id = '{idle}';
+             INSERT INTO carts (id, created_at) VALUES
+                 ('00000000-0000-0000-0000-00000000000a', now() - interval '40 days'),
+                 ('00000000-0000-0000-0000-00000000000b', now());
+             INSERT INTO cart_items (cart_id, product_id, quantity, updated_at)
+                 SELECT '00000000-0000-0000-0000-00000000000a', id, 1, now() - interval '1 day'
+                 FROM products WHERE slug = 'canvas-tote-bag';"
+        ))
+        .await
+        .unwrap();
+
+    // The purge runs when a node starts, then every hour.
+    app.restart().await;
+
+    let remaining = || async {
+        let mut ids: Vec<String> = carts::table
+            .select(carts::id)
+            .load::<uuid::Uuid>(&mut app.db().await)
+            .await
+            .unwrap()
+            .iter()
+            .map(|id| id.to_string()[34..].to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    app.eventually("the idle cart is deleted", || async {
+        remaining().await.len() == 2
+    })
+    .await;
+    assert_eq!(remaining().await, ["0a", "0b"]);
+    assert_eq!(
+        app.cart_rows().await.len(),
+        1,
+        "the idle cart's line went with it"
+    );
+    // Its shopper starts again.
+    let response = app.add_to_cart("aurora-ceramic-mug", "1").await;
+    assert_redirect_to(&response, "/cart");
+    let (_, page) = app.get_page("/cart").await;
+    assert_eq!(texts(&page, ".subtotal strong"), ["$24.00"]);
+}
+
+#[tokio::test]
 async fn every_line_change_records_the_carts_activity() {
     let app = spawn_app().await;
     app.add_to_cart("canvas-tote-bag", "1").await;

@@ -1,0 +1,41 @@
+//! Forgets abandoned carts: every hour, deletes the carts nobody has touched
+//! for `CART_RETENTION_DAYS`, with their lines. Safe on several nodes at once:
+//! each takes only carts no other node has locked.
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use super::models;
+use crate::startup::AppState;
+
+/// How often to look.
+const INTERVAL: Duration = Duration::from_secs(3600);
+/// Carts deleted per statement, so that no statement holds many locks for long.
+const BATCH: i64 = 1000;
+
+pub async fn run(state: web::Data<AppState>, retention: Duration) {
+    let mut ticker = tokio::time::interval(INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match purge_once(&state, retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "deleted abandoned carts"),
+            Err(error) => tracing::warn!(error = ?error, "deleting abandoned carts failed"),
+        }
+    }
+}
+
+/// Deletes every cart untouched for `retention`; returns how many.
+pub async fn purge_once(state: &AppState, retention: Duration) -> anyhow::Result<usize> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention)?;
+    let mut purged = 0;
+    loop {
+        let deleted = models::purge_abandoned(&mut *state.db.get().await?, cutoff, BATCH).await?;
+        purged += deleted;
+        if i64::try_from(deleted).unwrap_or(i64::MAX) < BATCH {
+            return Ok(purged);
+        }
+    }
+}
