@@ -12,6 +12,7 @@ use super::payments::apply_session;
 use crate::db::schema::stripe_events;
 use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
+use crate::payments_api;
 use crate::startup::AppState;
 use crate::stripe::types::{Charge, CheckoutSession, Event};
 use crate::stripe::webhook::{DEFAULT_TOLERANCE_SECS, verify};
@@ -118,6 +119,12 @@ async fn apply_event(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Res
             if let Some(payment_intent) = &charge.payment_intent {
                 models::record_refund(conn, payment_intent.id(), charge.amount_refunded, &source)
                     .await?;
+                payments_api::models::record_refund(
+                    conn,
+                    payment_intent.id(),
+                    charge.amount_refunded,
+                )
+                .await?;
             }
         }
         other => tracing::debug!(event.kind = other, "ignoring webhook event"),

@@ -113,6 +113,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        amount_refunded_minor -> Int8,
     }
 }
 

@@ -41,6 +41,12 @@ pub struct PaymentObject {
     /// The amount in the currency's minor unit (cents; yen for JPY).
     #[schema(example = 4299)]
     pub amount_minor: i64,
+    /// How much of it Stripe has refunded, as an exact decimal string.
+    #[schema(example = "10.00")]
+    pub amount_refunded: String,
+    /// The same in the currency's minor unit.
+    #[schema(example = 1000)]
+    pub amount_refunded_minor: i64,
     /// ISO 4217 code, lowercase.
     #[schema(example = "usd")]
     pub currency: String,
@@ -72,6 +78,9 @@ impl PaymentObject {
                 payment.currency.to_ascii_lowercase(),
             ),
         };
+        let amount_refunded = payment
+            .refunded()
+            .map_or_else(|| payment.amount_refunded_minor.to_string(), decimal);
         let metadata = match &payment.metadata {
             serde_json::Value::Object(map) => map
                 .iter()
@@ -91,6 +100,8 @@ impl PaymentObject {
             account_id: payment.account_id.clone(),
             amount,
             amount_minor: payment.amount_minor,
+            amount_refunded,
+            amount_refunded_minor: payment.amount_refunded_minor,
             currency,
             status: payment.status.clone(),
             source: if payment.order_id.is_some() {

@@ -181,6 +181,7 @@ pub struct Payment {
     pub stripe_customer_id: Option<String>,
     pub stripe_payment_method_id: Option<String>,
     pub amount_minor: i64,
+    pub amount_refunded_minor: i64,
     pub currency: String,
     pub status: String,
     pub failure_code: Option<String>,
@@ -208,6 +209,12 @@ impl Payment {
     pub fn money(&self) -> Option<Money> {
         let currency: Currency = self.currency.parse().ok()?;
         Money::new(self.amount_minor, currency).ok()
+    }
+
+    /// What Stripe has refunded of it.
+    pub fn refunded(&self) -> Option<Money> {
+        let currency: Currency = self.currency.parse().ok()?;
+        Money::new(self.amount_refunded_minor, currency).ok()
     }
 
     /// An account's payments, newest first, after the cursor payment (which
@@ -452,6 +459,28 @@ pub async fn insert_claim(
             .await?
             .unwrap_or(Claim::InFlight)),
     }
+}
+
+/// Records what Stripe has refunded of the payment its PaymentIntent made (a
+/// `charge.refunded` event carries the charge's refunded total, so a replay
+/// or a late, reordered delivery changes nothing). Returns whether a
+/// payment changed.
+pub async fn record_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_refunded_minor: i64,
+) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE payments SET amount_refunded_minor = $2, version = version + 1, updated_at = now() \
+         WHERE stripe_payment_intent_id = $1 AND status = $3 \
+           AND amount_refunded_minor < $2 AND $2 <= amount_minor",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .bind::<BigInt, _>(amount_refunded_minor)
+    .bind::<Text, _>(PaymentStatus::Succeeded.as_str())
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
 }
 
 /// Lets a retry take the key over at once (Stripe could not be reached, so

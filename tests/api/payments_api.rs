@@ -418,6 +418,66 @@ async fn a_3155_card_saved_for_off_session_use_is_debited_without_authentication
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// Refunds `amount` (minor units) of the PaymentIntent at the simulator, as
+/// the merchant would in Stripe's dashboard.
+async fn refund_at_stripe(app: &TestApp, payment_intent: &str, amount: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/refunds", app.sim_url))
+        .bearer_auth(crate::helpers::STRIPE_KEY)
+        .form(&[("payment_intent", payment_intent), ("amount", amount)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refunds_made_at_stripe_show_on_the_payment() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let (status, debit) = api.debit(&account, "42.99", "usd").await;
+    assert_eq!(status, StatusCode::CREATED, "{debit}");
+    assert_eq!(debit["amount_refunded"], "0.00");
+    assert_eq!(debit["amount_refunded_minor"], 0);
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let payment_intent: Option<String> = payments::table
+        .find(&id)
+        .select(payments::stripe_payment_intent_id)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    let payment_intent = payment_intent.unwrap();
+    let path = format!("/api/v1/payments/{id}");
+
+    refund_at_stripe(&app, &payment_intent, "1000").await;
+    app.eventually("10.00 refunded", || async {
+        api.get(&path).await.1["amount_refunded"] == "10.00"
+    })
+    .await;
+    refund_at_stripe(&app, &payment_intent, "3299").await;
+    app.eventually("all of it refunded", || async {
+        api.get(&path).await.1["amount_refunded"] == "42.99"
+    })
+    .await;
+
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["amount_refunded_minor"], 4299);
+    assert_eq!(payment["status"], "succeeded");
+    assert_eq!(payment["version"], 3, "each refund is an update");
+    // The shop's own payment for the mug was not refunded.
+    let (_, history) = api
+        .get(&format!("/api/v1/accounts/{account}/payments"))
+        .await;
+    let refunds: Vec<&Value> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["amount_refunded"])
+        .collect();
+    assert_eq!(refunds, [&json!("42.99"), &json!("0.00")]);
+}
+
 #[tokio::test]
 async fn amounts_are_parsed_exactly_against_the_currency() {
     let app = spawn_app().await;
