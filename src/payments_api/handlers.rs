@@ -439,6 +439,15 @@ pub async fn create_payment(
             "A request with this Idempotency-Key is being processed. Retry shortly.",
         )
         .with_retry_after(1)),
+        Claim::Resumed(payment) if payment.status != PaymentStatus::Processing.as_str() => {
+            // Its webhook settled it after the first request lost Stripe's
+            // answer: answer from it, without asking Stripe again (whose
+            // idempotency key may have expired by now).
+            let (status, body) = respond_to_debit(&payment, None);
+            let mut conn = state.db.get().await?;
+            models::store_answer(&mut conn, api_key, &idem, status, &body).await?;
+            Ok(json_response(status, &body, false))
+        }
         Claim::Fresh(payment) | Claim::Resumed(payment) => {
             charge(&state, api_key, &idem, payment).await
         }

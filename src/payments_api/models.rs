@@ -461,6 +461,56 @@ pub async fn insert_claim(
     }
 }
 
+/// Stores the answer to the request with this key, for its replays.
+pub async fn store_answer(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> QueryResult<()> {
+    Statement::new(
+        "UPDATE api_idempotency SET response_status = $3, response_body = $4, locked_at = NULL \
+         WHERE api_key_id = $1 AND key = $2",
+    )
+    .bind::<BigInt, _>(api_key_id)
+    .bind::<Text, _>(key)
+    .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(500))
+    .bind::<Jsonb, _>(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Settles a debit still `processing` (its answer from Stripe was lost to a
+/// timeout or an outage, and nobody retried) from its PaymentIntent's
+/// `payment_intent.succeeded` or `payment_intent.payment_failed` event (which
+/// may also come while the debit's own request is still waiting for its
+/// answer: both write the same outcome, and like that request it does not
+/// count as an update for `version`). A settled payment is left alone.
+/// Returns whether the payment changed.
+pub async fn settle_from_event(
+    conn: &mut AsyncPgConnection,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
+             decline_code = $5, failure_message = $6, updated_at = now() \
+         WHERE id = $1 AND status = $7",
+    )
+    .bind::<Text, _>(payment_id)
+    .bind::<Text, _>(outcome.status.as_str())
+    .bind::<Nullable<Text>, _>(outcome.payment_intent_id)
+    .bind::<Nullable<Text>, _>(outcome.failure_code)
+    .bind::<Nullable<Text>, _>(outcome.decline_code)
+    .bind::<Nullable<Text>, _>(outcome.failure_message)
+    .bind::<Text, _>(PaymentStatus::Processing.as_str())
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
+}
+
 /// Records what Stripe has refunded of the payment its PaymentIntent made (a
 /// `charge.refunded` event carries the charge's refunded total, so a replay
 /// or a late, reordered delivery changes nothing). Returns whether a
@@ -530,16 +580,7 @@ pub async fn finish(
         .get_result(conn)
         .await?;
         let (status, body) = response(&payment);
-        Statement::new(
-            "UPDATE api_idempotency SET response_status = $3, response_body = $4, locked_at = NULL \
-             WHERE api_key_id = $1 AND key = $2",
-        )
-        .bind::<BigInt, _>(api_key_id)
-        .bind::<Text, _>(key)
-        .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(500))
-        .bind::<Jsonb, _>(&body)
-        .execute(conn)
-        .await?;
+        store_answer(conn, api_key_id, key, status, &body).await?;
         Ok((payment, status, body))
     })
     .await

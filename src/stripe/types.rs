@@ -75,6 +75,24 @@ impl IdOrObject {
     }
 }
 
+/// The PaymentIntent in `payment_intent.*` events.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    pub last_payment_error: Option<PaymentError>,
+}
+
+/// Why a PaymentIntent's last attempt failed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentError {
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: Option<String>,
+}
+
 /// The charge in `charge.refunded` events.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Charge {

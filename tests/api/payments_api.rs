@@ -3,11 +3,12 @@
 //! at checkout on the simulator's hosted page; the API then debits it.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use storefront::db::schema::{accounts, api_idempotency, payments};
+use storefront::stripe::webhook::sign;
 
 use crate::helpers::{CARD_OK, TestApp, pay, spawn_app};
 
@@ -753,6 +754,89 @@ async fn stripe_being_down_answers_503_and_a_retry_with_the_same_key_succeeds() 
     app.sim_faults(json!({ "error_rate": 0 })).await;
     let (status, payment) = read(api.debit_with_key("retry-me", body).await).await;
     assert_eq!(status, StatusCode::CREATED, "{payment}");
+}
+
+#[tokio::test]
+async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("lost-answer", body.clone()).await).await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let payment_intent: Option<String> = payments::table
+        .find(&id)
+        .select(payments::stripe_payment_intent_id)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    let intent = app
+        .stripe_get(&format!("/v1/payment_intents/{}", payment_intent.unwrap()))
+        .await;
+    // As if Stripe's answer had been lost to a timeout: the payment left
+    // processing and the key released for a retry (see `charge`).
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE payments SET status = 'processing', stripe_payment_intent_id = NULL WHERE id = '{id}';
+             UPDATE api_idempotency SET response_status = NULL, response_body = NULL
+                 WHERE key = 'lost-answer';"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get(&format!("/api/v1/payments/{id}")).await.1["status"],
+        "processing"
+    );
+
+    // Stripe's payment_intent.succeeded event settles it, with no retry.
+    let event = json!({
+        "id": "evt_lost_answer", "object": "event", "type": "payment_intent.succeeded",
+        "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "data": { "object": intent },
+    })
+    .to_string();
+    let signature = sign(
+        event.as_bytes(),
+        &app.webhook_secret,
+        chrono::Utc::now().timestamp(),
+    );
+    let delivered = reqwest::Client::new()
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::OK);
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["status"], "succeeded");
+    assert_eq!(
+        payment["version"], debit["version"],
+        "settling is not an update"
+    );
+
+    // A retry with the same key a day later is answered from it: the same
+    // payment. Stripe, which has forgotten its own key by then, would
+    // charge again if asked.
+    app.sim_advance_clock(25 * 3600).await;
+    let intents = || app.stripe_get("/v1/events?type=payment_intent.created&limit=100");
+    let intents_before = intents().await;
+    assert_eq!(
+        intents_before["data"].as_array().unwrap().len(),
+        2,
+        "checkout, debit"
+    );
+    let (status, replay) = read(api.debit_with_key("lost-answer", body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{replay}");
+    assert_eq!(replay["id"], id.as_str());
+    assert_eq!(replay["status"], "succeeded");
+    assert_eq!(
+        intents().await,
+        intents_before,
+        "Stripe was not asked again"
+    );
 }
 
 #[tokio::test]

@@ -26,6 +26,31 @@ async fn latency_slows_api_requests_until_reset() {
 }
 
 #[tokio::test]
+async fn a_request_is_carried_out_even_when_its_client_stops_waiting() {
+    let sim = harness::start().await;
+    sim.admin("faults", json!({ "latency_ms": 800 })).await;
+    let impatient = sim
+        .http
+        .post(format!("{}/v1/checkout/sessions", sim.base))
+        .basic_auth(harness::KEY, None::<&str>)
+        .form(&harness::session_params())
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(impatient.unwrap_err().is_timeout());
+
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    sim.admin("reset", json!({})).await;
+    let sessions = sim.get("/v1/checkout/sessions", &[]).await.ok();
+    assert_eq!(
+        sessions["data"].as_array().unwrap().len(),
+        1,
+        "created all the same"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_error_rate_fails_a_predictable_share_of_api_requests() {
     let sim = harness::start().await;
     sim.admin("faults", json!({ "error_rate": 50 })).await;
