@@ -448,11 +448,27 @@ pub async fn create_payment(
             models::store_answer(&mut conn, api_key, &idem, status, &body).await?;
             Ok(json_response(status, &body, false))
         }
+        Claim::Resumed(payment)
+            if chrono::Utc::now() - payment.created_at > STRIPE_KEY_LIFETIME =>
+        {
+            // Stripe keeps idempotency keys for 24 hours: asked again now, it
+            // could charge a second time. Its webhook will settle it.
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_error",
+                "payment_outcome_unknown",
+                "This payment's outcome from the payment provider was lost and it is too old to ask again safely: it will be settled by the provider's notification. Check the payment later.",
+            ))
+        }
         Claim::Fresh(payment) | Claim::Resumed(payment) => {
             charge(&state, api_key, &idem, payment).await
         }
     }
 }
+
+/// How long after a debit began a retry may still ask Stripe again with the
+/// same idempotency key (Stripe keeps keys for 24 hours; an hour to spare).
+const STRIPE_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(23);
 
 /// Creates the confirmed off-session PaymentIntent (Stripe's Idempotency-Key
 /// is derived from our payment id, so a resumed request cannot charge twice),

@@ -840,6 +840,45 @@ async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
 }
 
 #[tokio::test]
+async fn a_debit_left_processing_for_a_day_is_not_charged_again_on_retry() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("day-old", body.clone()).await).await;
+    let id = debit["id"].as_str().unwrap();
+    // Its answer lost a day ago, and no webhook since.
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE payments SET status = 'processing', created_at = now() - interval '25 hours'
+                 WHERE id = '{id}';
+             UPDATE api_idempotency SET response_status = NULL, response_body = NULL
+                 WHERE key = 'day-old';"
+        ))
+        .await
+        .unwrap();
+    // Stripe has forgotten its key by now.
+    app.sim_advance_clock(25 * 3600).await;
+    let intents = || app.stripe_get("/v1/events?type=payment_intent.created&limit=100");
+    let intents_before = intents().await;
+
+    let (status, error) = read(api.debit_with_key("day-old", body).await).await;
+
+    assert_error(
+        status,
+        &error,
+        StatusCode::CONFLICT,
+        "payment_outcome_unknown",
+    );
+    assert_eq!(intents().await, intents_before, "no second charge");
+    assert_eq!(
+        api.get(&format!("/api/v1/payments/{id}")).await.1["status"],
+        "processing"
+    );
+}
+
+#[tokio::test]
 async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_route() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
