@@ -19,9 +19,7 @@ enum Owner {
 /// Screenshots and audits the page the browser is on; returns our page's
 /// serious violations.
 async fn capture(b: &Browser, name: &str, owner: Owner) -> Vec<(String, Violation)> {
-    let t0 = std::time::Instant::now();
     b.screenshots(name).await;
-    eprintln!("TIMING {name} screenshots {:?}", t0.elapsed());
     let mut blocking = Vec::new();
     for width in [DESKTOP.0, 390] {
         b.set_viewport(width, DESKTOP.1).await;
@@ -42,7 +40,6 @@ async fn capture(b: &Browser, name: &str, owner: Owner) -> Vec<(String, Violatio
         }
     }
     b.set_viewport(DESKTOP.0, DESKTOP.1).await;
-    eprintln!("TIMING {name} total {:?}", t0.elapsed());
     blocking
 }
 
