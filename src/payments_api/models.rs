@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, SmallInt, Text};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, SmallInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 
@@ -494,10 +494,24 @@ pub async fn settle_from_event(
     payment_id: &str,
     outcome: &Outcome<'_>,
 ) -> QueryResult<bool> {
+    write_outcome(conn, payment_id, outcome, true)
+        .await
+        .map(|settled| settled.is_some())
+}
+
+/// Writes how a debit ended, unconditionally or `only_if_processing`;
+/// answers the payment if it was written. Prepared once per connection
+/// (diesel's update DSL is parsed and planned again on every call).
+async fn write_outcome(
+    conn: &mut AsyncPgConnection,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+    only_if_processing: bool,
+) -> QueryResult<Option<Payment>> {
     Statement::new(
         "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
              decline_code = $5, failure_message = $6, updated_at = now() \
-         WHERE id = $1 AND status = $7",
+         WHERE id = $1 AND (NOT $7 OR status = $8) RETURNING *",
     )
     .bind::<Text, _>(payment_id)
     .bind::<Text, _>(outcome.status.as_str())
@@ -505,10 +519,11 @@ pub async fn settle_from_event(
     .bind::<Nullable<Text>, _>(outcome.failure_code)
     .bind::<Nullable<Text>, _>(outcome.decline_code)
     .bind::<Nullable<Text>, _>(outcome.failure_message)
+    .bind::<Bool, _>(only_if_processing)
     .bind::<Text, _>(PaymentStatus::Processing.as_str())
-    .execute(conn)
+    .get_result(conn)
     .await
-    .map(|changed| changed > 0)
+    .optional()
 }
 
 /// Records what Stripe has refunded of the payment its PaymentIntent made (a
@@ -563,22 +578,10 @@ pub async fn finish(
     response: impl Fn(&Payment) -> (u16, serde_json::Value) + Sync,
 ) -> QueryResult<(Payment, u16, serde_json::Value)> {
     use diesel_async::AsyncConnection;
-    // Prepared once per connection (diesel's update DSL is parsed and
-    // planned again on every call), like the claim.
     conn.transaction(async |conn| {
-        let payment: Payment = Statement::new(
-            "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
-                 decline_code = $5, failure_message = $6, updated_at = now() \
-             WHERE id = $1 RETURNING *",
-        )
-        .bind::<Text, _>(payment_id)
-        .bind::<Text, _>(outcome.status.as_str())
-        .bind::<Nullable<Text>, _>(outcome.payment_intent_id)
-        .bind::<Nullable<Text>, _>(outcome.failure_code)
-        .bind::<Nullable<Text>, _>(outcome.decline_code)
-        .bind::<Nullable<Text>, _>(outcome.failure_message)
-        .get_result(conn)
-        .await?;
+        let payment = write_outcome(conn, payment_id, outcome, false)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)?;
         let (status, body) = response(&payment);
         store_answer(conn, api_key_id, key, status, &body).await?;
         Ok((payment, status, body))

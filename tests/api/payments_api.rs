@@ -419,6 +419,33 @@ async fn a_3155_card_saved_for_off_session_use_is_debited_without_authentication
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// Stripe's PaymentIntent for our payment.
+async fn payment_intent_of(app: &TestApp, payment_id: &str) -> String {
+    payments::table
+        .find(payment_id)
+        .select(payments::stripe_payment_intent_id)
+        .first::<Option<String>>(&mut app.db().await)
+        .await
+        .unwrap()
+        .expect("a PaymentIntent")
+}
+
+/// Puts a debit back where a lost Stripe answer leaves it, `hours_ago`:
+/// `processing`, and its key released for a retry (see `charge`).
+async fn lose_answer(app: &TestApp, payment_id: &str, key: &str, hours_ago: i64) {
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE payments SET status = 'processing', stripe_payment_intent_id = NULL,
+                 created_at = now() - interval '{hours_ago} hours'
+                 WHERE id = '{payment_id}';
+             UPDATE api_idempotency SET response_status = NULL, response_body = NULL
+                 WHERE key = '{key}';"
+        ))
+        .await
+        .unwrap();
+}
+
 /// Refunds `amount` (minor units) of the PaymentIntent at the simulator, as
 /// the merchant would in Stripe's dashboard.
 async fn refund_at_stripe(app: &TestApp, payment_intent: &str, amount: &str) {
@@ -442,13 +469,7 @@ async fn refunds_made_at_stripe_show_on_the_payment() {
     assert_eq!(debit["amount_refunded"], "0.00");
     assert_eq!(debit["amount_refunded_minor"], 0);
     let id = debit["id"].as_str().unwrap().to_owned();
-    let payment_intent: Option<String> = payments::table
-        .find(&id)
-        .select(payments::stripe_payment_intent_id)
-        .first(&mut app.db().await)
-        .await
-        .unwrap();
-    let payment_intent = payment_intent.unwrap();
+    let payment_intent = payment_intent_of(&app, &id).await;
     let path = format!("/api/v1/payments/{id}");
 
     refund_at_stripe(&app, &payment_intent, "1000").await;
@@ -764,26 +785,14 @@ async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
     let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
     let (_, debit) = read(api.debit_with_key("lost-answer", body.clone()).await).await;
     let id = debit["id"].as_str().unwrap().to_owned();
-    let payment_intent: Option<String> = payments::table
-        .find(&id)
-        .select(payments::stripe_payment_intent_id)
-        .first(&mut app.db().await)
-        .await
-        .unwrap();
     let intent = app
-        .stripe_get(&format!("/v1/payment_intents/{}", payment_intent.unwrap()))
-        .await;
-    // As if Stripe's answer had been lost to a timeout: the payment left
-    // processing and the key released for a retry (see `charge`).
-    app.db()
-        .await
-        .batch_execute(&format!(
-            "UPDATE payments SET status = 'processing', stripe_payment_intent_id = NULL WHERE id = '{id}';
-             UPDATE api_idempotency SET response_status = NULL, response_body = NULL
-                 WHERE key = 'lost-answer';"
+        .stripe_get(&format!(
+            "/v1/payment_intents/{}",
+            payment_intent_of(&app, &id).await
         ))
-        .await
-        .unwrap();
+        .await;
+    // As if Stripe's answer had been lost to a timeout.
+    lose_answer(&app, &id, "lost-answer", 0).await;
     assert_eq!(
         api.get(&format!("/api/v1/payments/{id}")).await.1["status"],
         "processing"
@@ -848,16 +857,7 @@ async fn a_debit_left_processing_for_a_day_is_not_charged_again_on_retry() {
     let (_, debit) = read(api.debit_with_key("day-old", body.clone()).await).await;
     let id = debit["id"].as_str().unwrap();
     // Its answer lost a day ago, and no webhook since.
-    app.db()
-        .await
-        .batch_execute(&format!(
-            "UPDATE payments SET status = 'processing', created_at = now() - interval '25 hours'
-                 WHERE id = '{id}';
-             UPDATE api_idempotency SET response_status = NULL, response_body = NULL
-                 WHERE key = 'day-old';"
-        ))
-        .await
-        .unwrap();
+    lose_answer(&app, id, "day-old", 25).await;
     // Stripe has forgotten its key by now.
     app.sim_advance_clock(25 * 3600).await;
     let intents = || app.stripe_get("/v1/events?type=payment_intent.created&limit=100");
