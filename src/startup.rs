@@ -141,17 +141,23 @@ fn security_headers(checkout_origin: &str) -> DefaultHeaders {
 }
 
 /// Static files (images, CSS) may be cached for an hour, then revalidated
-/// with the ETag and Last-Modified headers actix-files sends.
+/// with the ETag and Last-Modified headers actix-files sends; the current
+/// version of a versioned URL (the stylesheet's) for a year.
 async fn cache_static(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::http::{StatusCode, header};
+    let current = crate::web::assets::is_current_version(req.path(), req.query_string());
     let mut response = next.call(req).await?;
     if matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED) {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
-            header::HeaderValue::from_static("public, max-age=3600"),
+            header::HeaderValue::from_static(if current {
+                "public, max-age=31536000, immutable"
+            } else {
+                "public, max-age=3600"
+            }),
         );
     }
     Ok(response)
@@ -219,7 +225,7 @@ impl Application {
         ));
         let secure_cookies = settings.secure_cookies();
         let checkout_origin = background.payments.checkout_origin();
-        let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        let static_dir = crate::web::assets::dir();
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {

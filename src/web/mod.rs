@@ -1,6 +1,7 @@
 //! Shared pieces of the HTML front end: the page layout, CSRF-checked forms
 //! and responses.
 
+pub mod assets;
 mod form;
 
 pub use form::CsrfForm;
@@ -25,6 +26,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The stylesheet's versioned URL.
+    pub fn stylesheet(&self) -> &'static str {
+        assets::stylesheet_url()
+    }
+
     /// With the cart count the session remembers: no query.
     pub fn new(state: &AppState, session: &TypedSession) -> Result<Layout, AppError> {
         Ok(Layout {

@@ -104,7 +104,21 @@ async fn unknown_routes_get_the_404_page() {
 #[tokio::test]
 async fn stylesheet_and_every_product_image_are_served() {
     let app = spawn_app().await;
-    let css = app.get("/static/css/app.css").await;
+    let (_, page) = app.get_page("/").await;
+    let html = scraper::Html::parse_document(&page);
+    let link = scraper::Selector::parse("link[rel=stylesheet]").unwrap();
+    let stylesheet = html
+        .select(&link)
+        .next()
+        .unwrap()
+        .value()
+        .attr("href")
+        .unwrap();
+    let version = stylesheet.strip_prefix("/static/css/app.css?v=").unwrap();
+    assert_eq!(version.len(), 16, "{stylesheet}");
+
+    // Its version is its content's: kept for good. Any other URL of it: an hour.
+    let css = app.get(stylesheet).await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(
         css.headers()["content-type"]
@@ -112,9 +126,26 @@ async fn stylesheet_and_every_product_image_are_served() {
             .unwrap()
             .starts_with("text/css")
     );
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let on_disk =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/css/app.css")).unwrap();
+    assert_eq!(css.bytes().await.unwrap(), on_disk);
+    for other in [
+        "/static/css/app.css",
+        "/static/css/app.css?v=0123456789abcdef",
+    ] {
+        let css = app.get(other).await;
+        assert_eq!(css.status(), StatusCode::OK, "{other}");
+        assert_eq!(
+            css.headers()["cache-control"],
+            "public, max-age=3600",
+            "{other}"
+        );
+    }
 
-    let (_, page) = app.get_page("/").await;
-    let html = scraper::Html::parse_document(&page);
     let images = scraper::Selector::parse(".product-card img").unwrap();
     let sources: Vec<_> = html
         .select(&images)
