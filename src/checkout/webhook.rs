@@ -13,7 +13,6 @@ use crate::db::schema::stripe_events;
 use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
 use crate::payments_api;
-use crate::payments_api::models::{Outcome, PaymentStatus};
 use crate::startup::AppState;
 use crate::stripe::types::{Charge, CheckoutSession, Event, PaymentIntent};
 use crate::stripe::webhook::{DEFAULT_TOLERANCE_SECS, verify};
@@ -131,26 +130,11 @@ async fn apply_event(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Res
         "payment_intent.succeeded" | "payment_intent.payment_failed" => {
             let intent: PaymentIntent = serde_json::from_value(event.data.object.clone())
                 .context("decoding the payment intent")?;
-            // Only the payments API's debits carry our payment id.
-            if let Some(payment_id) = intent.metadata.get("payment_id") {
-                let error = intent.last_payment_error.as_ref();
-                let code = error.and_then(|e| e.code.as_deref());
-                let status = match (event.kind.as_str(), code) {
-                    ("payment_intent.succeeded", _) => PaymentStatus::Succeeded,
-                    (_, Some("authentication_required")) => PaymentStatus::RequiresAction,
-                    _ => PaymentStatus::Failed,
-                };
-                let failed = status != PaymentStatus::Succeeded;
-                let outcome = Outcome {
-                    status,
-                    payment_intent_id: Some(&intent.id),
-                    failure_code: failed.then(|| code.unwrap_or("payment_failed")),
-                    decline_code: error.and_then(|e| e.decline_code.as_deref()),
-                    failure_message: error.and_then(|e| e.message.as_deref()),
-                };
-                if payments_api::models::settle_from_event(conn, payment_id, &outcome).await? {
-                    tracing::info!(payment.id = %payment_id, status = status.as_str(), "debit settled by its webhook");
-                }
+            let succeeded = event.kind == "payment_intent.succeeded";
+            if let Some(payment) =
+                payments_api::models::settle_from_event(conn, &intent, succeeded).await?
+            {
+                tracing::info!(payment.id = %payment.id, status = %payment.status, "debit settled by its webhook");
             }
         }
         other => tracing::debug!(event.kind = other, "ignoring webhook event"),

@@ -530,13 +530,8 @@ async fn charge(
             status: 402, body, ..
         }) => {
             let code = body.code.as_deref().unwrap_or("card_declined");
-            let status = if code == "authentication_required" {
-                PaymentStatus::RequiresAction
-            } else {
-                PaymentStatus::Failed
-            };
             let outcome = Outcome {
-                status,
+                status: PaymentStatus::after_decline(Some(code)),
                 payment_intent_id: body.payment_intent.as_ref().map(|pi| pi.id()),
                 failure_code: Some(code),
                 decline_code: body.decline_code.as_deref(),

@@ -13,6 +13,7 @@ use rand::RngCore;
 use crate::db::Statement;
 use crate::db::schema::{accounts, api_idempotency, payments};
 use crate::money::{Currency, Money};
+use crate::stripe::types::PaymentIntent;
 
 /// `prefix_` and 22 random alphanumeric characters (about 131 bits).
 pub fn new_id(prefix: &str) -> String {
@@ -167,6 +168,16 @@ impl PaymentStatus {
             PaymentStatus::Succeeded => "succeeded",
             PaymentStatus::Failed => "failed",
             PaymentStatus::RequiresAction => "requires_action",
+        }
+    }
+
+    /// After Stripe declined a debit with this error code: the cardholder
+    /// must authenticate, or it failed.
+    pub fn after_decline(code: Option<&str>) -> PaymentStatus {
+        if code == Some("authentication_required") {
+            PaymentStatus::RequiresAction
+        } else {
+            PaymentStatus::Failed
         }
     }
 }
@@ -484,19 +495,34 @@ pub async fn store_answer(
 
 /// Settles a debit still `processing` (its answer from Stripe was lost to a
 /// timeout or an outage, and nobody retried) from its PaymentIntent's
-/// `payment_intent.succeeded` or `payment_intent.payment_failed` event (which
-/// may also come while the debit's own request is still waiting for its
-/// answer: both write the same outcome, and like that request it does not
-/// count as an update for `version`). A settled payment is left alone.
-/// Returns whether the payment changed.
+/// `payment_intent.succeeded` (`succeeded`) or `payment_intent.payment_failed`
+/// event (which may also come while the debit's own request is still waiting
+/// for its answer: both write the same outcome, and like that request it
+/// does not count as an update for `version`). A settled payment is left
+/// alone, and an intent that is not a debit's (a checkout's carries no
+/// payment id) is ignored. Answers the payment if it was settled.
 pub async fn settle_from_event(
     conn: &mut AsyncPgConnection,
-    payment_id: &str,
-    outcome: &Outcome<'_>,
-) -> QueryResult<bool> {
-    write_outcome(conn, payment_id, outcome, true)
-        .await
-        .map(|settled| settled.is_some())
+    intent: &PaymentIntent,
+    succeeded: bool,
+) -> QueryResult<Option<Payment>> {
+    let Some(payment_id) = intent.metadata.get("payment_id") else {
+        return Ok(None);
+    };
+    let error = intent.last_payment_error.as_ref();
+    let code = error.and_then(|e| e.code.as_deref());
+    let outcome = Outcome {
+        status: if succeeded {
+            PaymentStatus::Succeeded
+        } else {
+            PaymentStatus::after_decline(code)
+        },
+        payment_intent_id: Some(&intent.id),
+        failure_code: (!succeeded).then(|| code.unwrap_or("payment_failed")),
+        decline_code: error.and_then(|e| e.decline_code.as_deref()),
+        failure_message: error.and_then(|e| e.message.as_deref()),
+    };
+    write_outcome(conn, payment_id, &outcome, true).await
 }
 
 /// Writes how a debit ended, unconditionally or `only_if_processing`;
