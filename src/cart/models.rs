@@ -298,8 +298,10 @@ pub async fn remove(
 
 /// Deletes up to `batch` carts untouched since `cutoff` (created before it,
 /// and no line changed since), their lines with them; returns how many.
-/// Carts another node's purge has locked are skipped. A shopper adding to a
-/// cart as it is deleted gets it back with that one line (see `add`).
+/// Carts another node's purge has locked are skipped. A shopper adding a
+/// new product to a cart as it is deleted gets the cart back with that line
+/// (see `add`); one adding to a line it already has can see the add succeed
+/// and the line go with the cart.
 pub async fn purge_abandoned(
     conn: &mut AsyncPgConnection,
     cutoff: DateTime<Utc>,
