@@ -4,6 +4,9 @@ use storefront::payments_api::auth as api_keys;
 use storefront::startup::{Application, Database, session_key};
 use storefront::{seed, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: storefront [serve | seed | api-key ...]
 
   serve                        run the store (default)
