@@ -156,6 +156,15 @@ impl Settings {
             })?,
             None => "https://api.stripe.com".to_owned(),
         };
+        let live_key = stripe_secret_key.as_ref().is_some_and(|key| {
+            key.expose().starts_with("sk_live_") || key.expose().starts_with("rk_live_")
+        });
+        if live_key && !stripe_api_base.starts_with("https://") {
+            return Err(ConfigError {
+                var: "STRIPE_API_BASE",
+                message: "a live Stripe key is only sent over https".to_owned(),
+            });
+        }
         let stripe_webhook_secret = lookup("STRIPE_WEBHOOK_SECRET")
             .map(|secret| {
                 if secret.starts_with("whsec_") {
@@ -323,6 +332,23 @@ mod tests {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn a_live_key_goes_only_over_https() {
+        let err = settings(&[
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "STRIPE_API_BASE");
+        assert!(
+            settings(&[
+                ("STRIPE_SECRET_KEY", "sk_test_123"),
+                ("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, get, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -89,8 +90,19 @@ impl Metrics {
     }
 
     /// `route` is the matched pattern (`/products/{slug}`), never the raw
-    /// path, so the label set stays small.
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// path, and methods other than the standard ones count as `other`
+    /// (clients may send any token): the label set stays small.
+    pub fn request(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+        let method = match *method {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
         self.requests
             .with_label_values(&[route, method, &status.to_string()])
             .observe(elapsed.as_secs_f64());

@@ -3,7 +3,7 @@
 //! N times the rate across N nodes. Stripe's webhook deliveries are exempt.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -77,15 +77,37 @@ impl RateLimiter {
         }
     }
 
+    /// Whom a request counts against: the peer, or behind our proxy the
+    /// last `X-Forwarded-For` entry (the one the proxy wrote; entries before
+    /// it and the `Forwarded` header are the client's to invent). An IPv6
+    /// client counts by its /64, which one host commonly has to itself.
     fn client(&self, req: &ServiceRequest) -> Option<IpAddr> {
-        if self.trust_forwarded {
-            let info = req.connection_info();
-            if let Some(ip) = info.realip_remote_addr().and_then(|a| a.parse().ok()) {
-                return Some(ip);
-            }
-        }
-        req.peer_addr().map(|addr| addr.ip())
+        let forwarded = if self.trust_forwarded {
+            last_forwarded_for(req)
+        } else {
+            None
+        };
+        let ip = forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip()))?;
+        Some(match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+            },
+            v4 => v4,
+        })
     }
+}
+
+fn last_forwarded_for(req: &ServiceRequest) -> Option<IpAddr> {
+    let header = req.headers().get_all("x-forwarded-for").last()?;
+    header
+        .to_str()
+        .ok()?
+        .rsplit(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn refilled(bucket: &Bucket, now: Instant, per_minute: u64, capacity: u64) -> u64 {
@@ -160,6 +182,59 @@ mod tests {
                 .take(client, start + Duration::from_millis(2000))
                 .is_ok()
         );
+    }
+
+    fn client_of(limiter: &RateLimiter, peer: &str, forwarded: &[(&str, &str)]) -> IpAddr {
+        let mut req = actix_web::test::TestRequest::default().peer_addr(peer.parse().unwrap());
+        for header in forwarded {
+            req = req.append_header(*header);
+        }
+        limiter.client(&req.to_srv_request()).unwrap()
+    }
+
+    #[test]
+    fn behind_the_proxy_only_the_address_it_wrote_counts() {
+        let proxied = RateLimiter::new(60, 3, true);
+        let peer = "127.0.0.1:4000";
+        let client = |headers: &[(&str, &str)]| client_of(&proxied, peer, headers);
+        let nginx: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client(&[("x-forwarded-for", "203.0.113.9")]), nginx);
+        // What the client sent comes before the proxy's entry, or in headers
+        // the proxy passes through.
+        assert_eq!(
+            client(&[("x-forwarded-for", "10.1.2.3, 203.0.113.9")]),
+            nginx
+        );
+        assert_eq!(
+            client(&[
+                ("forwarded", "for=10.9.9.9"),
+                ("x-forwarded-for", "203.0.113.9")
+            ]),
+            nginx
+        );
+        assert_eq!(
+            client(&[("x-forwarded-for", "garbage")]),
+            "127.0.0.1".parse::<IpAddr>().unwrap(),
+            "an unreadable header counts as the proxy itself"
+        );
+        let direct = RateLimiter::new(60, 3, false);
+        assert_eq!(
+            client_of(&direct, peer, &[("x-forwarded-for", "203.0.113.9")]),
+            "127.0.0.1".parse::<IpAddr>().unwrap(),
+            "not behind a proxy: the header is ignored"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64() {
+        let limiter = RateLimiter::new(60, 3, false);
+        let a = client_of(&limiter, "[2001:db8:1:2:aaaa::1]:4000", &[]);
+        let b = client_of(&limiter, "[2001:db8:1:2:bbbb::7]:4000", &[]);
+        let other = client_of(&limiter, "[2001:db8:1:3::1]:4000", &[]);
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        let mapped = client_of(&limiter, "[::ffff:10.0.0.1]:4000", &[]);
+        assert_eq!(mapped, "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

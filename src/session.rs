@@ -23,7 +23,7 @@ const CART_COUNT: &str = "cart_count";
 const CSRF_TOKEN: &str = "csrf_token";
 const FLASHES: &str = "flashes";
 const BROWSER_ID: &str = "browser_id";
-const EMAIL: &str = "email";
+const CUSTOMER: &str = "customer";
 /// Pending flash messages kept in the cookie.
 const MAX_FLASHES: usize = 3;
 
@@ -99,13 +99,17 @@ impl TypedSession {
         Ok(id)
     }
 
-    /// The email of this browser's last paid order, to prefill the next checkout.
-    pub fn email(&self) -> Option<String> {
-        self.0.get(EMAIL).ok().flatten()
+    /// The Stripe customer that paid this browser's last order: the next
+    /// checkout pays as that customer (and account).
+    pub fn customer(&self) -> Option<String> {
+        self.0.get(CUSTOMER).ok().flatten()
     }
 
-    pub fn set_email(&self, email: &str) -> Result<(), AppError> {
-        self.insert(EMAIL, email)
+    pub fn set_customer(&self, customer: &str) -> Result<(), AppError> {
+        if self.customer().as_deref() == Some(customer) {
+            return Ok(());
+        }
+        self.insert(CUSTOMER, customer)
     }
 
     /// The session's CSRF token, created on first use.

@@ -128,16 +128,22 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 /// Headers on every response. Pages use no inline script or style; forms
 /// post to us, and checkout redirects a form POST to Stripe's payment page,
 /// which `form-action` must allow.
-fn security_headers(checkout_origin: &str) -> DefaultHeaders {
+fn security_headers(checkout_origin: &str, https: bool) -> DefaultHeaders {
     let csp = format!(
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
          object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' {checkout_origin}"
     );
-    DefaultHeaders::new()
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", csp))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
+        .add(("Referrer-Policy", "strict-origin-when-cross-origin"));
+    if https {
+        // Served over https: browsers never try plain http for a year.
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// Static files (images, CSS) may be cached for an hour, then revalidated
@@ -223,7 +229,7 @@ impl Application {
             background.clone(),
             settings.cart_retention,
         ));
-        let secure_cookies = settings.secure_cookies();
+        let https = settings.secure_cookies();
         let checkout_origin = background.payments.checkout_origin();
         let static_dir = crate::web::assets::dir();
         // Called once on each worker thread: each takes the next pool.
@@ -241,7 +247,7 @@ impl Application {
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
                     .cookie_name("storefront_session".into())
                     .cookie_content_security(CookieContentSecurity::Private)
-                    .cookie_secure(secure_cookies)
+                    .cookie_secure(https)
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
                     .session_lifecycle(
@@ -253,7 +259,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 .wrap(session)
                 .wrap(from_fn(rate_limit::limit_writes))
-                .wrap(security_headers(&checkout_origin))
+                .wrap(security_headers(&checkout_origin, https))
                 .wrap(from_fn(telemetry::request_id))
                 .service(health::healthz)
                 .service(health::readyz)

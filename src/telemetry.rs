@@ -43,11 +43,15 @@ pub async fn request_id(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = uuid::Uuid::new_v4().simple().to_string();
+    // The route's pattern, not the path: an order page's path is its only key.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.path(),
+        route = %route,
     );
     let started = Instant::now();
     let mut response = REQUEST_ID
@@ -57,13 +61,9 @@ pub async fn request_id(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let elapsed = started.elapsed();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     crate::metrics::get().request(
         &route,
-        response.request().method().as_str(),
+        response.request().method(),
         response.status().as_u16(),
         elapsed,
     );

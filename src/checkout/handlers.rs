@@ -71,7 +71,7 @@ pub async fn checkout_cart(
         })
         .collect();
     let browser_id = session.ensure_browser_id()?;
-    let email = session.email();
+    let customer = session.customer();
     let started = payments::start_checkout(
         &state.payments,
         &state.db,
@@ -79,7 +79,7 @@ pub async fn checkout_cart(
         CheckoutSource::Cart(cart_id),
         &order_lines,
         Payer {
-            email: email.as_deref(),
+            customer: customer.as_deref(),
             save_card: form.save_card.is_some(),
         },
     )
@@ -134,7 +134,7 @@ pub async fn checkout_express(
         .await?
         .ok_or_else(product_not_found)?;
     let browser_id = session.ensure_browser_id()?;
-    let email = session.email();
+    let customer = session.customer();
     let line = OrderLine {
         product_id: product.id,
         quantity: quantity.get(),
@@ -146,7 +146,7 @@ pub async fn checkout_express(
         CheckoutSource::Express,
         &[line],
         Payer {
-            email: email.as_deref(),
+            customer: customer.as_deref(),
             save_card: form.save_card.is_some(),
         },
     )
@@ -233,13 +233,17 @@ pub async fn success(
             {
                 order = updated;
             }
+            // This browser pays as that customer next time, if the order is
+            // its own (whoever holds a session id can open this page).
+            if let Some(customer) = &checkout.customer
+                && session.browser_id() == Some(order.browser_id)
+            {
+                session.set_customer(customer.id())?;
+            }
         }
         Err(error) => {
             tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
         }
-    }
-    if let Some(email) = &order.email {
-        session.set_email(email)?;
     }
     Ok(receipt(&order))
 }

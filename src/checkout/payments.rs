@@ -8,7 +8,7 @@ use crate::config::{Secret, Settings};
 use crate::db::DbPool;
 use crate::metrics;
 use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
-use crate::payments_api::models::{Account, record_checkout_payment};
+use crate::payments_api::models::record_checkout_payment;
 use crate::stripe::types::{CheckoutSession, IdOrObject, PaymentStatus, SessionStatus};
 use crate::stripe::{Form, StripeClient, StripeConfig, StripeError};
 
@@ -48,8 +48,11 @@ impl Payments {
                     .clone()
                     .context("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")?;
                 // A non-Stripe API base is a simulator, which hosts its own payment page.
-                let hosted = (!settings.stripe_api_base.ends_with("stripe.com"))
-                    .then(|| settings.stripe_api_base.clone());
+                let is_stripe = reqwest::Url::parse(&settings.stripe_api_base)
+                    .ok()
+                    .and_then(|url| url.host_str().map(|host| host.ends_with(".stripe.com")))
+                    .unwrap_or(false);
+                let hosted = (!is_stripe).then(|| settings.stripe_api_base.clone());
                 (client, secret, None, hosted)
             }
             None => {
@@ -123,9 +126,9 @@ pub enum CheckoutSource {
 /// Who is paying, as far as this browser knows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Payer<'a> {
-    /// The email of this browser's last paid order: prefilled, and used to
-    /// find the shopper's account and its Stripe customer.
-    pub email: Option<&'a str>,
+    /// The Stripe customer that paid this browser's last order. An email is
+    /// never used to find one: Stripe's page lets anyone type any address.
+    pub customer: Option<&'a str>,
     /// "Save my card for next time": the card is kept on the Stripe customer
     /// for off-session debits through the payments API.
     pub save_card: bool,
@@ -148,21 +151,11 @@ pub async fn start_checkout(
         CheckoutSource::Express => None,
     };
     // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
-    let (order, items, customer) = {
+    let (order, items) = {
         let mut conn = db.get().await.context("getting a database connection")?;
-        let (order, items) = models::create_pending(&mut conn, browser_id, cart_id, lines).await?;
-        // A returning shopper pays as their Stripe customer, so a newly saved
-        // card joins the same customer (and account).
-        let customer = match payer.email {
-            Some(email) => Account::find_by_email(&mut conn, email)
-                .await
-                .context("finding the shopper's account")?
-                .and_then(|account| account.stripe_customer_id),
-            None => None,
-        };
-        (order, items, customer)
+        models::create_pending(&mut conn, browser_id, cart_id, lines).await?
     };
-    let params = session_params(payments, &order, &items, payer, customer.as_deref());
+    let params = session_params(payments, &order, &items, payer);
     let created = payments
         .client
         .create_checkout_session(&params, &format!("order-{}-checkout-session", order.token))
@@ -202,7 +195,6 @@ fn session_params(
     order: &Order,
     items: &[OrderItem],
     payer: Payer<'_>,
-    customer: Option<&str>,
 ) -> Form {
     let currency = order.currency();
     // Stripe measures its 30 min to 24 h window on its own clock, after our
@@ -231,11 +223,11 @@ fn session_params(
             ),
         )
         .field("expires_at", expires_at);
-    form = match customer {
+    // Every payer is a Stripe customer, and so an account: a returning
+    // browser pays as the same one, so a newly saved card joins it.
+    form = match payer.customer {
         Some(customer) => form.field("customer", customer),
-        None => form
-            .optional("customer_email", payer.email)
-            .optional("customer_creation", payer.save_card.then_some("always")),
+        None => form.field("customer_creation", "always"),
     };
     if payer.save_card {
         form = form.field("payment_intent_data[setup_future_usage]", "off_session");

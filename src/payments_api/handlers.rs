@@ -461,7 +461,7 @@ pub async fn create_payment(
             ))
         }
         Claim::Fresh(payment) | Claim::Resumed(payment) => {
-            charge(&state, api_key, &idem, payment).await
+            charge(&state, api_key, &idem, payment, &request).await
         }
     }
 }
@@ -472,12 +472,16 @@ const STRIPE_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(23);
 
 /// Creates the confirmed off-session PaymentIntent (Stripe's Idempotency-Key
 /// is derived from our payment id, so a resumed request cannot charge twice),
-/// then records the outcome and the answer for the key.
+/// then records the outcome and the answer for the key. What Stripe is sent
+/// comes from the key's `request`, not the payment as it is now: a PATCH in
+/// between must not change a resumed call's parameters (Stripe would refuse
+/// its key, and the first call may have charged).
 async fn charge(
     state: &AppState,
     api_key: i64,
     idem: &str,
     payment: Payment,
+    request: &DebitRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(customer), Some(payment_method)) = (
         payment.stripe_customer_id.as_deref(),
@@ -495,7 +499,7 @@ async fn charge(
         .field("payment_method", payment_method)
         .field("confirm", "true")
         .field("off_session", "true")
-        .optional("description", payment.description.as_deref())
+        .optional("description", request.description.as_deref())
         .field("metadata[payment_id]", &payment.id)
         .field("metadata[account_id]", &payment.account_id);
     let stripe_key = format!("storefront-debit-{}", payment.id);
@@ -539,7 +543,9 @@ async fn charge(
             };
             (outcome, Some(StatusCode::PAYMENT_REQUIRED))
         }
-        Err(error) if error.is_outage() || error.status() == Some(409) => {
+        // Not an answer about this payment (unreachable, busy, or our Stripe
+        // key refused, say mid-rotation): a call before may have charged.
+        Err(error) if error.is_outage() || matches!(error.status(), Some(401 | 403 | 409)) => {
             // Unknown outcome: leave the payment processing and let a retry
             // with the same key ask Stripe again with the same Stripe key.
             let mut conn = state.db.get().await?;
@@ -674,7 +680,7 @@ pub async fn get_payment(
     request_body = UpdatePayment,
     responses(
         (status = 200, description = "The updated payment, with `version` incremented.", body = PaymentObject),
-        (status = 400, description = "Invalid description, metadata or body.", body = ErrorBody),
+        (status = 400, description = "Invalid description, metadata, version or body.", body = ErrorBody),
         (status = 401, description = "No valid API key.", body = ErrorBody),
         (status = 404, description = "No such payment.", body = ErrorBody),
         (status = 409, description = "`version` is stale: nothing was changed. Read the payment again.", body = ErrorBody),
@@ -690,6 +696,17 @@ pub async fn update_payment(
     body: web::Json<UpdatePayment>,
 ) -> Result<web::Json<PaymentObject>, ApiError> {
     let body = body.into_inner();
+    // No payment ever has such a version: a bad request, not a stale one.
+    let version = i32::try_from(body.version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "version",
+                "parameter_invalid",
+                "version must be the payment's version as you last read it (1 or more).",
+            )
+        })?;
     let description = match body.description {
         None => None,
         Some(d) => Some(parse_description(Some(d))?),
@@ -709,10 +726,9 @@ pub async fn update_payment(
         )
         .with_param("version")
     };
-    let version = i32::try_from(body.version)
-        .ok()
-        .filter(|v| *v == payment.version)
-        .ok_or_else(|| conflict(payment.version))?;
+    if version != payment.version {
+        return Err(conflict(payment.version));
+    }
     let mut metadata = PaymentObject::from_payment(&payment).metadata;
     if let Some(changes) = body.metadata {
         apply_metadata(&mut metadata, changes)?;

@@ -57,98 +57,42 @@ impl Account {
             .await
             .optional()
     }
-
-    /// The account of a shopper's email, case-insensitively.
-    pub async fn find_by_email(
-        conn: &mut AsyncPgConnection,
-        email: &str,
-    ) -> QueryResult<Option<Account>> {
-        Statement::new(
-            "SELECT id, stripe_customer_id, email FROM accounts WHERE lower(email) = lower($1)",
-        )
-        .bind::<Text, _>(email)
-        .get_result::<AccountRow>(conn)
-        .await
-        .optional()
-        .map(|row| row.map(Account::from))
-    }
 }
 
-#[derive(QueryableByName)]
-struct AccountRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    stripe_customer_id: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    email: Option<String>,
-}
-
-impl From<AccountRow> for Account {
-    fn from(row: AccountRow) -> Self {
-        Account {
-            id: row.id,
-            stripe_customer_id: row.stripe_customer_id,
-            email: row.email,
-        }
-    }
-}
-
-/// The account of whoever paid a checkout: matched by Stripe customer, then by
-/// email, else created. A later checkout that saved a card (a new customer)
-/// moves the email's account to that customer. Safe under concurrency: the
-/// unique indexes decide, and the upsert never fails on them.
+/// The account of the Stripe customer that paid a checkout, created on its
+/// first payment; `None` for a payment with no customer. The email is only
+/// kept to show (the first one the customer paid with): Stripe's page lets
+/// anyone type any address, so it never finds or joins an account. Safe
+/// under concurrency: the unique customer id decides.
 pub async fn upsert_account(
     conn: &mut AsyncPgConnection,
     customer_id: Option<&str>,
     email: Option<&str>,
 ) -> QueryResult<Option<String>> {
-    if let Some(customer_id) = customer_id {
-        let found: Option<String> = accounts::table
-            .filter(accounts::stripe_customer_id.eq(customer_id))
-            .select(accounts::id)
-            .first(conn)
-            .await
-            .optional()?;
-        if let Some(id) = found {
-            return Ok(Some(id));
-        }
-    }
+    let Some(customer_id) = customer_id else {
+        return Ok(None);
+    };
     let email = email.filter(|e| !e.is_empty() && e.len() <= 320);
-    match (email, customer_id) {
-        (Some(email), customer_id) => {
-            let row: AccountRow = Statement::new(
-                "INSERT INTO accounts (id, email, stripe_customer_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT ((lower(email))) DO UPDATE \
-                   SET stripe_customer_id = COALESCE(EXCLUDED.stripe_customer_id, accounts.stripe_customer_id), \
-                       updated_at = now() \
-                 RETURNING id, stripe_customer_id, email",
-            )
-            .bind::<Text, _>(new_id("acct"))
-            .bind::<Text, _>(email)
-            .bind::<Nullable<Text>, _>(customer_id)
-            .get_result(conn)
-            .await?;
-            Ok(Some(row.id))
-        }
-        (None, Some(customer_id)) => {
-            diesel::insert_into(accounts::table)
-                .values((
-                    accounts::id.eq(new_id("acct")),
-                    accounts::stripe_customer_id.eq(customer_id),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            accounts::table
-                .filter(accounts::stripe_customer_id.eq(customer_id))
-                .select(accounts::id)
-                .first(conn)
-                .await
-                .optional()
-        }
-        (None, None) => Ok(None),
-    }
+    // DO UPDATE, not DO NOTHING: it answers the row even when another
+    // transaction committed it after this statement began.
+    Statement::new(
+        "INSERT INTO accounts (id, email, stripe_customer_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (stripe_customer_id) DO UPDATE \
+             SET email = COALESCE(accounts.email, EXCLUDED.email), updated_at = now() \
+         RETURNING id",
+    )
+    .bind::<Text, _>(new_id("acct"))
+    .bind::<Nullable<Text>, _>(email)
+    .bind::<Text, _>(customer_id)
+    .get_result::<AccountId>(conn)
+    .await
+    .map(|row| Some(row.id))
+}
+
+#[derive(QueryableByName)]
+struct AccountId {
+    #[diesel(sql_type = Text)]
+    id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,9 +442,12 @@ pub async fn store_answer(
 /// `payment_intent.succeeded` (`succeeded`) or `payment_intent.payment_failed`
 /// event (which may also come while the debit's own request is still waiting
 /// for its answer: both write the same outcome, and like that request it
-/// does not count as an update for `version`). A settled payment is left
-/// alone, and an intent that is not a debit's (a checkout's carries no
-/// payment id) is ignored. Answers the payment if it was settled.
+/// does not count as an update for `version`). A debit recorded as failed
+/// without ever learning of an intent (a retry after a lost answer that
+/// Stripe refused) takes the intent's word too: it is Stripe's record of
+/// what happened to the money. Any other settled payment is left alone, and
+/// an intent that is not a debit's (a checkout's carries no payment id) is
+/// ignored. Answers the payment if it was settled.
 pub async fn settle_from_event(
     conn: &mut AsyncPgConnection,
     intent: &PaymentIntent,
@@ -525,19 +472,21 @@ pub async fn settle_from_event(
     write_outcome(conn, payment_id, &outcome, true).await
 }
 
-/// Writes how a debit ended, unconditionally or `only_if_processing`;
-/// answers the payment if it was written. Prepared once per connection
+/// Writes how a debit ended, unconditionally or `only_if_unsettled`
+/// (processing, or failed with no intent known); answers the payment if it
+/// was written. Prepared once per connection
 /// (diesel's update DSL is parsed and planned again on every call).
 async fn write_outcome(
     conn: &mut AsyncPgConnection,
     payment_id: &str,
     outcome: &Outcome<'_>,
-    only_if_processing: bool,
+    only_if_unsettled: bool,
 ) -> QueryResult<Option<Payment>> {
     Statement::new(
         "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
              decline_code = $5, failure_message = $6, updated_at = now() \
-         WHERE id = $1 AND (NOT $7 OR status = $8) RETURNING *",
+         WHERE id = $1 AND (NOT $7 OR status = $8 \
+             OR (status = $9 AND stripe_payment_intent_id IS NULL)) RETURNING *",
     )
     .bind::<Text, _>(payment_id)
     .bind::<Text, _>(outcome.status.as_str())
@@ -545,8 +494,9 @@ async fn write_outcome(
     .bind::<Nullable<Text>, _>(outcome.failure_code)
     .bind::<Nullable<Text>, _>(outcome.decline_code)
     .bind::<Nullable<Text>, _>(outcome.failure_message)
-    .bind::<Bool, _>(only_if_processing)
+    .bind::<Bool, _>(only_if_unsettled)
     .bind::<Text, _>(PaymentStatus::Processing.as_str())
+    .bind::<Text, _>(PaymentStatus::Failed.as_str())
     .get_result(conn)
     .await
     .optional()

@@ -33,7 +33,28 @@ async fn pages_carry_security_headers() {
             headers["referrer-policy"],
             "strict-origin-when-cross-origin"
         );
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "served over plain http"
+        );
     }
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure_and_hsts_is_sent() {
+    let app =
+        crate::helpers::spawn_app_with(&[("APP_BASE_URL", "https://shop.example.test")]).await;
+
+    // The first page gives the browser its session (and its CSRF token).
+    let response = app.get("/").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 }
 
 #[tokio::test]
@@ -49,6 +70,14 @@ async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
         .await
         .unwrap();
     assert_eq!(rejected.status(), StatusCode::BAD_REQUEST);
+    for method in ["FOO1", "FOO2", "BREW"] {
+        let invented = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        reqwest::Client::new()
+            .request(invented, app.url("/"))
+            .send()
+            .await
+            .unwrap();
+    }
 
     let response = app.get("/metrics").await;
 
@@ -75,6 +104,11 @@ async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
         !body.contains("aurora-ceramic-mug"),
         "no raw paths in labels"
     );
+    // Methods clients invent count as one label value.
+    assert!(
+        value(r#"storefront_http_request_duration_seconds_count{method="other",route="/","#) >= 3.0
+    );
+    assert!(!body.contains("FOO1") && !body.contains("BREW"));
 }
 
 #[tokio::test]

@@ -77,9 +77,23 @@ async fn secrets_never_reach_the_logs() {
     let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
     let paid = pay(&payment_url, CARD_OK).await;
     let success = paid.headers()["location"].to_str().unwrap().to_owned();
+    let to_order = client.get(&success).send().await.unwrap();
+    assert_eq!(to_order.status(), StatusCode::SEE_OTHER);
+    // The order page's path is its only key.
+    let order_path = to_order.headers()["location"].to_str().unwrap().to_owned();
+    let order_token = order_path.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        order_path.starts_with("/orders/") && order_token.len() >= 32,
+        "{order_path}"
+    );
     assert_eq!(
-        client.get(&success).send().await.unwrap().status(),
-        StatusCode::SEE_OTHER
+        client
+            .get(format!("{base}{order_path}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
     );
     let forged = client
         .post(format!("{base}/webhooks/stripe"))
@@ -105,7 +119,9 @@ async fn secrets_never_reach_the_logs() {
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     assert!(
-        logs.contains("\"request finished\"") && logs.contains("order paid"),
+        logs.contains("\"request finished\"")
+            && logs.contains("order paid")
+            && logs.contains("/orders/{token}"),
         "the logs tell the story:\n{logs}"
     );
     assert!(logs.contains("rejected webhook"));
@@ -114,6 +130,7 @@ async fn secrets_never_reach_the_logs() {
         ("webhook secret", webhook_secret.as_str()),
         ("session key", session_key.as_str()),
         ("database password", db_password.as_str()),
+        ("order page token", order_token.as_str()),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");
     }

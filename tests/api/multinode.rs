@@ -92,7 +92,7 @@ events {{ worker_connections 1024; }}
 http {{
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  log_format upstream '$request_method $uri $upstream_addr $status';
+  log_format upstream '$request_method $uri $status $upstream_addr';
   access_log {d}/access.log upstream;
   upstream storefront {{ {upstreams} }}
   server {{
@@ -146,16 +146,20 @@ impl Nodes {
             .unwrap()
     }
 
-    /// The upstream node that served each logged request for `path_prefix`.
+    /// The upstream nodes that served logged requests for `path_prefix`
+    /// (nginx lists every node it tried for a request, comma-separated).
     fn upstreams_for(&self, path_prefix: &str) -> HashSet<String> {
         std::fs::read_to_string(self.dir.join("access.log"))
             .unwrap_or_default()
             .lines()
             .filter_map(|line| {
-                let mut parts = line.split(' ');
-                let (_, uri, upstream) = (parts.next()?, parts.next()?, parts.next()?);
-                uri.starts_with(path_prefix).then(|| upstream.to_owned())
+                let mut parts = line.splitn(4, ' ');
+                let (_, uri, _, upstreams) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                uri.starts_with(path_prefix).then_some(upstreams)
             })
+            .flat_map(|upstreams| upstreams.split(", ").map(str::to_owned))
+            .filter(|upstream| upstream.starts_with("127.0.0.1:"))
             .collect()
     }
 

@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 use storefront::db::schema::{accounts, api_idempotency, payments};
 use storefront::stripe::webhook::sign;
 
-use crate::helpers::{CARD_OK, TestApp, pay, spawn_app};
+use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app};
 
-const SHOPPER_EMAIL: &str = "shopper@example.com";
 /// Checkout succeeds and saves the card; off-session debits are declined.
 const CARD_DECLINES_LATER: &str = "4000 0000 0000 0341";
 /// 3D Secure on every payment, off-session ones included.
@@ -146,13 +145,18 @@ async fn checkout_and_pay(app: &TestApp, card: &str, save_card: bool) -> String 
     assert_eq!(paid.status(), StatusCode::SEE_OTHER, "the card is accepted");
     let success_url = paid.headers()["location"].to_str().unwrap().to_owned();
     app.follow_success(&success_url).await;
-    let account: String = accounts::table
-        .filter(accounts::email.eq(SHOPPER_EMAIL))
-        .select(accounts::id)
+    let order = app.orders().await.last().expect("the order").id;
+    account_of_order(app, order).await
+}
+
+/// The account an order's payment was recorded on.
+async fn account_of_order(app: &TestApp, order_id: i64) -> String {
+    payments::table
+        .filter(payments::order_id.eq(order_id))
+        .select(payments::account_id)
         .first(&mut app.db().await)
         .await
-        .expect("an account for the shopper");
-    account
+        .expect("the order's payment, on an account")
 }
 
 async fn customer_of(app: &TestApp, account_id: &str) -> Option<String> {
@@ -162,6 +166,74 @@ async fn customer_of(app: &TestApp, account_id: &str) -> Option<String> {
         .first(&mut app.db().await)
         .await
         .unwrap()
+}
+
+/// Someone else, in their own browser, buys a mug typing the usual shopper
+/// email on Stripe's page and saving their card; returns their order's id.
+async fn stranger_pays_with_the_same_email(app: &TestApp, opened_first: Option<&str>) -> i64 {
+    let stranger = Browser::at(&app.address);
+    if let Some(url) = opened_first {
+        stranger.client.get(url).send().await.unwrap();
+    }
+    let response = stranger
+        .post_form(
+            "/checkout/express",
+            &[
+                ("product", "aurora-ceramic-mug"),
+                ("quantity", "1"),
+                ("save_card", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let payment_url = response.headers()["location"].to_str().unwrap().to_owned();
+    let paid = pay(&payment_url, CARD_OK).await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let success_url = paid.headers()["location"].to_str().unwrap();
+    stranger.client.get(success_url).send().await.unwrap();
+    app.orders().await.last().unwrap().id
+}
+
+#[tokio::test]
+async fn an_email_typed_on_stripe_s_page_never_joins_another_shopper_s_account() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let shopper = checkout_and_pay(&app, CARD_OK, true).await;
+    let customer = customer_of(&app, &shopper).await.unwrap();
+
+    let order = stranger_pays_with_the_same_email(&app, None).await;
+
+    let stranger = account_of_order(&app, order).await;
+    assert_ne!(stranger, shopper);
+    assert_eq!(
+        customer_of(&app, &shopper).await.as_deref(),
+        Some(&*customer)
+    );
+    let (_, history) = api
+        .get(&format!("/api/v1/accounts/{shopper}/payments"))
+        .await;
+    assert_eq!(history["data"].as_array().unwrap().len(), 1, "{history}");
+}
+
+#[tokio::test]
+async fn opening_someone_else_s_return_page_does_not_make_you_pay_as_them() {
+    let app = spawn_app().await;
+    let shopper = checkout_and_pay(&app, CARD_OK, true).await;
+    let order = app.orders().await.last().unwrap().id;
+    let their_session: Option<String> = storefront::db::schema::orders::table
+        .find(order)
+        .select(storefront::db::schema::orders::stripe_session_id)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    let return_page = app.url(&format!(
+        "/checkout/success?session_id={}",
+        their_session.unwrap()
+    ));
+
+    let order = stranger_pays_with_the_same_email(&app, Some(&return_page)).await;
+
+    assert_ne!(account_of_order(&app, order).await, shopper);
 }
 
 #[tokio::test]
@@ -446,6 +518,31 @@ async fn lose_answer(app: &TestApp, payment_id: &str, key: &str, hours_ago: i64)
         .unwrap();
 }
 
+/// Delivers a signed event about a PaymentIntent to the app's webhook, as
+/// Stripe would.
+async fn deliver_intent_event(app: &TestApp, id: &str, kind: &str, intent: Value) {
+    let event = json!({
+        "id": id, "object": "event", "type": kind,
+        "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "data": { "object": intent },
+    })
+    .to_string();
+    let signature = sign(
+        event.as_bytes(),
+        &app.webhook_secret,
+        chrono::Utc::now().timestamp(),
+    );
+    let delivered = reqwest::Client::new()
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::OK);
+}
+
 /// Refunds `amount` (minor units) of the PaymentIntent at the simulator, as
 /// the merchant would in Stripe's dashboard.
 async fn refund_at_stripe(app: &TestApp, payment_intent: &str, amount: &str) {
@@ -675,6 +772,14 @@ async fn patch_changes_a_payment_only_at_the_current_version() {
         .patch(&id, json!({ "metadata": { "a[b]": "x" }, "version": 3 }))
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "parameter_invalid");
+    // A version no payment can have is a bad request, not a stale one.
+    for version in [json!(0), json!(-5), json!(3_000_000_000_i64)] {
+        let (status, body) = api
+            .patch(&id, json!({ "description": "x", "version": version }))
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "parameter_invalid");
+        assert_eq!(body["error"]["param"], "version");
+    }
     let (status, body) = api
         .patch(
             "pay_0000000000000000000000",
@@ -799,26 +904,7 @@ async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
     );
 
     // Stripe's payment_intent.succeeded event settles it, with no retry.
-    let event = json!({
-        "id": "evt_lost_answer", "object": "event", "type": "payment_intent.succeeded",
-        "created": chrono::Utc::now().timestamp(), "livemode": false,
-        "data": { "object": intent },
-    })
-    .to_string();
-    let signature = sign(
-        event.as_bytes(),
-        &app.webhook_secret,
-        chrono::Utc::now().timestamp(),
-    );
-    let delivered = reqwest::Client::new()
-        .post(app.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delivered.status(), StatusCode::OK);
+    deliver_intent_event(&app, "evt_lost_answer", "payment_intent.succeeded", intent).await;
     let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
     assert_eq!(payment["status"], "succeeded");
     assert_eq!(
@@ -846,6 +932,88 @@ async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
         intents_before,
         "Stripe was not asked again"
     );
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_sends_stripe_what_the_key_first_sent() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({
+        "account_id": account, "amount": "3.00", "currency": "usd", "description": "first",
+    });
+    let (_, debit) = read(api.debit_with_key("patched", body.clone()).await).await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    lose_answer(&app, &id, "patched", 0).await;
+    // The merchant edits the payment before retrying.
+    let (status, patched) = api
+        .patch(
+            &id,
+            json!({ "description": "second", "version": debit["version"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+
+    // Stripe replays the charge it made; asked with another description,
+    // it would refuse the key and the charge would be recorded as failed.
+    let (status, retried) = read(api.debit_with_key("patched", body).await).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{retried}");
+    assert_eq!(retried["id"], id.as_str());
+    assert_eq!(retried["status"], "succeeded");
+    assert_eq!(retried["description"], "second");
+    let intent = app
+        .stripe_get(&format!(
+            "/v1/payment_intents/{}",
+            payment_intent_of(&app, &id).await
+        ))
+        .await;
+    assert_eq!(intent["description"], "first");
+    let charges = app
+        .stripe_get("/v1/events?type=payment_intent.created&limit=100")
+        .await;
+    assert_eq!(
+        charges["data"].as_array().unwrap().len(),
+        2,
+        "checkout, one debit"
+    );
+}
+
+#[tokio::test]
+async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let (_, debit) = api.debit(&account, "3.00", "usd").await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let intent = app
+        .stripe_get(&format!(
+            "/v1/payment_intents/{}",
+            payment_intent_of(&app, &id).await
+        ))
+        .await;
+    // As if a retry after a lost answer had been refused by Stripe: failed,
+    // and no intent known.
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE payments SET status = 'failed', stripe_payment_intent_id = NULL,
+                 failure_code = 'payment_rejected' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+
+    deliver_intent_event(
+        &app,
+        "evt_failed_then_paid",
+        "payment_intent.succeeded",
+        intent,
+    )
+    .await;
+
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    assert_eq!(payment["failure_code"], Value::Null);
 }
 
 #[tokio::test]

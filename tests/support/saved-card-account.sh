@@ -24,5 +24,5 @@ curl -fsS -o /dev/null -c "$jar" -b "$jar" "$success_url"
 
 PGHOST=127.0.0.1 PGPORT="$(sed -n 4p "$data_dir/postgres/postmaster.pid")" PGUSER=storefront PGDATABASE=storefront \
   PGPASSWORD="$(cat "$data_dir/postgres.password")" \
-  psql -Atqc "SELECT id FROM accounts WHERE stripe_customer_id IS NOT NULL ORDER BY created_at DESC LIMIT 1" |
+  psql -Atqc "SELECT id FROM accounts WHERE email = 'saved-card@example.com' ORDER BY created_at DESC LIMIT 1" |
   grep . || { echo "no account with a saved card" >&2; exit 1; }
