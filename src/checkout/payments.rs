@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
@@ -8,6 +9,7 @@ use crate::config::{Secret, Settings};
 use crate::db::DbPool;
 use crate::metrics;
 use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
+use crate::payments_api;
 use crate::payments_api::models::record_checkout_payment;
 use crate::stripe::types::{CheckoutSession, IdOrObject, PaymentStatus, SessionStatus};
 use crate::stripe::{Form, StripeClient, StripeConfig, StripeError};
@@ -163,9 +165,28 @@ pub async fn start_checkout(
     match created {
         Ok(session) => {
             let mut conn = db.get().await.context("getting a database connection")?;
-            models::attach_session(&mut conn, order.id, &session.id, session.url.as_deref())
-                .await
-                .context("storing the checkout session")?;
+            let attached =
+                models::attach_session(&mut conn, order.id, &session.id, session.url.as_deref())
+                    .await
+                    .context("storing the checkout session")?;
+            if !attached {
+                // Stripe answered after the reconciler had cancelled the
+                // order: the session must not be paid.
+                drop(conn);
+                tracing::warn!(order.id = order.id, session.id = %session.id, "checkout session came too late");
+                let key = format!("order-{}-expire", order.token);
+                if let Err(error) = payments
+                    .client
+                    .expire_checkout_session(&session.id, &key)
+                    .await
+                {
+                    tracing::warn!(%error, order.id = order.id, "could not expire the late checkout session");
+                }
+                metrics::get().checkout("stripe_error");
+                return Err(CheckoutError::Stripe(StripeError::Timeout(
+                    Default::default(),
+                )));
+            }
             tracing::info!(order.id = order.id, session.id = %session.id, "checkout session created");
             metrics::get().checkout("created");
             session
@@ -289,6 +310,13 @@ pub async fn apply_session(
                 metrics::get().order_transition("paid", source);
                 Applied::Paid
             } else {
+                if matches!(
+                    order.status,
+                    OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Failed
+                ) {
+                    // Its stock is released and may be sold: a person refunds or ships.
+                    tracing::error!(order.id = order.id, session.id = %session.id, status = order.status.as_str(), "a closed order was paid");
+                }
                 Applied::Unchanged
             }
         }
@@ -315,15 +343,13 @@ async fn mark_paid(
     session: &CheckoutSession,
     source: &str,
 ) -> anyhow::Result<bool> {
+    let payment_intent = session.payment_intent_id();
     conn.transaction(async |conn| {
-        let paid = models::mark_paid(
-            conn,
-            order.id,
-            session.payment_intent_id(),
-            session.email(),
-            source,
-        )
-        .await?;
+        if let Some(payment_intent) = payment_intent {
+            models::lock_payment_intent(conn, payment_intent).await?;
+        }
+        let paid =
+            models::mark_paid(conn, order.id, payment_intent, session.email(), source).await?;
         if paid {
             record_checkout_payment(
                 conn,
@@ -331,13 +357,48 @@ async fn mark_paid(
                 order.total(),
                 session.customer.as_ref().map(IdOrObject::id),
                 session.email(),
-                session.payment_intent_id(),
+                payment_intent,
             )
             .await?;
+            // A refund whose event came before this payment's.
+            if let Some(payment_intent) = payment_intent
+                && let Some(refunded) = models::take_held_refund(conn, payment_intent).await?
+            {
+                record_refund(conn, payment_intent, refunded, source).await?;
+            }
         }
         Ok(paid)
     })
     .await
+}
+
+/// A charge's refunded total (cumulative: replays and reordered events change
+/// nothing) reaches its order and its payment in the account history; if
+/// neither knows its PaymentIntent yet, it is held until the payment is
+/// recorded (`mark_paid`).
+pub async fn apply_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent: &str,
+    refunded: i64,
+    source: &str,
+) -> anyhow::Result<()> {
+    models::lock_payment_intent(conn, payment_intent).await?;
+    record_refund(conn, payment_intent, refunded, source).await?;
+    if models::hold_refund(conn, payment_intent, refunded).await? {
+        tracing::info!(payment_intent, "refund held until its payment is recorded");
+    }
+    Ok(())
+}
+
+async fn record_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent: &str,
+    refunded: i64,
+    source: &str,
+) -> QueryResult<()> {
+    models::record_refund(conn, payment_intent, refunded, source).await?;
+    payments_api::models::record_refund(conn, payment_intent, refunded).await?;
+    Ok(())
 }
 
 /// The shopper left Stripe's page: expire the session so it cannot be paid

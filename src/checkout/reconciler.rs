@@ -34,7 +34,9 @@ pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration
     }
 }
 
-/// One pass; returns how many orders changed state.
+/// One pass over every pending order past the grace period, a page at a
+/// time (orders it cannot settle do not hide the ones after them); returns
+/// how many orders changed state.
 pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result<usize> {
     let now = chrono::Utc::now();
     let cutoff = now - chrono::Duration::from_std(grace)?;
@@ -42,48 +44,79 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
     // belongs to a checkout whose node died before Stripe answered.
     let abandoned_after = grace.max(state.payments.client.worst_case_duration());
     let abandoned_cutoff = now - chrono::Duration::from_std(abandoned_after)?;
-    let pending = {
-        let mut conn = state.db.get().await?;
-        Order::pending_before(&mut conn, cutoff, BATCH).await?
-    };
     let mut settled = 0;
-    for order in pending {
-        let Some(session_id) = &order.stripe_session_id else {
-            // The checkout died between our commit and Stripe's answer: no
-            // shopper ever saw a payment page for it.
-            if order.created_at >= abandoned_cutoff {
-                continue;
-            }
+    let mut after = None;
+    loop {
+        let page = {
             let mut conn = state.db.get().await?;
-            if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "reconciler")
-                .await?
-            {
-                metrics::get().order_transition("cancelled", "reconciler");
-                settled += 1;
-            }
-            continue;
+            Order::pending_before(&mut conn, cutoff, after, BATCH).await?
         };
-        match state
-            .payments
-            .client
-            .retrieve_checkout_session(session_id)
-            .await
-        {
-            Ok(session) => {
-                let mut conn = state.db.get().await?;
-                let (_, applied) = apply_session(&mut conn, &session, "reconciler").await?;
-                if applied != super::payments::Applied::Unchanged {
-                    settled += 1;
-                }
-            }
-            Err(error) if error.is_outage() => {
-                tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%error, order.id = order.id, "could not retrieve checkout session")
+        for order in &page {
+            match settle(state, order, abandoned_cutoff).await? {
+                Some(true) => settled += 1,
+                Some(false) => {}
+                // Stripe is unavailable: the next run tries again.
+                None => return Ok(settled),
             }
         }
+        match page.last() {
+            Some(last) if page.len() as i64 == BATCH => after = Some((last.created_at, last.id)),
+            _ => return Ok(settled),
+        }
     }
-    Ok(settled)
+}
+
+/// Asks Stripe about one pending order and applies the answer: whether it
+/// changed state, or `None` when Stripe cannot be reached.
+async fn settle(
+    state: &AppState,
+    order: &Order,
+    abandoned_cutoff: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<bool>> {
+    let Some(session_id) = &order.stripe_session_id else {
+        // The checkout died between our commit and Stripe's answer: no
+        // shopper ever saw a payment page for it.
+        if order.created_at >= abandoned_cutoff {
+            return Ok(Some(false));
+        }
+        let mut conn = state.db.get().await?;
+        let cancelled = models::cancel_without_session(&mut conn, order.id, "reconciler").await?;
+        if cancelled {
+            metrics::get().order_transition("cancelled", "reconciler");
+        }
+        return Ok(Some(cancelled));
+    };
+    match state
+        .payments
+        .client
+        .retrieve_checkout_session(session_id)
+        .await
+    {
+        Ok(session) => {
+            let mut conn = state.db.get().await?;
+            let (_, applied) = apply_session(&mut conn, &session, "reconciler").await?;
+            Ok(Some(applied != super::payments::Applied::Unchanged))
+        }
+        Err(error) if error.is_outage() => {
+            tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
+            Ok(None)
+        }
+        // Stripe has no such session (it was made with another account's
+        // key, or by a simulator since restarted): nobody can pay it.
+        Err(error) if error.status() == Some(404) => {
+            let mut conn = state.db.get().await?;
+            let expired =
+                models::close_unpaid(&mut conn, order.id, OrderStatus::Expired, "reconciler")
+                    .await?;
+            if expired {
+                tracing::warn!(order.id = order.id, session.id = %session_id, "checkout session unknown to Stripe; order expired");
+                metrics::get().order_transition("expired", "reconciler");
+            }
+            Ok(Some(expired))
+        }
+        Err(error) => {
+            tracing::warn!(%error, order.id = order.id, "could not retrieve checkout session");
+            Ok(Some(false))
+        }
+    }
 }

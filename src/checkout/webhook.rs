@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
-use super::payments::apply_session;
+use super::payments::{apply_refund, apply_session};
 use crate::db::schema::stripe_events;
 use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
@@ -117,14 +117,7 @@ async fn apply_event(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Res
             let charge: Charge =
                 serde_json::from_value(event.data.object.clone()).context("decoding the charge")?;
             if let Some(payment_intent) = &charge.payment_intent {
-                models::record_refund(conn, payment_intent.id(), charge.amount_refunded, &source)
-                    .await?;
-                payments_api::models::record_refund(
-                    conn,
-                    payment_intent.id(),
-                    charge.amount_refunded,
-                )
-                .await?;
+                apply_refund(conn, payment_intent.id(), charge.amount_refunded, &source).await?;
             }
         }
         "payment_intent.succeeded" | "payment_intent.payment_failed" => {

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use uuid::Uuid;
@@ -154,20 +154,30 @@ impl Order {
             .await
     }
 
-    /// Pending orders created before `cutoff`, oldest first: the reconciler's work.
+    /// Up to `limit` pending orders created before `cutoff`, oldest first,
+    /// after the order `after` (created at, id): the reconciler's work, a
+    /// page at a time.
     pub async fn pending_before(
         conn: &mut AsyncPgConnection,
         cutoff: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, i64)>,
         limit: i64,
     ) -> QueryResult<Vec<Order>> {
-        orders::table
+        let mut query = orders::table
             .filter(orders::status.eq(OrderStatus::Pending.as_str()))
             .filter(orders::created_at.lt(cutoff))
-            .order_by(orders::created_at)
+            .order_by((orders::created_at, orders::id))
             .limit(limit)
             .select(Order::as_select())
-            .load(conn)
-            .await
+            .into_boxed();
+        if let Some((created_at, id)) = after {
+            query = query.filter(
+                orders::created_at
+                    .gt(created_at)
+                    .or(orders::created_at.eq(created_at).and(orders::id.gt(id))),
+            );
+        }
+        query.load(conn).await
     }
 
     pub async fn items(&self, conn: &mut AsyncPgConnection) -> QueryResult<Vec<OrderItem>> {
@@ -382,22 +392,28 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Records the order's Checkout Session; false if the order is no longer
+/// pending (the reconciler gave up on a checkout whose Stripe call ran past
+/// its limit), and then nobody must pay that session.
 pub async fn attach_session(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     session_id: &str,
     checkout_url: Option<&str>,
-) -> QueryResult<usize> {
+) -> QueryResult<bool> {
     // Prepared once per connection: diesel's update DSL was parsed again
     // on every checkout.
     Statement::new(
-        "UPDATE orders SET stripe_session_id = $2, checkout_url = $3, updated_at = now() WHERE id = $1",
+        "UPDATE orders SET stripe_session_id = $2, checkout_url = $3, updated_at = now() \
+         WHERE id = $1 AND status = $4",
     )
     .bind::<BigInt, _>(order_id)
     .bind::<Text, _>(session_id)
     .bind::<Nullable<Text>, _>(checkout_url)
+    .bind::<Text, _>(OrderStatus::Pending.as_str())
     .execute(conn)
     .await
+    .map(|attached| attached > 0)
 }
 
 #[derive(QueryableByName)]
@@ -462,26 +478,53 @@ pub async fn close_unpaid(
     status: OrderStatus,
     source: &str,
 ) -> QueryResult<bool> {
+    close(conn, order_id, status, source, false).await
+}
+
+/// Cancels a pending order that never got its Checkout Session (its checkout
+/// died before Stripe answered); false if it has one by now.
+pub async fn cancel_without_session(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    source: &str,
+) -> QueryResult<bool> {
+    close(conn, order_id, OrderStatus::Cancelled, source, true).await
+}
+
+async fn close(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    status: OrderStatus,
+    source: &str,
+    only_without_session: bool,
+) -> QueryResult<bool> {
     debug_assert!(matches!(
         status,
         OrderStatus::Expired | OrderStatus::Cancelled | OrderStatus::Failed
     ));
     conn.transaction(async |conn| {
-        let closed = diesel::update(
-            orders::table
-                .find(order_id)
-                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+        let closed = Statement::new(
+            "UPDATE orders SET status = $2, checkout_url = NULL, updated_at = now() \
+             WHERE id = $1 AND status = $3 AND (NOT $4 OR stripe_session_id IS NULL)",
         )
-        .set((
-            orders::status.eq(status.as_str()),
-            orders::checkout_url.eq(None::<String>),
-            orders::updated_at.eq(diesel::dsl::now),
-        ))
+        .bind::<BigInt, _>(order_id)
+        .bind::<Text, _>(status.as_str())
+        .bind::<Text, _>(OrderStatus::Pending.as_str())
+        .bind::<Bool, _>(only_without_session)
         .execute(conn)
         .await?;
         if closed == 0 {
             return Ok(false);
         }
+        // Product rows are locked in id order, as a new order's reservation
+        // locks them: two orders sharing products cannot deadlock.
+        Statement::new(
+            "SELECT 1 FROM products p JOIN order_items oi ON p.id = oi.product_id \
+             WHERE oi.order_id = $1 AND p.stock IS NOT NULL ORDER BY p.id FOR UPDATE OF p",
+        )
+        .bind::<BigInt, _>(order_id)
+        .execute(conn)
+        .await?;
         Statement::new(
             "UPDATE products p SET stock = p.stock + oi.quantity, updated_at = now() \
              FROM order_items oi WHERE oi.order_id = $1 AND p.id = oi.product_id AND p.stock IS NOT NULL",
@@ -527,6 +570,65 @@ pub async fn record_refund(
         }
     })
     .await
+}
+
+/// Takes, for the rest of the transaction, the lock that orders a charge's
+/// refunds and its payment being recorded: a refund then either finds the
+/// payment or is held for it (see `hold_refund`), never neither.
+pub async fn lock_payment_intent(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+) -> QueryResult<()> {
+    Statement::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(payment_intent_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Keeps a charge's refunded total for a PaymentIntent no order or payment
+/// has yet (its refund event came first), to apply when one does; a
+/// PaymentIntent we know is left alone. Call under `lock_payment_intent`.
+pub async fn hold_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_refunded_minor: i64,
+) -> QueryResult<bool> {
+    Statement::new(
+        "INSERT INTO held_refunds (payment_intent_id, amount_refunded_minor) \
+         SELECT $1, $2 WHERE $2 > 0 \
+           AND NOT EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = $1) \
+           AND NOT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = $1) \
+         ON CONFLICT (payment_intent_id) DO UPDATE SET amount_refunded_minor = \
+             GREATEST(held_refunds.amount_refunded_minor, EXCLUDED.amount_refunded_minor)",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .bind::<BigInt, _>(amount_refunded_minor)
+    .execute(conn)
+    .await
+    .map(|held| held > 0)
+}
+
+/// The refunded total held for a PaymentIntent, removed. Call under
+/// `lock_payment_intent`.
+pub async fn take_held_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+) -> QueryResult<Option<i64>> {
+    Statement::new(
+        "DELETE FROM held_refunds WHERE payment_intent_id = $1 RETURNING amount_refunded_minor",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .get_result::<HeldRefund>(conn)
+    .await
+    .optional()
+    .map(|held| held.map(|held| held.amount_refunded_minor))
+}
+
+#[derive(QueryableByName)]
+struct HeldRefund {
+    #[diesel(sql_type = BigInt)]
+    amount_refunded_minor: i64,
 }
 
 #[derive(QueryableByName)]

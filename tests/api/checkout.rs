@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use diesel_async::SimpleAsyncConnection;
 use reqwest::StatusCode;
 use serde_json::json;
+use storefront::orders::models::{self, OrderStatus};
 use storefront::stripe::webhook::sign;
 
 use crate::helpers::{
@@ -416,6 +418,124 @@ async fn a_lost_webhook_is_healed_by_the_reconciler() {
 }
 
 #[tokio::test]
+async fn the_reconciler_expires_sessions_stripe_does_not_know_and_gets_past_ones_it_cannot_settle()
+{
+    let app = spawn_app_with(&[
+        ("RECONCILE_INTERVAL_MS", "200"),
+        ("RECONCILE_AFTER_MS", "0"),
+    ])
+    .await;
+    app.sim_faults(json!({"webhook_drop": true})).await;
+    let stock = app.stock("botanical-print-set").await.unwrap();
+    app.add_to_cart("botanical-print-set", "1").await;
+    app.checkout().await;
+    let unknown = app.orders().await[0].id;
+    // Its session is unknown to Stripe (made by a simulator since restarted,
+    // or with another account's key).
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE orders SET stripe_session_id = 'cs_test_unknown_to_stripe',
+                 created_at = now() - interval '2 hours' WHERE id = {unknown}"
+        ))
+        .await
+        .unwrap();
+    let line = app.cart_item_ids().await.remove(0);
+    app.post_form(&format!("/cart/items/{line}/delete"), &[])
+        .await;
+    // A full page of older orders whose sessions are still open: nothing to
+    // settle, and they must not hide the paid one after them.
+    app.add_to_cart("field-notes-journal", "1").await;
+    for _ in 0..100 {
+        app.checkout().await;
+    }
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE orders SET created_at = now() - interval '1 hour' WHERE id <> {unknown}"
+        ))
+        .await
+        .unwrap();
+    let payment_url = app.checkout().await;
+    let paid_order = app.orders().await.last().unwrap().id;
+
+    assert_eq!(
+        pay(&payment_url, CARD_OK).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let status_of = |id: i64| {
+        let app = &app;
+        async move {
+            app.orders()
+                .await
+                .into_iter()
+                .find(|o| o.id == id)
+                .unwrap()
+                .status
+        }
+    };
+    app.eventually("the paid order behind a full page is settled", || async {
+        status_of(paid_order).await == "paid"
+    })
+    .await;
+    assert_eq!(status_of(unknown).await, "expired");
+    assert_eq!(
+        app.stock("botanical-print-set").await,
+        Some(stock),
+        "stock released"
+    );
+    let pending = app
+        .orders()
+        .await
+        .iter()
+        .filter(|o| o.status == "pending")
+        .count();
+    assert_eq!(pending, 100);
+}
+
+#[tokio::test]
+async fn a_checkout_session_and_a_cancellation_never_cross() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    app.checkout().await;
+    let order = &app.orders().await[0];
+    let mut conn = app.db().await;
+
+    // The reconciler listed it before its session was stored: it must not
+    // cancel it now that shoppers can pay.
+    assert!(
+        !models::cancel_without_session(&mut conn, order.id, "test")
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.orders().await[0].status, "pending");
+    // Once closed, a session Stripe answers late with is not attached.
+    assert!(
+        models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "test")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !models::attach_session(&mut conn, order.id, "cs_test_late", None)
+            .await
+            .unwrap()
+    );
+    let session: Option<String> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use storefront::db::schema::orders;
+        orders::table
+            .find(order.id)
+            .select(orders::stripe_session_id)
+            .first(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_ne!(session.as_deref(), Some("cs_test_late"));
+}
+
+#[tokio::test]
 async fn fifty_concurrent_checkouts_for_the_last_three_units_reserve_exactly_three() {
     let app = spawn_app().await;
     let browsers: Vec<_> = (0..50).map(|_| app.new_browser()).collect();
@@ -543,6 +663,63 @@ async fn refunds_reach_the_order_through_the_webhook() {
         app.orders().await[0].status == "partially_refunded"
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_refund_whose_event_comes_before_the_payment_s_still_reaches_the_order() {
+    let app = spawn_app().await;
+    // Deliveries are lost; the test hands the events over itself, refund first.
+    app.sim_faults(json!({"webhook_drop": true})).await;
+    app.add_to_cart("brass-bottle-opener", "2").await;
+    let payment_url = app.checkout().await;
+    pay(&payment_url, CARD_OK).await;
+    let order = app.orders().await[0].clone();
+    let completed = app
+        .stripe_get("/v1/events?type=checkout.session.completed")
+        .await["data"][0]
+        .clone();
+    let payment_intent = completed["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refund = reqwest::Client::new()
+        .post(format!("{}/v1/refunds", app.sim_url))
+        .bearer_auth(crate::helpers::STRIPE_KEY)
+        .form(&[("payment_intent", payment_intent.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
+    let refunded = app.stripe_get("/v1/events?type=charge.refunded").await["data"][0].clone();
+    let deliver = |event: serde_json::Value| {
+        let app = &app;
+        async move {
+            let body = event.to_string();
+            let signature = sign(body.as_bytes(), &app.webhook_secret, unix_now());
+            post_webhook(app, &body, Some(signature)).await.status()
+        }
+    };
+
+    assert_eq!(deliver(refunded).await, StatusCode::OK);
+    assert_eq!(app.orders().await[0].status, "pending");
+    assert_eq!(deliver(completed).await, StatusCode::OK);
+
+    assert_eq!(app.orders().await[0].status, "refunded");
+    let refunded_minor: i64 = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use storefront::db::schema::payments;
+        payments::table
+            .filter(payments::order_id.eq(order.id))
+            .select(payments::amount_refunded_minor)
+            .first(&mut app.db().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        refunded_minor, order.total,
+        "the account's payment shows it too"
+    );
 }
 
 #[tokio::test]
