@@ -28,6 +28,15 @@ impl Currency {
         }
     }
 
+    /// Stripe's smallest charge in this currency, in minor units: it
+    /// refuses to charge less.
+    pub fn minimum_charge(self) -> i64 {
+        match self {
+            Currency::Usd | Currency::Eur | Currency::Jpy => 50,
+            Currency::Gbp => 30,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Currency::Usd => "USD",

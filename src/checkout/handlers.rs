@@ -12,10 +12,28 @@ use crate::error::AppError;
 use crate::orders::models::{CreateOrderError, Order, OrderLine};
 use crate::session::{FlashLevel, TypedSession};
 use crate::startup::AppState;
+use crate::stripe::StripeError;
 use crate::web::{CsrfForm, FormResponse, see_other};
 
-const STRIPE_DOWN: &str = "We couldn't reach our payment provider just now, so nothing was charged. \
-     Your cart is just as you left it: please try again in a moment.";
+/// What the shopper is told when Stripe would not start the payment: an
+/// outage passes, a refusal (our request was wrong) needs us.
+fn stripe_failure(error: &StripeError) -> (String, StatusCode) {
+    if error.is_outage() {
+        (
+            "We couldn't reach our payment provider just now, so nothing was charged. \
+             Please try again in a moment."
+                .into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+    } else {
+        (
+            "Our payment provider refused to start this payment, so nothing was charged. \
+             We have been alerted; please try again later."
+                .into(),
+            StatusCode::BAD_GATEWAY,
+        )
+    }
+}
 
 /// The "Save my card for next time" checkbox (present when ticked).
 #[derive(Deserialize)]
@@ -92,14 +110,9 @@ pub async fn checkout_cart(
             let message = order_error_message(&error);
             CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
         }
-        Err(CheckoutError::Stripe(_)) => {
-            CartPage::with_alert(
-                &state,
-                &session,
-                STRIPE_DOWN.into(),
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .await
+        Err(CheckoutError::Stripe(error)) => {
+            let (message, status) = stripe_failure(&error);
+            CartPage::with_alert(&state, &session, message, status).await
         }
         Err(CheckoutError::Unexpected(e)) => Err(e.into()),
     }
@@ -164,14 +177,9 @@ pub async fn checkout_express(
                 )
                 .await
         }
-        Err(CheckoutError::Stripe(_)) => {
-            let message =
-                "We couldn't reach our payment provider just now, so nothing was charged. \
-                           Please try again in a moment."
-                    .to_owned();
-            choice
-                .rerender(&state, &session, message, StatusCode::SERVICE_UNAVAILABLE)
-                .await
+        Err(CheckoutError::Stripe(error)) => {
+            let (message, status) = stripe_failure(&error);
+            choice.rerender(&state, &session, message, status).await
         }
         Err(CheckoutError::Unexpected(e)) => Err(e.into()),
     }
@@ -188,6 +196,9 @@ fn order_error_message(error: &CreateOrderError) -> String {
         }
         CreateOrderError::Unavailable(name) => format!("{name} is no longer available."),
         CreateOrderError::Empty => "Your cart is empty.".into(),
+        CreateOrderError::BelowMinimum(minimum) => {
+            format!("Orders start at {minimum}: please add a little more.")
+        }
         CreateOrderError::Money(_) | CreateOrderError::Database(_) => {
             "Something went wrong.".into()
         }

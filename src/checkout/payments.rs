@@ -157,11 +157,27 @@ pub async fn start_checkout(
         let mut conn = db.get().await.context("getting a database connection")?;
         models::create_pending(&mut conn, browser_id, cart_id, lines).await?
     };
+    let key = format!("order-{}-checkout-session", order.token);
     let params = session_params(payments, &order, &items, payer);
-    let created = payments
-        .client
-        .create_checkout_session(&params, &format!("order-{}-checkout-session", order.token))
-        .await;
+    let mut created = payments.client.create_checkout_session(&params, &key).await;
+    if payer.customer.is_some() && created.as_ref().is_err_and(is_unknown_customer) {
+        // Stripe does not know the customer this browser remembers (a
+        // simulator since restarted, another account's key): a new one pays,
+        // and the return page makes the browser remember it instead.
+        let params = session_params(
+            payments,
+            &order,
+            &items,
+            Payer {
+                customer: None,
+                ..payer
+            },
+        );
+        created = payments
+            .client
+            .create_checkout_session(&params, &format!("{key}-new-customer"))
+            .await;
+    }
     match created {
         Ok(session) => {
             let mut conn = db.get().await.context("getting a database connection")?;
@@ -195,7 +211,11 @@ pub async fn start_checkout(
                 .map_err(CheckoutError::Unexpected)
         }
         Err(error) => {
-            tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
+            if error.is_outage() {
+                tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
+            } else {
+                tracing::error!(order.id = order.id, %error, "Stripe refused to create the checkout session");
+            }
             metrics::get().checkout("stripe_error");
             let mut conn = db.get().await.context("getting a database connection")?;
             models::close_unpaid(
@@ -209,6 +229,11 @@ pub async fn start_checkout(
             Err(CheckoutError::Stripe(error))
         }
     }
+}
+
+fn is_unknown_customer(error: &StripeError) -> bool {
+    matches!(error, StripeError::Api { status: 400, body, .. }
+        if body.code.as_deref() == Some("resource_missing") && body.param.as_deref() == Some("customer"))
 }
 
 fn session_params(

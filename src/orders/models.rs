@@ -237,6 +237,9 @@ pub enum CreateOrderError {
     Unavailable(String),
     #[error("not enough stock of {name}")]
     OutOfStock { name: String, available: i32 },
+    /// Less than Stripe will charge.
+    #[error("below the minimum charge of {0}")]
+    BelowMinimum(Money),
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -326,6 +329,11 @@ pub async fn create_pending(
             reserved.push((line, row));
         }
         let total = total.ok_or(CreateOrderError::Empty)?;
+        let minimum = Money::new(total.currency().minimum_charge(), total.currency())?;
+        if total.minor() < minimum.minor() {
+            // Rolls the reservations back.
+            return Err(CreateOrderError::BelowMinimum(minimum));
+        }
         let items: Vec<OrderItem> = reserved
             .iter()
             .map(|(line, row)| OrderItem {

@@ -229,10 +229,14 @@ fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
             "The amount must be a decimal string such as \"42.99\".".to_owned(),
         ),
     })?;
-    if money.minor() < 1 {
+    let minimum = currency.minimum_charge();
+    if money.minor() < minimum {
         return Err(invalid(
             "amount_too_small",
-            "The amount must be at least one minor unit.".to_owned(),
+            format!(
+                "The amount must be at least {} (the payment provider's minimum).",
+                decimal(Money::new(minimum, currency).unwrap_or(Money::zero(currency)))
+            ),
         ));
     }
     if money.minor() > MAX_AMOUNT_MINOR {

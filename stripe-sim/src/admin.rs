@@ -52,8 +52,11 @@ pub async fn set_faults(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
     if patch.error_rate.is_some_and(|rate| rate > 100) {
         return bad_request("error_rate is a percentage from 0 to 100");
     }
-    if patch.error_status.is_some_and(|s| s != 500 && s != 429) {
-        return bad_request("error_status must be 500 or 429");
+    if patch
+        .error_status
+        .is_some_and(|s| ![500, 429, 400].contains(&s))
+    {
+        return bad_request("error_status must be 500, 429 or 400");
     }
     let shared = shared.into_inner();
     let faults = shared.with_state(|st| {

@@ -217,6 +217,26 @@ fn currency_param(field: &Field<'_>) -> Result<String, ApiError> {
     }
 }
 
+/// Refuses an amount below Stripe's minimum charge for its currency, as
+/// "$0.50 usd" (the currencies Stripe lists; others are not checked here).
+fn check_minimum_charge(amount: i64, currency: &str, message: &str) -> Result<(), ApiError> {
+    let (minimum, shown) = match currency {
+        "usd" => (50, "$0.50"),
+        "eur" => (50, "€0.50"),
+        "gbp" => (30, "£0.30"),
+        "jpy" => (50, "¥50"),
+        _ => return Ok(()),
+    };
+    if amount < minimum {
+        return Err(ApiError::invalid_param(
+            "amount",
+            format!("{message} at least {shown} {currency}"),
+        )
+        .with_code("amount_too_small"));
+    }
+    Ok(())
+}
+
 fn card_only(field: &Field<'_>) -> Result<Vec<String>, ApiError> {
     let types = field.string_list()?;
     for (i, kind) in types.iter().enumerate() {
@@ -346,6 +366,14 @@ fn create_session(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         });
     }
 
+    if let Some(currency) = &currency {
+        check_minimum_charge(
+            total,
+            currency,
+            "The Checkout Session's total amount due must add up to",
+        )
+        .map_err(|error| error.with_param("line_items"))?;
+    }
     let customer = existing_customer(st, &p.field("customer"))?;
     let customer_email = email_param(&p.field("customer_email"))?;
     let customer_creation = p
@@ -515,6 +543,7 @@ fn create_payment_intent(st: &mut State, p: &Params) -> Result<Value, ApiError> 
         .opt_int_min(1)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency = currency_param(&p.field("currency"))?;
+    check_minimum_charge(amount, &currency, "Amount must be")?;
     let customer = existing_customer(st, &p.field("customer"))?;
     let payment_method = match p.field("payment_method").opt_str()? {
         None => None,

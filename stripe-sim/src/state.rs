@@ -185,10 +185,10 @@ impl State {
         if k * rate / 100 == (k - 1) * rate / 100 {
             return None;
         }
-        Some(if self.faults.error_status == 429 {
-            ApiError::rate_limited()
-        } else {
-            ApiError::internal()
+        Some(match self.faults.error_status {
+            429 => ApiError::rate_limited(),
+            400 => ApiError::invalid("This request was refused by the simulator's error fault."),
+            _ => ApiError::internal(),
         })
     }
 

@@ -581,28 +581,42 @@ async fn stripe_errors_and_outages_show_a_friendly_page_and_keep_the_cart() {
     app.add_to_cart("aurora-ceramic-mug", "1").await;
     let cart_before = app.cart_rows().await;
 
-    for faults in [
-        json!({"error_rate": 100, "error_status": 500}),
-        json!({"error_rate": 100, "error_status": 429}),
-        json!({"error_rate": 0, "latency_ms": 3000}),
+    // An outage passes (503, try again); a refusal of our request needs us (502).
+    for (faults, status, says) in [
+        (
+            json!({"error_rate": 100, "error_status": 500}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "couldn't reach our payment provider",
+        ),
+        (
+            json!({"error_rate": 100, "error_status": 429}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "couldn't reach our payment provider",
+        ),
+        (
+            json!({"error_rate": 0, "latency_ms": 3000}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "couldn't reach our payment provider",
+        ),
+        (
+            json!({"error_rate": 100, "error_status": 400}),
+            StatusCode::BAD_GATEWAY,
+            "refused to start this payment",
+        ),
     ] {
         app.sim_faults(faults.clone()).await;
         let started = Instant::now();
 
         let response = app.post_form("/checkout", &[]).await;
 
-        assert_eq!(
-            response.status(),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{faults}"
-        );
+        assert_eq!(response.status(), status, "{faults}");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{faults}: {:?}",
             started.elapsed()
         );
         let page = response.text().await.unwrap();
-        assert!(texts(&page, ".flash-error")[0].contains("couldn't reach our payment provider"));
+        assert!(texts(&page, ".flash-error")[0].contains(says), "{faults}");
         assert_eq!(texts(&page, "h1"), ["Your cart"]);
         assert_eq!(app.cart_rows().await, cart_before);
         assert_eq!(
@@ -720,6 +734,51 @@ async fn a_refund_whose_event_comes_before_the_payment_s_still_reaches_the_order
         refunded_minor, order.total,
         "the account's payment shows it too"
     );
+}
+
+#[tokio::test]
+async fn an_order_below_stripe_s_minimum_charge_is_explained_and_reserves_nothing() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .batch_execute("UPDATE products SET price_minor = 30 WHERE slug = 'aurora-ceramic-mug'")
+        .await
+        .unwrap();
+    let stock = app.stock("aurora-ceramic-mug").await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+
+    let response = app.post_form("/checkout", &[]).await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Orders start at $0.50"), "{page}");
+    assert!(app.orders().await.is_empty());
+    assert_eq!(app.stock("aurora-ceramic-mug").await, stock);
+    // Two of them are enough.
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    app.checkout().await;
+    assert_eq!(app.orders().await[0].total, 60);
+}
+
+#[tokio::test]
+async fn a_browser_whose_stripe_customer_is_gone_still_checks_out() {
+    // The app's own simulator forgets everything when the app restarts; the
+    // browser still remembers the customer that paid its last order.
+    let mut app = spawn_with_vars(Vec::new()).await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let paid = pay(&app.checkout().await, CARD_OK).await;
+    app.follow_success(paid.headers()["location"].to_str().unwrap())
+        .await;
+    app.restart().await;
+
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let paid = pay(&app.checkout().await, CARD_OK).await;
+    app.follow_success(paid.headers()["location"].to_str().unwrap())
+        .await;
+
+    let orders = app.orders().await;
+    assert_eq!(orders.len(), 2);
+    assert!(orders.iter().all(|o| o.status == "paid"), "{orders:?}");
 }
 
 #[tokio::test]

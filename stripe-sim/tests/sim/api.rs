@@ -365,6 +365,19 @@ async fn session_parameters_are_validated_like_stripe() {
         sim.get("/v1/checkout/sessions", &[]).await.ok()["data"],
         Value::Array(vec![])
     );
+    // A total below Stripe's minimum charge.
+    let mut form = session_params();
+    form.retain(|(k, _)| {
+        *k != "line_items[0][price_data][unit_amount]" && *k != "line_items[0][quantity]"
+    });
+    form.push(("line_items[0][price_data][unit_amount]", "49".into()));
+    form.push(("line_items[0][quantity]", "1".into()));
+    let err = sim.post("/v1/checkout/sessions", &form).await.error(400);
+    assert_eq!(err["code"], "amount_too_small");
+    assert_eq!(
+        err["message"],
+        "The Checkout Session's total amount due must add up to at least $0.50 usd"
+    );
     // Expiry inside the window is accepted and echoed.
     let at = (now() + 3600).to_string();
     let session = sim.create_session(&[("expires_at", &at)]).await;
@@ -609,6 +622,16 @@ async fn on_session_confirmation_of_a_3ds_card_requires_action() {
         .await
         .error(400);
     assert_eq!(err["param"], "amount");
+    // Stripe's minimum charge.
+    let err = sim
+        .post(
+            "/v1/payment_intents",
+            &[("amount", "29".into()), ("currency", "gbp".into())],
+        )
+        .await
+        .error(400);
+    assert_eq!(err["code"], "amount_too_small");
+    assert_eq!(err["message"], "Amount must be at least £0.30 gbp");
     sim.shutdown().await;
 }
 

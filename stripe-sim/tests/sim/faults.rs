@@ -81,6 +81,10 @@ async fn an_error_rate_fails_a_predictable_share_of_api_requests() {
     let err = sim.get("/v1/customers", &[]).await.error(429);
     assert_eq!(err["code"], "rate_limit");
     assert_eq!(err["type"], "invalid_request_error");
+    sim.admin("faults", json!({ "error_rate": 100, "error_status": 400 }))
+        .await;
+    let err = sim.get("/v1/customers", &[]).await.error(400);
+    assert_eq!(err["type"], "invalid_request_error");
 
     // An injected failure is not stored against the idempotency key.
     sim.admin("faults", json!({ "error_rate": 50, "error_status": 500 }))
