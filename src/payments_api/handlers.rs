@@ -159,7 +159,8 @@ pub struct CreatePayment {
     )]
     pub account_id: String,
     /// A decimal string with at most as many decimals as the currency has
-    /// ("42.99" USD, "4300" JPY). Numbers are refused: no floats for money.
+    /// ("42.99" USD, "4300" JPY), at least Stripe's minimum charge (0.50 USD
+    /// or EUR, 0.30 GBP, 50 JPY). Numbers are refused: no floats for money.
     #[schema(example = "42.99", pattern = "^[0-9]+(\\.[0-9]+)?$")]
     pub amount: String,
     /// `usd`, `eur`, `gbp` or `jpy` (any case).

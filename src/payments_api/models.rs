@@ -13,6 +13,7 @@ use rand::RngCore;
 use crate::db::Statement;
 use crate::db::schema::{accounts, api_idempotency, payments};
 use crate::money::{Currency, Money};
+use crate::orders;
 use crate::stripe::types::PaymentIntent;
 
 /// `prefix_` and 22 random alphanumeric characters (about 131 bits).
@@ -475,14 +476,19 @@ pub async fn settle_from_event(
 /// Writes how a debit ended, unconditionally or `only_if_unsettled`
 /// (processing, or failed with no intent known); answers the payment if it
 /// was written. Prepared once per connection
-/// (diesel's update DSL is parsed and planned again on every call).
+/// (diesel's update DSL is parsed and planned again on every call). A
+/// refund held for its PaymentIntent (its event came before we knew the
+/// intent) is applied with it. Call inside a transaction.
 async fn write_outcome(
     conn: &mut AsyncPgConnection,
     payment_id: &str,
     outcome: &Outcome<'_>,
     only_if_unsettled: bool,
 ) -> QueryResult<Option<Payment>> {
-    Statement::new(
+    if let Some(payment_intent) = outcome.payment_intent_id {
+        orders::models::lock_payment_intent(conn, payment_intent).await?;
+    }
+    let written: Option<Payment> = Statement::new(
         "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
              decline_code = $5, failure_message = $6, updated_at = now() \
          WHERE id = $1 AND (NOT $7 OR status = $8 \
@@ -499,7 +505,15 @@ async fn write_outcome(
     .bind::<Text, _>(PaymentStatus::Failed.as_str())
     .get_result(conn)
     .await
-    .optional()
+    .optional()?;
+    if written.is_some()
+        && let Some(payment_intent) = outcome.payment_intent_id
+        && let Some(refunded) = orders::models::take_held_refund(conn, payment_intent).await?
+    {
+        record_refund(conn, payment_intent, refunded).await?;
+        return Payment::find(conn, payment_id).await;
+    }
+    Ok(written)
 }
 
 /// Records what Stripe has refunded of the payment its PaymentIntent made (a

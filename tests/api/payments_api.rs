@@ -1019,6 +1019,52 @@ async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
     assert_eq!(payment["failure_code"], Value::Null);
 }
 
+/// How many deliveries of events of `kind` the app has acknowledged.
+async fn delivered(app: &TestApp, kind: &str) -> usize {
+    let deliveries: Value = reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event_type"] == kind && d["status"].as_u64() == Some(200))
+        .count()
+}
+
+#[tokio::test]
+async fn a_refund_whose_event_came_before_a_lost_answer_was_settled_still_shows() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("refunded-early", body.clone()).await).await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let payment_intent = payment_intent_of(&app, &id).await;
+    // The checkout's and the debit's payment_intent.succeeded are in.
+    app.eventually("both intents' events delivered", || async {
+        delivered(&app, "payment_intent.succeeded").await >= 2
+    })
+    .await;
+    lose_answer(&app, &id, "refunded-early", 0).await;
+    // The merchant refunds in Stripe's dashboard before anyone retries: the
+    // event finds no payment with that intent yet.
+    refund_at_stripe(&app, &payment_intent, "100").await;
+    app.eventually("the refund event delivered", || async {
+        delivered(&app, "charge.refunded").await >= 1
+    })
+    .await;
+
+    let (status, settled) = read(api.debit_with_key("refunded-early", body).await).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    assert_eq!(settled["status"], "succeeded");
+    assert_eq!(settled["amount_refunded_minor"], 100);
+}
+
 #[tokio::test]
 async fn a_debit_left_processing_for_a_day_is_not_charged_again_on_retry() {
     let app = spawn_app().await;

@@ -89,6 +89,16 @@ failed="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL AND s
 made="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL")"
 non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/debit.txt")"
 
+# The debits' webhooks (a few events each) are still arriving: let them
+# finish (at most a minute) so that the reads are measured alone.
+seen=-1
+for _ in $(seq 1 60); do
+  now="$(psql -Atqc "SELECT count(*) FROM stripe_events")"
+  [ "$now" = "$seen" ] && break
+  seen="$now"
+  sleep 1
+done
+
 wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/read.lua" \
   "$base/api/v1/accounts/$account/payments?limit=20" >"$work/read.txt"
 reads="$(rate "$work/read.txt")"
