@@ -402,19 +402,12 @@ async fn a_lost_webhook_is_healed_by_the_reconciler() {
     app.eventually("the reconciler marked the order paid", || paid(&app))
         .await;
     assert_eq!(app.paid_events().await, 1);
-    let deliveries: serde_json::Value = reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let deliveries = app.sim_deliveries().await;
     let delivered = deliveries
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|d| d["status"].as_u64() == Some(200))
         .count();
-    assert_eq!(delivered, 0, "no webhook reached the app: {deliveries}");
+    assert_eq!(delivered, 0, "no webhook reached the app: {deliveries:?}");
 }
 
 #[tokio::test]
@@ -827,18 +820,9 @@ async fn reordered_webhook_deliveries_still_fulfil_exactly_once() {
 
     app.eventually("paid by the reordered webhooks", || paid(&app))
         .await;
-    // The simulator's delivery log, in the order it delivered.
     let delivered = || async {
-        let deliveries: serde_json::Value =
-            reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-        deliveries
-            .as_array()
-            .unwrap()
+        app.sim_deliveries()
+            .await
             .iter()
             .filter_map(|d| Some(d["event_type"].as_str()?.to_owned()))
             .collect::<Vec<String>>()

@@ -303,6 +303,16 @@ impl TestApp {
         Browser::at(&self.address)
     }
 
+    /// The simulator's webhook delivery log, in the order it delivered.
+    pub async fn sim_deliveries(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/_sim/deliveries", self.sim_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Changes the simulator's fault knobs.
     pub async fn sim_faults(&self, faults: serde_json::Value) {
         let response = reqwest::Client::new()

@@ -502,6 +502,15 @@ async fn payment_intent_of(app: &TestApp, payment_id: &str) -> String {
         .expect("a PaymentIntent")
 }
 
+/// The PaymentIntent of a debit, as Stripe has it.
+async fn intent_of(app: &TestApp, payment_id: &str) -> Value {
+    app.stripe_get(&format!(
+        "/v1/payment_intents/{}",
+        payment_intent_of(app, payment_id).await
+    ))
+    .await
+}
+
 /// Puts a debit back where a lost Stripe answer leaves it, `hours_ago`:
 /// `processing`, and its key released for a retry (see `charge`).
 async fn lose_answer(app: &TestApp, payment_id: &str, key: &str, hours_ago: i64) {
@@ -893,12 +902,7 @@ async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
     let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
     let (_, debit) = read(api.debit_with_key("lost-answer", body.clone()).await).await;
     let id = debit["id"].as_str().unwrap().to_owned();
-    let intent = app
-        .stripe_get(&format!(
-            "/v1/payment_intents/{}",
-            payment_intent_of(&app, &id).await
-        ))
-        .await;
+    let intent = intent_of(&app, &id).await;
     // As if Stripe's answer had been lost to a timeout.
     lose_answer(&app, &id, "lost-answer", 0).await;
     assert_eq!(
@@ -965,12 +969,7 @@ async fn a_retry_after_a_lost_answer_sends_stripe_what_the_key_first_sent() {
     assert_eq!(retried["id"], id.as_str());
     assert_eq!(retried["status"], "succeeded");
     assert_eq!(retried["description"], "second");
-    let intent = app
-        .stripe_get(&format!(
-            "/v1/payment_intents/{}",
-            payment_intent_of(&app, &id).await
-        ))
-        .await;
+    let intent = intent_of(&app, &id).await;
     assert_eq!(intent["description"], "first");
     let charges = app
         .stripe_get("/v1/events?type=payment_intent.created&limit=100")
@@ -989,12 +988,7 @@ async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
     let account = checkout_and_pay(&app, CARD_OK, true).await;
     let (_, debit) = api.debit(&account, "3.00", "usd").await;
     let id = debit["id"].as_str().unwrap().to_owned();
-    let intent = app
-        .stripe_get(&format!(
-            "/v1/payment_intents/{}",
-            payment_intent_of(&app, &id).await
-        ))
-        .await;
+    let intent = intent_of(&app, &id).await;
     // As if a retry after a lost answer had been refused by Stripe: failed,
     // and no intent known.
     app.db()
@@ -1021,15 +1015,8 @@ async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
 
 /// How many deliveries of events of `kind` the app has acknowledged.
 async fn delivered(app: &TestApp, kind: &str) -> usize {
-    let deliveries: Value = reqwest::get(format!("{}/_sim/deliveries", app.sim_url))
+    app.sim_deliveries()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    deliveries
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|d| d["event_type"] == kind && d["status"].as_u64() == Some(200))
         .count()
