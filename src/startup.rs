@@ -257,6 +257,11 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
+                // A malformed query string (a repeated parameter, say) gets
+                // the shop's error page, not actix's plain text.
+                .app_data(web::QueryConfig::default().error_handler(|_, _| {
+                    AppError::BadRequest("That link is not valid.".into()).into()
+                }))
                 .wrap(session)
                 .wrap(from_fn(rate_limit::limit_writes))
                 .wrap(security_headers(&checkout_origin, https))

@@ -9,7 +9,7 @@ use crate::cart::models as cart_models;
 use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
 use crate::catalog::models::Product;
 use crate::error::AppError;
-use crate::orders::models::{CreateOrderError, Order, OrderLine};
+use crate::orders::models::{CreateOrderError, Order, OrderLine, OrderStatus};
 use crate::session::{FlashLevel, TypedSession};
 use crate::startup::AppState;
 use crate::stripe::StripeError;
@@ -264,6 +264,9 @@ fn receipt(order: &Order) -> web::Redirect {
     web::Redirect::to(format!("/orders/{}", order.token)).see_other()
 }
 
+const CANCELLED: &str =
+    "Checkout cancelled: nothing was charged, and your cart is just as you left it.";
+
 #[derive(Deserialize)]
 pub struct CancelQuery {
     order: Option<String>,
@@ -288,17 +291,26 @@ pub async fn cancel(
         Some(order) if order.cart_id.is_none() => "/",
         _ => "/cart",
     };
-    if let Some(order) = &owned
-        && (order.is_paid()
-            || payments::cancel_checkout(&state.payments, &state.db, order).await?
-                == payments::Applied::Paid)
-    {
+    let (level, message) = match &owned {
         // Paid in another tab before the shopper came back: show the receipt.
-        return Ok(receipt(order));
-    }
-    session.flash(
-        FlashLevel::Success,
-        "Checkout cancelled: nothing was charged, and your cart is just as you left it.",
-    )?;
+        Some(order) if order.is_paid() => return Ok(receipt(order)),
+        Some(order) => match payments::cancel_checkout(&state.payments, &state.db, order).await? {
+            payments::Applied::Paid => return Ok(receipt(order)),
+            payments::Applied::Expired => (FlashLevel::Success, CANCELLED),
+            // Still pending: Stripe could not be asked to close the payment
+            // page, so it may yet be paid.
+            payments::Applied::Unchanged if order.status == OrderStatus::Pending => (
+                FlashLevel::Error,
+                "Your cart is just as you left it. We could not reach our payment provider to \
+                 close the payment page: if you did pay, the order will show under Your orders.",
+            ),
+            payments::Applied::Unchanged => (FlashLevel::Success, CANCELLED),
+        },
+        None => (
+            FlashLevel::Success,
+            "Checkout cancelled: your cart is just as you left it.",
+        ),
+    };
+    session.flash(level, message)?;
     Ok(web::Redirect::to(back_to).see_other())
 }

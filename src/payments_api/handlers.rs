@@ -358,7 +358,10 @@ async fn saved_payment_method(state: &AppState, customer_id: &str) -> Result<Str
             .next()
             .map(|pm| pm.id)
             .ok_or_else(no_saved_card),
-        Err(error) if error.is_outage() => Err(provider_unavailable(error)),
+        // Our Stripe key refused (a rotation, say) is ours to fix, not the card.
+        Err(error) if error.is_outage() || matches!(error.status(), Some(401 | 403)) => {
+            Err(provider_unavailable(error))
+        }
         Err(error) => {
             tracing::warn!(%error, "could not list the customer's payment methods");
             Err(no_saved_card())

@@ -263,6 +263,45 @@ async fn cancelling_on_the_payment_page_returns_to_the_intact_cart_and_releases_
 }
 
 #[tokio::test]
+async fn cancelling_while_stripe_is_unreachable_does_not_claim_nothing_was_charged() {
+    let app = spawn_app().await;
+    app.add_to_cart("trail-water-bottle", "1").await;
+    let payment_url = app.checkout().await;
+    let order = app.orders().await[0].clone();
+    let token: String = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use storefront::db::schema::orders;
+        orders::table
+            .find(order.id)
+            .select(orders::token)
+            .first(&mut app.db().await)
+            .await
+            .unwrap()
+    };
+    app.sim_faults(json!({"error_rate": 100, "error_status": 500}))
+        .await;
+
+    let response = app.get(&format!("/checkout/cancel?order={token}")).await;
+
+    assert_redirect_to(&response, "/cart");
+    let (_, cart) = app.get_page("/cart").await;
+    let flashes = texts(&cart, ".flash-error");
+    assert!(
+        flashes.iter().any(|f| f.contains("if you did pay")),
+        "{flashes:?}"
+    );
+    assert!(!cart.contains("nothing was charged"));
+    // The page can still be paid: the order stays pending for Stripe's word.
+    assert_eq!(app.orders().await[0].status, "pending");
+    app.sim_faults(json!({"error_rate": 0})).await;
+    assert_eq!(
+        pay(&payment_url, CARD_OK).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn an_expired_session_expires_the_order_and_releases_its_stock() {
     let app = spawn_app().await;
     app.add_to_cart("pour-over-coffee-set", "3").await;
@@ -789,6 +828,17 @@ async fn unknown_sessions_and_order_tokens_are_not_found() {
     }
     let response = app.post_form("/checkout", &[]).await;
     assert_redirect_to(&response, "/cart");
+    // A malformed query string gets the shop's page, not plain text.
+    let response = app
+        .get("/checkout/success?session_id=cs_test_a&session_id=cs_test_b")
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 #[tokio::test]
