@@ -3,6 +3,7 @@
 //! pooled connection held.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
@@ -405,11 +406,14 @@ pub async fn create_payment(
     let account_missing =
         || ApiError::not_found("account", &request.account_id, Some("account_id"));
 
+    // A request in flight holds its key while Stripe may still answer it
+    // (plus the database work around the call).
+    let lock_for = state.payments.client.worst_case_duration() + Duration::from_secs(10);
     let mut conn = state.db.get().await?;
     let account = Account::find(&mut conn, &request.account_id)
         .await?
         .ok_or_else(account_missing)?;
-    let claim = match models::existing_claim(&mut conn, api_key, &idem, &request).await? {
+    let claim = match models::existing_claim(&mut conn, api_key, &idem, &request, lock_for).await? {
         Some(claim) => claim,
         None => {
             // A new request: find the saved card first (a Stripe GET, with no
@@ -428,6 +432,7 @@ pub async fn create_payment(
                 &request,
                 &customer,
                 &payment_method,
+                lock_for,
             )
             .await?
         }

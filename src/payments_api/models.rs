@@ -299,10 +299,6 @@ pub enum Claim {
     Mismatch,
 }
 
-/// How long a request in flight holds its key: longer than any Stripe call
-/// with its retries can take.
-const LOCK_SECS: i32 = 60;
-
 #[derive(Debug, Clone, Queryable)]
 struct KeyRecord {
     request_hash: Vec<u8>,
@@ -311,12 +307,16 @@ struct KeyRecord {
     response_body: Option<serde_json::Value>,
 }
 
-/// What an earlier request with `key` left, if there was one.
+/// What an earlier request with `key` left, if there was one. A request in
+/// flight holds its key for `lock_for`, which must outlast any Stripe call
+/// with its retries: after that it counts as abandoned (its node died) and
+/// this request takes it over.
 pub async fn existing_claim(
     conn: &mut AsyncPgConnection,
     api_key_id: i64,
     key: &str,
     request: &DebitRequest,
+    lock_for: std::time::Duration,
 ) -> QueryResult<Option<Claim>> {
     let record: Option<KeyRecord> = api_idempotency::table
         .find((api_key_id, key))
@@ -349,7 +349,7 @@ pub async fn existing_claim(
     )
     .bind::<diesel::sql_types::BigInt, _>(api_key_id)
     .bind::<Text, _>(key)
-    .bind::<diesel::sql_types::Integer, _>(LOCK_SECS)
+    .bind::<diesel::sql_types::Integer, _>(i32::try_from(lock_for.as_secs()).unwrap_or(i32::MAX))
     .execute(conn)
     .await?;
     if taken == 0 {
@@ -372,6 +372,7 @@ pub async fn insert_claim(
     request: &DebitRequest,
     customer_id: &str,
     payment_method_id: &str,
+    lock_for: std::time::Duration,
 ) -> QueryResult<Claim> {
     use diesel_async::AsyncConnection;
     let hash = request.hash();
@@ -411,7 +412,7 @@ pub async fn insert_claim(
         .await?;
     match inserted {
         Some(payment) => Ok(Claim::Fresh(payment)),
-        None => Ok(existing_claim(conn, api_key_id, key, request)
+        None => Ok(existing_claim(conn, api_key_id, key, request, lock_for)
             .await?
             .unwrap_or(Claim::InFlight)),
     }

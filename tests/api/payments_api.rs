@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use storefront::db::schema::{accounts, api_idempotency, payments};
 use storefront::stripe::webhook::sign;
 
-use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app};
+use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app, spawn_app_with};
 
 /// Checkout succeeds and saves the card; off-session debits are declined.
 const CARD_DECLINES_LATER: &str = "4000 0000 0000 0341";
@@ -1050,6 +1050,47 @@ async fn a_refund_whose_event_came_before_a_lost_answer_was_settled_still_shows(
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     assert_eq!(settled["status"], "succeeded");
     assert_eq!(settled["amount_refunded_minor"], 100);
+}
+
+#[tokio::test]
+async fn a_key_in_flight_is_held_as_long_as_stripe_may_still_answer() {
+    // Three attempts of up to a minute each, with backoff: over three minutes.
+    let app = spawn_app_with(&[("STRIPE_TIMEOUT_MS", "60000")]).await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("slow", body.clone()).await).await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let claimed_ago = |seconds: i64| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            lose_answer(app, &id, "slow", 0).await;
+            app.db()
+                .await
+                .batch_execute(&format!(
+                    "UPDATE api_idempotency SET locked_at = now() - interval '{seconds} seconds' \
+                     WHERE key = 'slow'"
+                ))
+                .await
+                .unwrap();
+        }
+    };
+
+    // Claimed 100 s ago: its Stripe call may still be running.
+    claimed_ago(100).await;
+    let (status, error) = read(api.debit_with_key("slow", body.clone()).await).await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::CONFLICT,
+        "idempotency_key_in_use",
+    );
+    // Claimed 5 minutes ago: its node died; this request finishes it.
+    claimed_ago(300).await;
+    let (status, resumed) = read(api.debit_with_key("slow", body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{resumed}");
+    assert_eq!(resumed["id"], id.as_str());
 }
 
 #[tokio::test]
