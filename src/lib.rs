@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod payments_api;
+pub mod purge;
 pub mod rate_limit;
 pub mod seed;
 pub mod session;

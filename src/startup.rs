@@ -27,13 +27,14 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::rate_limit::RateLimiter;
 use crate::{
-    cart, catalog, checkout, health, metrics, orders, payments_api, rate_limit, seed, telemetry,
+    cart, catalog, checkout, health, metrics, orders, payments_api, purge, rate_limit, seed,
+    telemetry,
 };
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
 
-/// Connections for the background tasks (the reconciler, the cart purge, catalog reloads),
+/// Connections for the background tasks (the reconciler, the purge, catalog reloads),
 /// next to the request pools.
 const BACKGROUND_POOL_SIZE: usize = 2;
 
@@ -176,7 +177,7 @@ pub struct Application {
     /// The in-process Stripe simulator, in test mode.
     simulator: Option<stripe_sim::Simulator>,
     reconciler: tokio::task::JoinHandle<()>,
-    cart_purge: tokio::task::JoinHandle<()>,
+    purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
 }
 
@@ -225,10 +226,7 @@ impl Application {
             settings.reconcile_interval,
             settings.reconcile_after,
         ));
-        let cart_purge = tokio::spawn(cart::purge::run(
-            background.clone(),
-            settings.cart_retention,
-        ));
+        let purge = tokio::spawn(purge::run(background.clone(), settings.cart_retention));
         let https = settings.secure_cookies();
         let checkout_origin = background.payments.checkout_origin();
         let static_dir = crate::web::assets::dir();
@@ -313,7 +311,7 @@ impl Application {
             server,
             simulator,
             reconciler,
-            cart_purge,
+            purge,
             catalog_listener,
         })
     }
@@ -342,7 +340,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.reconciler.abort();
-        self.cart_purge.abort();
+        self.purge.abort();
         self.catalog_listener.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;

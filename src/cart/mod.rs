@@ -3,4 +3,3 @@
 pub mod domain;
 pub mod handlers;
 pub mod models;
-pub mod purge;

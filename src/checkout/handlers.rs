@@ -2,23 +2,27 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
 use serde::Deserialize;
 
-use super::payments::{self, CheckoutError, CheckoutSource, Payer};
+use super::payments::{self, Cancelled, CheckoutError, CheckoutSource, Payer};
 use crate::cart::domain::{MIXED_CURRENCIES, Quantity, mixed_currencies};
 use crate::cart::handlers::CartPage;
 use crate::cart::models as cart_models;
 use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
 use crate::catalog::models::Product;
 use crate::error::AppError;
-use crate::orders::models::{CreateOrderError, Order, OrderLine, OrderStatus};
+use crate::orders::models::{CreateOrderError, Order, OrderLine};
 use crate::session::{FlashLevel, TypedSession};
 use crate::startup::AppState;
-use crate::stripe::StripeError;
 use crate::web::{CsrfForm, FormResponse, see_other};
 
-/// What the shopper is told when Stripe would not start the payment: an
-/// outage passes, a refusal (our request was wrong) needs us.
-fn stripe_failure(error: &StripeError) -> (String, StatusCode) {
-    if error.is_outage() {
+/// What the shopper is told when Stripe did not start the payment: an
+/// outage (or contention, or an answer too late) passes, a refusal (our
+/// request was wrong) needs us.
+fn stripe_failure(error: &CheckoutError) -> (String, StatusCode) {
+    let passing = match error {
+        CheckoutError::Stripe(error) => error.is_outage() || error.status() == Some(409),
+        _ => true,
+    };
+    if passing {
         (
             "We couldn't reach our payment provider just now, so nothing was charged. \
              Please try again in a moment."
@@ -110,7 +114,7 @@ pub async fn checkout_cart(
             let message = order_error_message(&error);
             CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
         }
-        Err(CheckoutError::Stripe(error)) => {
+        Err(error @ (CheckoutError::Stripe(_) | CheckoutError::TooLate)) => {
             let (message, status) = stripe_failure(&error);
             CartPage::with_alert(&state, &session, message, status).await
         }
@@ -177,7 +181,7 @@ pub async fn checkout_express(
                 )
                 .await
         }
-        Err(CheckoutError::Stripe(error)) => {
+        Err(error @ (CheckoutError::Stripe(_) | CheckoutError::TooLate)) => {
             let (message, status) = stripe_failure(&error);
             choice.rerender(&state, &session, message, status).await
         }
@@ -264,9 +268,6 @@ fn receipt(order: &Order) -> web::Redirect {
     web::Redirect::to(format!("/orders/{}", order.token)).see_other()
 }
 
-const CANCELLED: &str =
-    "Checkout cancelled: nothing was charged, and your cart is just as you left it.";
-
 #[derive(Deserialize)]
 pub struct CancelQuery {
     order: Option<String>,
@@ -292,19 +293,18 @@ pub async fn cancel(
         _ => "/cart",
     };
     let (level, message) = match &owned {
-        // Paid in another tab before the shopper came back: show the receipt.
-        Some(order) if order.is_paid() => return Ok(receipt(order)),
         Some(order) => match payments::cancel_checkout(&state.payments, &state.db, order).await? {
-            payments::Applied::Paid => return Ok(receipt(order)),
-            payments::Applied::Expired => (FlashLevel::Success, CANCELLED),
-            // Still pending: Stripe could not be asked to close the payment
-            // page, so it may yet be paid.
-            payments::Applied::Unchanged if order.status == OrderStatus::Pending => (
+            // Paid in another tab before the shopper came back: the receipt.
+            Cancelled::Paid => return Ok(receipt(order)),
+            Cancelled::Closed => (
+                FlashLevel::Success,
+                "Checkout cancelled: nothing was charged, and your cart is just as you left it.",
+            ),
+            Cancelled::Unknown => (
                 FlashLevel::Error,
                 "Your cart is just as you left it. We could not reach our payment provider to \
                  close the payment page: if you did pay, the order will show under Your orders.",
             ),
-            payments::Applied::Unchanged => (FlashLevel::Success, CANCELLED),
         },
         None => (
             FlashLevel::Success,

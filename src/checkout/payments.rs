@@ -29,6 +29,13 @@ pub struct Payments {
 }
 
 impl Payments {
+    /// How long a Checkout Session stays payable: the configured time, kept
+    /// within Stripe's 30 minutes to 24 hours with a minute to spare (Stripe
+    /// measures from its own clock, after our request arrives).
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(self.session_ttl.as_secs().clamp(31 * 60, 24 * 3600 - 60))
+    }
+
     /// Talks to Stripe with STRIPE_SECRET_KEY; without it, starts the
     /// simulator in-process and registers our webhook endpoint with it.
     pub async fn connect(
@@ -115,6 +122,10 @@ pub enum CheckoutError {
     Order(#[from] CreateOrderError),
     #[error("Stripe is unavailable")]
     Stripe(#[source] StripeError),
+    /// Stripe answered after the order had been given up on (see the
+    /// reconciler); the session was expired.
+    #[error("Stripe answered too late")]
+    TooLate,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -199,9 +210,7 @@ pub async fn start_checkout(
                     tracing::warn!(%error, order.id = order.id, "could not expire the late checkout session");
                 }
                 metrics::get().checkout("stripe_error");
-                return Err(CheckoutError::Stripe(StripeError::Timeout(
-                    Default::default(),
-                )));
+                return Err(CheckoutError::TooLate);
             }
             tracing::info!(order.id = order.id, session.id = %session.id, "checkout session created");
             metrics::get().checkout("created");
@@ -243,10 +252,8 @@ fn session_params(
     payer: Payer<'_>,
 ) -> Form {
     let currency = order.currency();
-    // Stripe measures its 30 min to 24 h window on its own clock, after our
-    // request arrives (and maybe after retries): stay a minute inside it.
-    let ttl = i64::try_from(payments.session_ttl.as_secs()).unwrap_or(1800);
-    let expires_at = chrono::Utc::now().timestamp() + ttl.clamp(31 * 60, 24 * 3600 - 60);
+    let lifetime = i64::try_from(payments.session_lifetime().as_secs()).unwrap_or(1800);
+    let expires_at = chrono::Utc::now().timestamp() + lifetime;
     let mut form = Form::new()
         .field("mode", "payment")
         .field("payment_method_types[0]", "card")
@@ -399,8 +406,9 @@ async fn mark_paid(
 
 /// A charge's refunded total (cumulative: replays and reordered events change
 /// nothing) reaches its order and its payment in the account history; if
-/// neither knows its PaymentIntent yet, it is held until the payment is
-/// recorded (`mark_paid`).
+/// neither has succeeded with its PaymentIntent yet, it is held until one
+/// does (`mark_paid`, or a debit's outcome). Call inside a transaction (the
+/// PaymentIntent's lock lasts until its end), as the webhook does.
 pub async fn apply_refund(
     conn: &mut AsyncPgConnection,
     payment_intent: &str,
@@ -426,24 +434,38 @@ async fn record_refund(
     Ok(())
 }
 
+/// What the shopper leaving Stripe's page came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The payment page is closed and the order released: nothing can be
+    /// charged.
+    Closed,
+    /// It was paid meanwhile: the order is fulfilled.
+    Paid,
+    /// Stripe could not be asked: the page may still be paid, and the order
+    /// stays pending for Stripe's word (webhook, expiry or reconciler).
+    Unknown,
+}
+
 /// The shopper left Stripe's page: expire the session so it cannot be paid
 /// later, then release the order. If it was paid meanwhile, fulfil instead.
-/// If Stripe cannot be reached, the order stays pending for expiry or the
-/// reconciler to settle.
 pub async fn cancel_checkout(
     payments: &Payments,
     db: &DbPool,
     order: &Order,
-) -> anyhow::Result<Applied> {
+) -> anyhow::Result<Cancelled> {
+    if order.is_paid() {
+        return Ok(Cancelled::Paid);
+    }
     if order.status != OrderStatus::Pending {
-        return Ok(Applied::Unchanged);
+        return Ok(Cancelled::Closed);
     }
     let Some(session_id) = &order.stripe_session_id else {
         let mut conn = db.get().await?;
         if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page").await? {
             metrics::get().order_transition("cancelled", "cancel_page");
         }
-        return Ok(Applied::Expired);
+        return Ok(Cancelled::Closed);
     };
     let key = format!("order-{}-expire", order.token);
     match payments
@@ -452,29 +474,36 @@ pub async fn cancel_checkout(
         .await
     {
         Ok(_) => {
+            // Closed here, or already by the `expired` webhook Stripe just sent.
             let mut conn = db.get().await?;
-            let closed =
-                models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page")
-                    .await?;
-            Ok(if closed {
+            if models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "cancel_page")
+                .await?
+            {
                 metrics::get().order_transition("cancelled", "cancel_page");
-                Applied::Expired
-            } else {
-                Applied::Unchanged
-            })
+            }
+            Ok(Cancelled::Closed)
         }
         // Not open any more: paid or expired meanwhile. Apply what Stripe says.
         Err(StripeError::Api { status: 400, .. }) => {
-            let session = payments
-                .client
-                .retrieve_checkout_session(session_id)
-                .await?;
+            let session = match payments.client.retrieve_checkout_session(session_id).await {
+                Ok(session) => session,
+                Err(error) => {
+                    tracing::warn!(%error, order.id = order.id, "could not retrieve the checkout session");
+                    return Ok(Cancelled::Unknown);
+                }
+            };
             let mut conn = db.get().await?;
-            Ok(apply_session(&mut conn, &session, "cancel_page").await?.1)
+            apply_session(&mut conn, &session, "cancel_page").await?;
+            Ok(match (session.status, session.payment_status) {
+                (_, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired) => Cancelled::Paid,
+                (Some(SessionStatus::Expired), _) => Cancelled::Closed,
+                // Complete but unpaid: a delayed payment method is still at work.
+                _ => Cancelled::Unknown,
+            })
         }
         Err(error) => {
             tracing::warn!(%error, order.id = order.id, "could not expire the checkout session");
-            Ok(Applied::Unchanged)
+            Ok(Cancelled::Unknown)
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::metrics;
 use crate::orders::models::{self, Order, OrderStatus};
 use crate::startup::AppState;
 
-/// Orders looked at per run; the rest wait for the next run.
+/// Pending orders read from the database at a time.
 const BATCH: i64 = 100;
 
 pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration) {
@@ -41,9 +41,17 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
     let now = chrono::Utc::now();
     let cutoff = now - chrono::Duration::from_std(grace)?;
     // An order still without a session after the longest possible Stripe call
-    // belongs to a checkout whose node died before Stripe answered.
+    // belongs to a checkout whose node died before Stripe answered. (Should
+    // that checkout still get its session, later, it finds the order closed
+    // and expires the session: see `start_checkout`.)
     let abandoned_after = grace.max(state.payments.client.worst_case_duration());
-    let abandoned_cutoff = now - chrono::Duration::from_std(abandoned_after)?;
+    // A session Stripe does not know may have been made with another
+    // account's key, and be payable there until its lifetime is over.
+    let lapsed_after = state.payments.session_lifetime() + Duration::from_secs(5 * 60);
+    let deadlines = Deadlines {
+        abandoned: now - chrono::Duration::from_std(abandoned_after)?,
+        lapsed: now - chrono::Duration::from_std(lapsed_after)?,
+    };
     let mut settled = 0;
     let mut after = None;
     loop {
@@ -52,7 +60,7 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
             Order::pending_before(&mut conn, cutoff, after, BATCH).await?
         };
         for order in &page {
-            match settle(state, order, abandoned_cutoff).await? {
+            match settle(state, order, &deadlines).await? {
                 Some(true) => settled += 1,
                 Some(false) => {}
                 // Stripe is unavailable: the next run tries again.
@@ -66,17 +74,25 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
     }
 }
 
+/// Orders created before these may be given up on.
+struct Deadlines {
+    /// Without a Checkout Session: no Stripe call can still be running.
+    abandoned: chrono::DateTime<chrono::Utc>,
+    /// With one Stripe does not know: it cannot be paid anywhere any more.
+    lapsed: chrono::DateTime<chrono::Utc>,
+}
+
 /// Asks Stripe about one pending order and applies the answer: whether it
 /// changed state, or `None` when Stripe cannot be reached.
 async fn settle(
     state: &AppState,
     order: &Order,
-    abandoned_cutoff: chrono::DateTime<chrono::Utc>,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<Option<bool>> {
     let Some(session_id) = &order.stripe_session_id else {
         // The checkout died between our commit and Stripe's answer: no
         // shopper ever saw a payment page for it.
-        if order.created_at >= abandoned_cutoff {
+        if order.created_at >= deadlines.abandoned {
             return Ok(Some(false));
         }
         let mut conn = state.db.get().await?;
@@ -101,9 +117,11 @@ async fn settle(
             tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
             Ok(None)
         }
-        // Stripe has no such session (it was made with another account's
-        // key, or by a simulator since restarted): nobody can pay it.
-        Err(error) if error.status() == Some(404) => {
+        // Stripe has no such session (made by a simulator since restarted,
+        // or with another account's key) and its lifetime is over.
+        Err(error)
+            if error.code() == Some("resource_missing") && order.created_at < deadlines.lapsed =>
+        {
             let mut conn = state.db.get().await?;
             let expired =
                 models::close_unpaid(&mut conn, order.id, OrderStatus::Expired, "reconciler")

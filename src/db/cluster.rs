@@ -2,12 +2,15 @@
 //! binaries when no DATABASE_URL is given (`cargo run`, `cargo test`).
 //!
 //! PostgreSQL refuses to run as root, so when we are root every server command
-//! runs as the `postgres` user through `runuser`. The cluster listens on
-//! 127.0.0.1 only, on a free port picked at each start, with a generated
-//! password (scram-sha-256) kept next to the data directory.
+//! runs as the `postgres` user through `runuser`; if that user cannot reach
+//! the data directory (a checkout under /root, which is 0700), the cluster
+//! lives under /var/lib/storefront instead. The cluster listens on 127.0.0.1
+//! only, on a free port picked at each start, with a generated password
+//! (scram-sha-256) kept next to the data directory.
 
 use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -37,17 +40,26 @@ pub struct LocalCluster {
     port: u16,
     password: Secret,
     as_server_user: bool,
+    /// Started by this process (not adopted from another one, which may
+    /// still be using it): only then does `stop` stop it.
+    started: bool,
 }
 
 impl LocalCluster {
     /// Creates the cluster on first use, then starts it, or adopts it if it is
     /// already running (a previous run that did not stop it).
     pub async fn start(data_dir: &Path, durability: Durability) -> anyhow::Result<Self> {
-        let bin_dir = find_bin_dir()?;
         let as_server_user = running_as_root()?;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
-        let data_dir = data_dir.canonicalize()?;
+        let data_dir = if as_server_user {
+            reachable_by_server_user(data_dir).await?
+        } else {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            data_dir.canonicalize()?
+        };
+        // The binaries of the version that made the cluster, if it exists.
+        let version = std::fs::read_to_string(data_dir.join("PG_VERSION")).ok();
+        let bin_dir = find_bin_dir(version.as_deref().map(str::trim))?;
         let password_file = data_dir.with_extension("password");
         let mut cluster = LocalCluster {
             password: Secret::new(String::new()),
@@ -55,10 +67,8 @@ impl LocalCluster {
             bin_dir,
             port: 0,
             as_server_user,
+            started: false,
         };
-        if as_server_user {
-            cluster.check_server_user_can_reach_data_dir().await?;
-        }
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.init(&password_file, durability).await?;
         }
@@ -74,6 +84,7 @@ impl LocalCluster {
         } else {
             cluster.port = free_port()?;
             cluster.pg_ctl_start().await?;
+            cluster.started = true;
             tracing::info!(port = cluster.port, data_dir = %cluster.data_dir.display(), "started private PostgreSQL cluster");
         }
         if durability == Durability::Ephemeral {
@@ -91,8 +102,19 @@ impl LocalCluster {
         ))
     }
 
-    /// Stops the server cleanly (fast shutdown: rolls back open transactions).
+    /// Where the cluster's files are.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops the server cleanly (fast shutdown: rolls back open transactions)
+    /// if this process started it; one adopted from another process (a
+    /// running store, while `api-key` or `seed` runs) is left running.
     pub async fn stop(&self) -> anyhow::Result<()> {
+        if !self.started {
+            tracing::info!("leaving the PostgreSQL cluster running: this process did not start it");
+            return Ok(());
+        }
         self.server_command("pg_ctl")
             .arg("-D")
             .arg(&self.data_dir)
@@ -200,50 +222,31 @@ impl LocalCluster {
         } else {
             String::new()
         };
+        // In a process group of its own, deaf to the terminal's signals: a
+        // Ctrl-C that ends the tests must not end it before it cleans up.
+        // A relocated cluster's own directory under RELOCATED_ROOT goes too.
+        let relocated_home = match self.data_dir.parent() {
+            Some(home) if home.starts_with(RELOCATED_ROOT) => {
+                format!("; rmdir '{}'", home.display())
+            }
+            _ => String::new(),
+        };
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+            "trap '' INT HUP TERM; while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
              {runuser}'{pg_ctl}' -D '{dir}' -m immediate stop >/dev/null 2>&1; \
-             rm -rf '{dir}' '{dir}.password'",
+             rm -rf '{dir}' '{dir}.password'{relocated_home}",
             pid = std::process::id(),
             pg_ctl = self.bin_dir.join("pg_ctl").display(),
             dir = self.data_dir.display(),
         );
         std::process::Command::new("sh")
             .args(["-c", &script])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .context("spawning the cluster watchdog")?;
-        Ok(())
-    }
-
-    async fn check_server_user_can_reach_data_dir(&self) -> anyhow::Result<()> {
-        let reachable = Command::new("runuser")
-            .args(["-u", SERVER_USER, "--", "test", "-x"])
-            .arg(&self.data_dir)
-            .current_dir("/")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .context("running `runuser` to start PostgreSQL as the `postgres` user")?;
-        if !reachable.success() {
-            chown_to_server_user(&self.data_dir).await?;
-            let again = Command::new("runuser")
-                .args(["-u", SERVER_USER, "--", "test", "-x"])
-                .arg(&self.data_dir)
-                .current_dir("/")
-                .status()
-                .await?;
-            if !again.success() {
-                bail!(
-                    "PostgreSQL must run as the `{SERVER_USER}` user when started as root, and that user \
-                     cannot reach {}: set DATA_DIR to a directory it can traverse, or set DATABASE_URL",
-                    self.data_dir.display()
-                );
-            }
-        }
         Ok(())
     }
 
@@ -283,6 +286,60 @@ impl RunChecked for Command {
     }
 }
 
+/// The data directory as the `postgres` user can use it: `data_dir` itself
+/// (made its own), or, when a directory above it is closed to that user,
+/// one under /var/lib/storefront named after it (the same one on every run).
+async fn reachable_by_server_user(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let fresh = !data_dir.exists();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let data_dir = data_dir.canonicalize()?;
+    chown_to_server_user(&data_dir).await?;
+    if server_user_can_enter(&data_dir).await? {
+        return Ok(data_dir);
+    }
+    if fresh {
+        let _ = std::fs::remove_dir(&data_dir);
+    }
+    use sha2::Digest;
+    let name = hex::encode(&sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes())[..8]);
+    let home = Path::new(RELOCATED_ROOT).join(name);
+    let relocated = home.join("postgres");
+    std::fs::create_dir_all(&relocated)
+        .with_context(|| format!("creating {}", relocated.display()))?;
+    chown_to_server_user(&home).await?;
+    if !server_user_can_enter(&relocated).await? {
+        bail!(
+            "PostgreSQL must run as the `{SERVER_USER}` user when started as root, and that user \
+             can reach neither {} nor {}: set DATA_DIR to a directory it can traverse, or set DATABASE_URL",
+            data_dir.display(),
+            relocated.display()
+        );
+    }
+    tracing::info!(
+        wanted = %data_dir.display(),
+        data_dir = %relocated.display(),
+        "the `{SERVER_USER}` user cannot reach the data directory; the cluster lives in {RELOCATED_ROOT}"
+    );
+    Ok(relocated)
+}
+
+/// Where clusters go whose data directory the `postgres` user cannot reach.
+const RELOCATED_ROOT: &str = "/var/lib/storefront";
+
+async fn server_user_can_enter(dir: &Path) -> anyhow::Result<bool> {
+    let status = Command::new("runuser")
+        .args(["-u", SERVER_USER, "--", "test", "-x"])
+        .arg(dir)
+        .current_dir("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .context("running `runuser` to start PostgreSQL as the `postgres` user")?;
+    Ok(status.success())
+}
+
 async fn chown_to_server_user(path: &Path) -> anyhow::Result<()> {
     Command::new("chown")
         .arg("-R")
@@ -297,13 +354,29 @@ fn running_as_root() -> anyhow::Result<bool> {
     Ok(std::fs::metadata("/proc/self")?.uid() == 0)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A free loopback port, below the kernel's range for outgoing connections
+/// when it can: a port from that range can be taken by any connection made
+/// between this check and the server's bind.
+pub fn free_port() -> anyhow::Result<u16> {
+    let outgoing_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    if outgoing_from > 11_000 {
+        for _ in 0..100 {
+            let port = rand::random_range(10_000..outgoing_from);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Finds initdb and pg_ctl: Debian's versioned directories first (newest
-/// version), then PATH.
-fn find_bin_dir() -> anyhow::Result<PathBuf> {
+/// Finds initdb and pg_ctl: Debian's directory of `version` (the cluster's,
+/// once it exists: another major version cannot open it), else the newest
+/// versioned directory, then PATH.
+fn find_bin_dir(version: Option<&str>) -> anyhow::Result<PathBuf> {
     let has_tools = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
@@ -322,10 +395,10 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default();
-    versioned
+    let wanted = version.map(|v| Path::new("/usr/lib/postgresql").join(v).join("bin"));
+    wanted
         .into_iter()
-        .rev()
-        .map(|(_, dir)| dir)
+        .chain(versioned.into_iter().rev().map(|(_, dir)| dir))
         .chain(on_path)
         .find(|dir| has_tools(dir))
         .ok_or_else(|| {

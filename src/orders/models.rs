@@ -594,9 +594,10 @@ pub async fn lock_payment_intent(
         .map(drop)
 }
 
-/// Keeps a charge's refunded total for a PaymentIntent no order or payment
-/// has yet (its refund event came first), to apply when one does; a
-/// PaymentIntent we know is left alone. Call under `lock_payment_intent`.
+/// Keeps a charge's refunded total for a PaymentIntent no paid order or
+/// succeeded payment has yet (its refund event came first, or the debit is
+/// still processing), to apply when one does. Call under
+/// `lock_payment_intent`.
 pub async fn hold_refund(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,
@@ -606,7 +607,8 @@ pub async fn hold_refund(
         "INSERT INTO held_refunds (payment_intent_id, amount_refunded_minor) \
          SELECT $1, $2 WHERE $2 > 0 \
            AND NOT EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = $1) \
-           AND NOT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = $1) \
+           AND NOT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = $1 \
+                             AND status = 'succeeded') \
          ON CONFLICT (payment_intent_id) DO UPDATE SET amount_refunded_minor = \
              GREATEST(held_refunds.amount_refunded_minor, EXCLUDED.amount_refunded_minor)",
     )
@@ -631,6 +633,18 @@ pub async fn take_held_refund(
     .await
     .optional()
     .map(|held| held.map(|held| held.amount_refunded_minor))
+}
+
+/// Deletes refunds held since before `cutoff`: their payments never came
+/// (charges made outside this shop, say). Returns how many.
+pub async fn purge_held_refunds(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+) -> QueryResult<usize> {
+    Statement::new("DELETE FROM held_refunds WHERE created_at < $1")
+        .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+        .execute(conn)
+        .await
 }
 
 #[derive(QueryableByName)]

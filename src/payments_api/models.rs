@@ -471,15 +471,28 @@ pub async fn settle_from_event(
         decline_code: error.and_then(|e| e.decline_code.as_deref()),
         failure_message: error.and_then(|e| e.message.as_deref()),
     };
-    write_outcome(conn, payment_id, &outcome, true).await
+    let settled = write_outcome(conn, payment_id, &outcome, true).await?;
+    if settled.is_some() {
+        // A debit recorded failed had that answer stored for its key: a
+        // replay now answers from the payment instead.
+        Statement::new(
+            "UPDATE api_idempotency SET response_status = NULL, response_body = NULL, \
+                 locked_at = NULL \
+             WHERE payment_id = $1 AND response_status = 422",
+        )
+        .bind::<Text, _>(payment_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(settled)
 }
 
 /// Writes how a debit ended, unconditionally or `only_if_unsettled`
-/// (processing, or failed with no intent known); answers the payment if it
-/// was written. Prepared once per connection
-/// (diesel's update DSL is parsed and planned again on every call). A
-/// refund held for its PaymentIntent (its event came before we knew the
-/// intent) is applied with it. Call inside a transaction.
+/// (processing, or failed with no intent known), and answers the payment if
+/// it was written. A refund held for its PaymentIntent (the refund's event
+/// came first) is applied with a success. Call inside a transaction (the
+/// PaymentIntent's lock lasts until its end). Prepared once per connection:
+/// diesel's update DSL is parsed and planned again on every call.
 async fn write_outcome(
     conn: &mut AsyncPgConnection,
     payment_id: &str,
@@ -507,7 +520,9 @@ async fn write_outcome(
     .get_result(conn)
     .await
     .optional()?;
-    if written.is_some()
+    if written
+        .as_ref()
+        .is_some_and(|p| p.status == PaymentStatus::Succeeded.as_str())
         && let Some(payment_intent) = outcome.payment_intent_id
         && let Some(refunded) = orders::models::take_held_refund(conn, payment_intent).await?
     {

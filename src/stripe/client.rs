@@ -59,7 +59,8 @@ impl StripeClient {
     }
 
     pub fn is_test_mode(&self) -> bool {
-        self.config.secret_key.expose().starts_with("sk_test_")
+        let key = self.config.secret_key.expose();
+        key.starts_with("sk_test_") || key.starts_with("rk_test_")
     }
 
     pub async fn create_checkout_session(

@@ -111,7 +111,9 @@ async fn carts_untouched_for_the_retention_are_deleted_at_start_and_hourly() {
                  ('00000000-0000-0000-0000-00000000000b', now());
              INSERT INTO cart_items (cart_id, product_id, quantity, updated_at)
                  SELECT '00000000-0000-0000-0000-00000000000a', id, 1, now() - interval '1 day'
-                 FROM products WHERE slug = 'canvas-tote-bag';"
+                 FROM products WHERE slug = 'canvas-tote-bag';
+             INSERT INTO held_refunds (payment_intent_id, amount_refunded_minor, created_at)
+                 VALUES ('pi_old', 100, now() - interval '31 days'), ('pi_new', 100, now());"
         ))
         .await
         .unwrap();
@@ -136,6 +138,18 @@ async fn carts_untouched_for_the_retention_are_deleted_at_start_and_hourly() {
     })
     .await;
     assert_eq!(remaining().await, ["0a", "0b"]);
+    // A refund held for a payment that never came goes after 30 days.
+    app.eventually("the old held refund is deleted", || async {
+        let held: Vec<String> = diesel::sql_query("SELECT payment_intent_id FROM held_refunds")
+            .load::<HeldRefund>(&mut app.db().await)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.payment_intent_id)
+            .collect();
+        held == ["pi_new"]
+    })
+    .await;
     assert_eq!(
         app.cart_rows().await.len(),
         1,
@@ -597,4 +611,10 @@ async fn a_product_in_another_currency_is_refused_and_a_mixed_cart_cannot_check_
             .contains("priced in different currencies")
     );
     assert!(app.orders().await.is_empty(), "no order was created");
+}
+
+#[derive(QueryableByName)]
+struct HeldRefund {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    payment_intent_id: String,
 }

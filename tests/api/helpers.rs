@@ -126,11 +126,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    storefront::db::cluster::free_port().unwrap()
 }
 
 /// Registers `{app_origin}/webhooks/stripe` with the simulator for every

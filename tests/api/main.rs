@@ -4,6 +4,7 @@
 mod cart;
 mod catalog;
 mod checkout;
+mod cluster;
 mod faults;
 mod health;
 mod helpers;

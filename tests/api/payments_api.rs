@@ -986,16 +986,20 @@ async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
     let account = checkout_and_pay(&app, CARD_OK, true).await;
-    let (_, debit) = api.debit(&account, "3.00", "usd").await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("flipped", body.clone()).await).await;
     let id = debit["id"].as_str().unwrap().to_owned();
     let intent = intent_of(&app, &id).await;
     // As if a retry after a lost answer had been refused by Stripe: failed,
-    // and no intent known.
+    // no intent known, and that refusal stored for the key.
     app.db()
         .await
         .batch_execute(&format!(
             "UPDATE payments SET status = 'failed', stripe_payment_intent_id = NULL,
-                 failure_code = 'payment_rejected' WHERE id = '{id}'"
+                 failure_code = 'payment_rejected' WHERE id = '{id}';
+             UPDATE api_idempotency SET response_status = 422,
+                 response_body = '{{\"error\": {{\"code\": \"payment_rejected\"}}}}'
+                 WHERE key = 'flipped';"
         ))
         .await
         .unwrap();
@@ -1011,6 +1015,10 @@ async fn stripe_s_word_settles_a_debit_recorded_failed_without_an_intent() {
     let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
     assert_eq!(payment["status"], "succeeded", "{payment}");
     assert_eq!(payment["failure_code"], Value::Null);
+    // A replay of the key no longer says it was refused.
+    let (status, replay) = read(api.debit_with_key("flipped", body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{replay}");
+    assert_eq!(replay["status"], "succeeded");
 }
 
 /// How many deliveries of events of `kind` the app has acknowledged.
@@ -1050,6 +1058,47 @@ async fn a_refund_whose_event_came_before_a_lost_answer_was_settled_still_shows(
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     assert_eq!(settled["status"], "succeeded");
     assert_eq!(settled["amount_refunded_minor"], 100);
+}
+
+#[tokio::test]
+async fn a_refund_event_before_a_processing_debit_succeeds_is_kept_for_it() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let (_, debit) = api.debit(&account, "3.00", "usd").await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let intent = intent_of(&app, &id).await;
+    app.eventually("both intents' events delivered", || async {
+        delivered(&app, "payment_intent.succeeded").await >= 2
+    })
+    .await;
+    // As a debit Stripe answered 202 `processing` for: its intent is known.
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE payments SET status = 'processing' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    // The refund's event comes before the intent's success (Stripe does not
+    // order events).
+    refund_at_stripe(&app, intent["id"].as_str().unwrap(), "100").await;
+    app.eventually("the refund event delivered", || async {
+        delivered(&app, "charge.refunded").await >= 1
+    })
+    .await;
+
+    deliver_intent_event(
+        &app,
+        "evt_processing_then_paid",
+        "payment_intent.succeeded",
+        intent,
+    )
+    .await;
+
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    assert_eq!(payment["amount_refunded_minor"], 100);
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! Headless Chromium through Debian's chromedriver: one chromedriver per test
 //! process, one browser (with a fresh profile) per test.
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -55,11 +54,7 @@ async fn driver() -> &'static Driver {
             let root = std::env::temp_dir()
                 .join(format!("storefront-browser-{}", Uuid::new_v4().simple()));
             std::fs::create_dir_all(&root).unwrap();
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = storefront::db::cluster::free_port().unwrap();
             let log = root.join("chromedriver.log");
             let mut child = Command::new(&chromedriver)
                 .arg(format!("--port={port}"))

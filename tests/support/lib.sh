@@ -9,7 +9,7 @@ wait_for() {
   local url="$1" pid="$2" logfile="$3"
   shift 3
   for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$@" "$url" 2>/dev/null && return 0
+    curl -fsS --max-time 2 -o /dev/null "$@" "$url" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; return 1; }
     sleep 0.5
   done

@@ -239,11 +239,13 @@ async fn a_clock_offset_moves_signature_timestamps_out_of_tolerance() {
 #[tokio::test]
 async fn advancing_the_clock_expires_sessions_at_once() {
     let sim = harness::start().await;
-    let at = (now() + 1800).to_string();
+    // A minute over the 30-minute minimum, so a second ticking over cannot
+    // make it too soon.
+    let at = (now() + 1860).to_string();
     let short = sim.create_session(&[("expires_at", &at)]).await;
     let long = sim.create_session(&[]).await;
-    let moved = sim.admin("advance_clock", json!({ "seconds": 1801 })).await;
-    assert!((moved["now"].as_i64().unwrap() - (now() + 1801)).abs() <= 5);
+    let moved = sim.admin("advance_clock", json!({ "seconds": 1861 })).await;
+    assert!((moved["now"].as_i64().unwrap() - (now() + 1861)).abs() <= 5);
     let short = sim.session(short["id"].as_str().unwrap()).await;
     assert_eq!(short["status"], "expired");
     assert_eq!(short["url"], serde_json::Value::Null);
@@ -280,11 +282,13 @@ async fn advancing_the_clock_expires_sessions_at_once() {
 #[tokio::test]
 async fn the_background_clock_expires_sessions_within_a_second_or_two() {
     let sim = harness::start().await;
-    let at = (now() + 1800).to_string();
+    // A minute over Stripe's 30-minute minimum: a second ticking over
+    // between here and the simulator must not make it too soon.
+    let at = (now() + 1860).to_string();
     let session = sim.create_session(&[("expires_at", &at)]).await;
     let id = session["id"].as_str().unwrap();
     // An offset moves "now" without sweeping, so only the ticker can expire it.
-    sim.admin("faults", json!({ "clock_offset_secs": 1900 }))
+    sim.admin("faults", json!({ "clock_offset_secs": 1960 }))
         .await;
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {

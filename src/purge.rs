@@ -1,18 +1,23 @@
-//! Forgets abandoned carts: every hour, deletes the carts nobody has touched
-//! for `CART_RETENTION_DAYS`, with their lines. Safe on several nodes at once:
-//! each takes only carts no other node has locked.
+//! Forgets what is no longer needed, when a node starts and then every hour:
+//! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
+//! and refunds held for a payment that never came. Safe on several nodes at
+//! once: each takes only carts no other node has locked.
 
 use std::time::Duration;
 
 use actix_web::web;
 
-use super::models;
+use crate::cart::models;
+use crate::orders::models::purge_held_refunds;
 use crate::startup::AppState;
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
 /// Carts deleted per statement, so that no statement holds many locks for long.
 const BATCH: i64 = 1000;
+/// How long a refund waits for its payment (`orders::models::hold_refund`):
+/// far past Stripe's three days of webhook retries and a day of sessions.
+const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 pub async fn run(state: web::Data<AppState>, retention: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
@@ -23,6 +28,17 @@ pub async fn run(state: web::Data<AppState>, retention: Duration) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "deleted abandoned carts"),
             Err(error) => tracing::warn!(error = ?error, "deleting abandoned carts failed"),
+        }
+        let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
+        match state.db.get().await {
+            Ok(mut conn) => match purge_held_refunds(&mut conn, cutoff).await {
+                Ok(0) => {}
+                Ok(purged) => {
+                    tracing::info!(purged, "deleted refunds held for payments that never came")
+                }
+                Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
+            },
+            Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
         }
     }
 }
