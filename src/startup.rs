@@ -34,7 +34,7 @@ use crate::{
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
 
-/// Connections for the background tasks (the reconciler, the purge, catalog reloads),
+/// Connections for the background tasks (the reconciler, the purge),
 /// next to the request pools.
 const BACKGROUND_POOL_SIZE: usize = 2;
 
@@ -77,18 +77,31 @@ impl Database {
                 let cluster =
                     LocalCluster::start(&settings.data_dir.join("postgres"), Durability::Durable)
                         .await?;
-                db::create_database(&cluster.url("postgres"), "storefront", None).await?;
+                if let Err(error) =
+                    db::create_database(&cluster.url("postgres"), "storefront", None).await
+                {
+                    cluster.stop().await?;
+                    return Err(error);
+                }
                 Database {
                     url: cluster.url("storefront"),
                     cluster: Some(cluster),
                 }
             }
         };
-        db::run_migrations(&database.url).await?;
-        if database.cluster.is_some() {
-            seed::load_if_empty(&database.url).await?;
+        let ready = async {
+            db::run_migrations(&database.url).await?;
+            if database.cluster.is_some() {
+                seed::load_if_empty(&database.url).await?;
+            }
+            anyhow::Ok(())
         }
-        Ok(database)
+        .await;
+        if let (Err(_), Some(cluster)) = (&ready, &database.cluster) {
+            // Do not leave a cluster we started running behind a failed start.
+            cluster.stop().await?;
+        }
+        ready.map(|()| database)
     }
 }
 
@@ -212,7 +225,7 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         );
-        let catalog = Arc::new(Catalog::new(background_pool.clone()));
+        let catalog = Arc::new(Catalog::default());
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
         let background = web::Data::new(AppState {
             db: background_pool,

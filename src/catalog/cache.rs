@@ -28,8 +28,8 @@ const MAX_AGE: Duration = Duration::from_secs(30);
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
+#[derive(Default)]
 pub struct Catalog {
-    pool: DbPool,
     /// Bumped by every notification and every (re)connection of the listener;
     /// a snapshot of an older generation is stale.
     generation: AtomicU64,
@@ -73,20 +73,11 @@ impl Snapshot {
 }
 
 impl Catalog {
-    pub fn new(pool: DbPool) -> Catalog {
-        Catalog {
-            pool,
-            generation: AtomicU64::new(0),
-            listening: AtomicBool::new(false),
-            current: RwLock::new(None),
-            reload: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The active products, from memory when nothing changed since they were read.
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
+    /// The active products, from memory when nothing changed since they were
+    /// read; else read through `db`, the asking request's pool.
+    pub async fn snapshot(&self, db: &DbPool) -> Result<Arc<Snapshot>, AppError> {
         if !self.listening.load(Ordering::Acquire) {
-            return Ok(Arc::new(self.load().await?));
+            return Ok(Arc::new(self.load(db).await?));
         }
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
@@ -95,7 +86,7 @@ impl Catalog {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
-        let snapshot = Arc::new(self.load().await?);
+        let snapshot = Arc::new(self.load(db).await?);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(snapshot.clone());
         Ok(snapshot)
     }
@@ -110,11 +101,11 @@ impl Catalog {
         (unchanged && current.loaded_at.elapsed() < MAX_AGE).then_some(current)
     }
 
-    async fn load(&self) -> Result<Snapshot, AppError> {
+    async fn load(&self, db: &DbPool) -> Result<Snapshot, AppError> {
         // Read before the query: a change committed during it leaves the
         // snapshot stale at once.
         let generation = self.generation.load(Ordering::Acquire);
-        let products = Product::list_active(&mut *self.pool.get().await?).await?;
+        let products = Product::list_active(&mut *db.get().await?).await?;
         Ok(Snapshot::new(generation, products))
     }
 

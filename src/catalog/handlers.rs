@@ -26,7 +26,7 @@ pub async fn index(
     session: TypedSession,
 ) -> Result<CatalogPage, AppError> {
     Ok(CatalogPage {
-        catalog: state.catalog.snapshot().await?,
+        catalog: state.catalog.snapshot(&state.db).await?,
         layout: Layout::new(&state, &session)?,
     })
 }
@@ -49,7 +49,7 @@ impl ProductPage {
     ) -> Result<ProductPage, AppError> {
         let product = state
             .catalog
-            .snapshot()
+            .snapshot(&state.db)
             .await?
             .find(slug)
             .cloned()
