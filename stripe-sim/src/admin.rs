@@ -54,9 +54,9 @@ pub async fn set_faults(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
     }
     if patch
         .error_status
-        .is_some_and(|s| ![500, 429, 400].contains(&s))
+        .is_some_and(|s| ![500, 429, 409, 400, 401].contains(&s))
     {
-        return bad_request("error_status must be 500, 429 or 400");
+        return bad_request("error_status must be 500, 429, 409, 400 or 401");
     }
     let shared = shared.into_inner();
     let faults = shared.with_state(|st| {

@@ -187,7 +187,11 @@ impl State {
         }
         Some(match self.faults.error_status {
             429 => ApiError::rate_limited(),
+            409 => ApiError::idempotency_in_use("(the simulator's error fault)"),
             400 => ApiError::invalid("This request was refused by the simulator's error fault."),
+            401 => {
+                ApiError::unauthorized("Invalid API Key provided (the simulator's error fault).")
+            }
             _ => ApiError::internal(),
         })
     }

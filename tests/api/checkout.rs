@@ -631,6 +631,11 @@ async fn stripe_errors_and_outages_show_a_friendly_page_and_keep_the_cart() {
             "couldn't reach our payment provider",
         ),
         (
+            json!({"error_rate": 100, "error_status": 409}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "couldn't reach our payment provider",
+        ),
+        (
             json!({"error_rate": 100, "error_status": 400}),
             StatusCode::BAD_GATEWAY,
             "refused to start this payment",

@@ -895,6 +895,30 @@ async fn stripe_being_down_answers_503_and_a_retry_with_the_same_key_succeeds() 
 }
 
 #[tokio::test]
+async fn a_stripe_key_refused_mid_debit_is_a_503_and_a_retry_succeeds() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    // Stripe refuses our key (a rotation half done): not the card's fault.
+    app.sim_faults(json!({"error_rate": 100, "error_status": 401}))
+        .await;
+
+    let (status, error) = read(api.debit_with_key("rotated", body.clone()).await).await;
+
+    assert_error(
+        status,
+        &error,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payment_provider_unavailable",
+    );
+    app.sim_faults(json!({"error_rate": 0})).await;
+    let (status, debit) = read(api.debit_with_key("rotated", body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{debit}");
+    assert_eq!(debit["status"], "succeeded");
+}
+
+#[tokio::test]
 async fn a_debit_whose_answer_was_lost_is_settled_by_its_webhook() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;

@@ -85,6 +85,13 @@ async fn an_error_rate_fails_a_predictable_share_of_api_requests() {
         .await;
     let err = sim.get("/v1/customers", &[]).await.error(400);
     assert_eq!(err["type"], "invalid_request_error");
+    sim.admin("faults", json!({ "error_rate": 100, "error_status": 409 }))
+        .await;
+    let err = sim.get("/v1/customers", &[]).await.error(409);
+    assert_eq!(err["code"], "idempotency_key_in_use");
+    sim.admin("faults", json!({ "error_rate": 100, "error_status": 401 }))
+        .await;
+    sim.get("/v1/customers", &[]).await.error(401);
 
     // An injected failure is not stored against the idempotency key.
     sim.admin("faults", json!({ "error_rate": 50, "error_status": 500 }))
