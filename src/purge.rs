@@ -24,27 +24,23 @@ pub async fn run(state: web::Data<AppState>, retention: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match purge_once(&state, retention).await {
+        match purge_abandoned_carts(&state, retention).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "deleted abandoned carts"),
             Err(error) => tracing::warn!(error = ?error, "deleting abandoned carts failed"),
         }
-        let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
-        match state.db.get().await {
-            Ok(mut conn) => match purge_held_refunds(&mut conn, cutoff).await {
-                Ok(0) => {}
-                Ok(purged) => {
-                    tracing::info!(purged, "deleted refunds held for payments that never came")
-                }
-                Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
-            },
+        match purge_expired_holds(&state).await {
+            Ok(0) => {}
+            Ok(purged) => {
+                tracing::info!(purged, "deleted refunds held for payments that never came")
+            }
             Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
         }
     }
 }
 
 /// Deletes every cart untouched for `retention`; returns how many.
-pub async fn purge_once(state: &AppState, retention: Duration) -> anyhow::Result<usize> {
+async fn purge_abandoned_carts(state: &AppState, retention: Duration) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention)?;
     let mut purged = 0;
     loop {
@@ -54,4 +50,10 @@ pub async fn purge_once(state: &AppState, retention: Duration) -> anyhow::Result
             return Ok(purged);
         }
     }
+}
+
+/// Deletes the refunds held longer than `HELD_REFUND_RETENTION`; returns how many.
+async fn purge_expired_holds(state: &AppState) -> anyhow::Result<usize> {
+    let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
+    Ok(purge_held_refunds(&mut *state.db.get().await?, cutoff).await?)
 }

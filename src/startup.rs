@@ -77,12 +77,6 @@ impl Database {
                 let cluster =
                     LocalCluster::start(&settings.data_dir.join("postgres"), Durability::Durable)
                         .await?;
-                if let Err(error) =
-                    db::create_database(&cluster.url("postgres"), "storefront", None).await
-                {
-                    cluster.stop().await?;
-                    return Err(error);
-                }
                 Database {
                     url: cluster.url("storefront"),
                     cluster: Some(cluster),
@@ -90,6 +84,9 @@ impl Database {
             }
         };
         let ready = async {
+            if let Some(cluster) = &database.cluster {
+                db::create_database(&cluster.url("postgres"), "storefront", None).await?;
+            }
             db::run_migrations(&database.url).await?;
             if database.cluster.is_some() {
                 seed::load_if_empty(&database.url).await?;

@@ -201,12 +201,7 @@ pub async fn start_checkout(
                 // order: the session must not be paid.
                 drop(conn);
                 tracing::warn!(order.id = order.id, session.id = %session.id, "checkout session came too late");
-                let key = format!("order-{}-expire", order.token);
-                if let Err(error) = payments
-                    .client
-                    .expire_checkout_session(&session.id, &key)
-                    .await
-                {
+                if let Err(error) = expire_session(payments, &order, &session.id).await {
                     tracing::warn!(%error, order.id = order.id, "could not expire the late checkout session");
                 }
                 metrics::get().checkout("stripe_error");
@@ -467,12 +462,7 @@ pub async fn cancel_checkout(
         }
         return Ok(Cancelled::Closed);
     };
-    let key = format!("order-{}-expire", order.token);
-    match payments
-        .client
-        .expire_checkout_session(session_id, &key)
-        .await
-    {
+    match expire_session(payments, order, session_id).await {
         Ok(_) => {
             // Closed here, or already by the `expired` webhook Stripe just sent.
             let mut conn = db.get().await?;
@@ -506,6 +496,20 @@ pub async fn cancel_checkout(
             Ok(Cancelled::Unknown)
         }
     }
+}
+
+/// Asks Stripe to expire the order's Checkout Session so that it cannot be
+/// paid, under one idempotency key per order.
+async fn expire_session(
+    payments: &Payments,
+    order: &Order,
+    session_id: &str,
+) -> Result<CheckoutSession, StripeError> {
+    let key = format!("order-{}-expire", order.token);
+    payments
+        .client
+        .expire_checkout_session(session_id, &key)
+        .await
 }
 
 /// Our order for a session: by the stored session id, or by the order token
