@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod held_refunds;
 pub mod metrics;
 pub mod money;
 pub mod orders;

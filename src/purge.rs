@@ -8,14 +8,14 @@ use std::time::Duration;
 use actix_web::web;
 
 use crate::cart::models;
-use crate::orders::models::purge_held_refunds;
+use crate::held_refunds;
 use crate::startup::AppState;
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
 /// Carts deleted per statement, so that no statement holds many locks for long.
 const BATCH: i64 = 1000;
-/// How long a refund waits for its payment (`orders::models::hold_refund`):
+/// How long a refund waits for its payment (`held_refunds::hold`):
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
@@ -55,5 +55,5 @@ async fn purge_abandoned_carts(state: &AppState, retention: Duration) -> anyhow:
 /// Deletes the refunds held longer than `HELD_REFUND_RETENTION`; returns how many.
 async fn purge_expired_holds(state: &AppState) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
-    Ok(purge_held_refunds(&mut *state.db.get().await?, cutoff).await?)
+    Ok(held_refunds::purge(&mut *state.db.get().await?, cutoff).await?)
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::config::{Secret, Settings};
 use crate::db::DbPool;
+use crate::held_refunds;
 use crate::metrics;
 use crate::orders::models::{self, CreateOrderError, Order, OrderItem, OrderLine, OrderStatus};
 use crate::payments_api;
@@ -373,7 +374,7 @@ async fn mark_paid(
     let payment_intent = session.payment_intent_id();
     conn.transaction(async |conn| {
         if let Some(payment_intent) = payment_intent {
-            models::lock_payment_intent(conn, payment_intent).await?;
+            held_refunds::lock_payment_intent(conn, payment_intent).await?;
         }
         let paid =
             models::mark_paid(conn, order.id, payment_intent, session.email(), source).await?;
@@ -389,7 +390,7 @@ async fn mark_paid(
             .await?;
             // A refund whose event came before this payment's.
             if let Some(payment_intent) = payment_intent
-                && let Some(refunded) = models::take_held_refund(conn, payment_intent).await?
+                && let Some(refunded) = held_refunds::take(conn, payment_intent).await?
             {
                 record_refund(conn, payment_intent, refunded, source).await?;
             }
@@ -410,9 +411,9 @@ pub async fn apply_refund(
     refunded: i64,
     source: &str,
 ) -> anyhow::Result<()> {
-    models::lock_payment_intent(conn, payment_intent).await?;
+    held_refunds::lock_payment_intent(conn, payment_intent).await?;
     record_refund(conn, payment_intent, refunded, source).await?;
-    if models::hold_refund(conn, payment_intent, refunded).await? {
+    if held_refunds::hold(conn, payment_intent, refunded).await? {
         tracing::info!(payment_intent, "refund held until its payment is recorded");
     }
     Ok(())

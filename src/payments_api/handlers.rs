@@ -162,12 +162,12 @@ pub struct CreatePayment {
     /// A decimal string with at most as many decimals as the currency has
     /// ("42.99" USD, "4300" JPY), at least Stripe's minimum charge (0.50 USD
     /// or EUR, 0.30 GBP, 50 JPY). Numbers are refused: no floats for money.
-    #[schema(example = "42.99", pattern = "^[0-9]+(\\.[0-9]+)?$")]
+    #[schema(example = "42.99", pattern = "^[0-9]{1,8}(\\.[0-9]{1,2})?$")]
     pub amount: String,
     /// `usd`, `eur`, `gbp` or `jpy` (any case).
     #[schema(example = "usd", pattern = "^(usd|eur|gbp|jpy|USD|EUR|GBP|JPY)$")]
     pub currency: String,
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub description: Option<String>,
 }
 
@@ -176,9 +176,11 @@ pub struct CreatePayment {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePayment {
     /// The new description; an empty string removes it.
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub description: Option<String>,
     /// Keys to set; a key with `null` or `""` is removed. Other keys stay.
+    /// Keys: 1 to 40 characters without square brackets; values: at most
+    /// 500 characters; at most 50 keys in all.
     pub metadata: Option<BTreeMap<String, Option<String>>>,
     /// The `version` you last read; a stale one answers 409 and changes nothing.
     #[schema(minimum = 1)]
@@ -374,7 +376,7 @@ async fn saved_payment_method(state: &AppState, customer_id: &str) -> Result<Str
 #[utoipa::path(
     tag = "payments",
     params(
-        ("Idempotency-Key" = String, Header,
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
          description = "Required. Retrying with the same key and body replays the first answer (with `Idempotent-Replayed: true`); the same key with another body answers 422."),
     ),
     request_body = CreatePayment,

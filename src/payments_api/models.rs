@@ -12,8 +12,8 @@ use rand::RngCore;
 
 use crate::db::Statement;
 use crate::db::schema::{accounts, api_idempotency, payments};
+use crate::held_refunds;
 use crate::money::{Currency, Money};
-use crate::orders;
 use crate::stripe::types::PaymentIntent;
 
 /// `prefix_` and 22 random alphanumeric characters (about 131 bits).
@@ -500,7 +500,7 @@ async fn write_outcome(
     only_if_unsettled: bool,
 ) -> QueryResult<Option<Payment>> {
     if let Some(payment_intent) = outcome.payment_intent_id {
-        orders::models::lock_payment_intent(conn, payment_intent).await?;
+        held_refunds::lock_payment_intent(conn, payment_intent).await?;
     }
     let written: Option<Payment> = Statement::new(
         "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
@@ -524,7 +524,7 @@ async fn write_outcome(
         .as_ref()
         .is_some_and(|p| p.status == PaymentStatus::Succeeded.as_str())
         && let Some(payment_intent) = outcome.payment_intent_id
-        && let Some(refunded) = orders::models::take_held_refund(conn, payment_intent).await?
+        && let Some(refunded) = held_refunds::take(conn, payment_intent).await?
     {
         record_refund(conn, payment_intent, refunded).await?;
         return Payment::find(conn, payment_id).await;
