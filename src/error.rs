@@ -12,6 +12,8 @@ use actix_web::http::header::{ContentType, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::db::PoolError;
+use crate::db::batch::BatchError;
 use crate::telemetry;
 use crate::web::Layout;
 
@@ -77,20 +79,26 @@ impl AppError {
             cause
                 .downcast_ref::<diesel::result::Error>()
                 .is_some_and(crate::db::is_connection_loss)
-                || cause
-                    .downcast_ref::<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>>()
-                    .is_some()
+                || cause.downcast_ref::<PoolError>().is_some()
         })
     }
 }
 
-impl From<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>> for AppError {
+impl From<PoolError> for AppError {
     /// No connection within the pool's wait timeout means the database is
     /// down or saturated: answer 503 fast rather than hang.
-    fn from(
-        error: deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>,
-    ) -> Self {
+    fn from(error: PoolError) -> Self {
         AppError::Unavailable(error.into())
+    }
+}
+
+impl From<BatchError> for AppError {
+    fn from(error: BatchError) -> Self {
+        match error {
+            BatchError::Unavailable(_) => AppError::Unavailable(error.into()),
+            BatchError::Database(error) => error.into(),
+            BatchError::Lost => AppError::Unexpected(error.into()),
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Metrics {
     webhooks: IntCounterVec,
     reconciler_runs: IntCounterVec,
     pool: IntGaugeVec,
+    write_batches: HistogramVec,
 }
 
 impl Metrics {
@@ -72,12 +73,21 @@ impl Metrics {
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
         )?;
+        let write_batches = HistogramVec::new(
+            HistogramOpts::new(
+                "db_write_batch_size",
+                "Writes per batched statement (db::batch), by kind",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 100.0]),
+            &["kind"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(checkouts.clone()))?;
         registry.register(Box::new(orders.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(reconciler_runs.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(write_batches.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -86,6 +96,7 @@ impl Metrics {
             webhooks,
             reconciler_runs,
             pool,
+            write_batches,
         })
     }
 
@@ -124,6 +135,12 @@ impl Metrics {
 
     pub fn reconciler_run(&self, outcome: &str) {
         self.reconciler_runs.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn write_batch(&self, kind: &str, writes: usize) {
+        self.write_batches
+            .with_label_values(&[kind])
+            .observe(writes as f64);
     }
 }
 

@@ -19,6 +19,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::checkout::payments::Payments;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
@@ -46,6 +47,8 @@ pub struct AppState {
     /// shared pool every query woke another thread and back, which cost the
     /// write paths about a quarter of their throughput (BENCHMARKS.md).
     pub db: DbPool,
+    /// This worker's cart changes, batched on its pool.
+    pub cart: CartWrites,
     /// All the node's pools, for the metrics.
     pub pools: Arc<[DbPool]>,
     /// The active products, in memory.
@@ -225,6 +228,8 @@ impl Application {
         let catalog = Arc::new(Catalog::default());
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
         let background = web::Data::new(AppState {
+            // The background tasks change no cart.
+            cart: CartWrites::new(&background_pool),
             db: background_pool,
             pools,
             catalog,
@@ -246,6 +251,7 @@ impl Application {
             let pool = &worker_pools[next_pool.fetch_add(1, Ordering::Relaxed) % workers];
             let state = web::Data::new(AppState {
                 db: pool.clone(),
+                cart: CartWrites::new(pool),
                 pools: background.pools.clone(),
                 catalog: background.catalog.clone(),
                 payments: background.payments.clone(),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::domain::{CartLine, CartSummary, Quantity};
-use super::models::{self, CartError};
+use super::models::{self, AddLine, CartError, SetQuantity};
 use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
 use crate::error::AppError;
 use crate::session::{FlashLevel, TypedSession};
@@ -95,17 +95,15 @@ pub async fn add_item(
         }
     };
     // A new cart gets its row with its first line.
-    let session_cart = session.cart_id();
-    let cart_id = session_cart.unwrap_or_else(Uuid::new_v4);
-    let added = models::add(
-        &mut *state.db.get().await?,
-        cart_id,
-        session_cart.is_none(),
-        &form.product,
-        quantity,
-    )
-    .await;
-    // The connection is back in the pool before a re-render takes another.
+    let cart_id = session.cart_id().unwrap_or_else(Uuid::new_v4);
+    let added = state
+        .cart
+        .add(AddLine {
+            cart_id,
+            slug: form.product.clone(),
+            quantity,
+        })
+        .await;
     match added {
         Ok(name) => {
             session.set_cart_id(cart_id)?;
@@ -153,8 +151,14 @@ pub async fn update_item(
             .await;
         }
     };
-    let updated =
-        models::set_quantity(&mut *state.db.get().await?, cart_id, item_id, quantity).await;
+    let updated = state
+        .cart
+        .set_quantity(SetQuantity {
+            cart_id,
+            item_id,
+            quantity,
+        })
+        .await;
     match updated {
         Ok(name) => {
             let message = match quantity.get() {

@@ -3,3 +3,4 @@
 pub mod domain;
 pub mod handlers;
 pub mod models;
+pub mod writes;

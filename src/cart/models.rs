@@ -1,15 +1,14 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
-use diesel::result::DatabaseErrorKind;
-use diesel::result::Error::DatabaseError;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::domain::{CartLine, MAX_LINE_QUANTITY, Quantity};
 use crate::catalog::models::Product;
 use crate::db::Statement;
+use crate::db::batch::{BatchError, BatchWrite};
 use crate::db::schema::{cart_items, products};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +31,21 @@ pub enum CartError {
     /// product changed in between.
     #[error("changed meanwhile")]
     Changed,
+    /// The database failed or could not be reached: not the shopper's doing.
     #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+    Database(#[from] BatchError),
+}
+
+impl From<diesel::result::Error> for CartError {
+    fn from(error: diesel::result::Error) -> Self {
+        CartError::Database(error.into())
+    }
+}
+
+impl From<crate::db::PoolError> for CartError {
+    fn from(error: crate::db::PoolError) -> Self {
+        CartError::Database(error.into())
+    }
 }
 
 impl CartError {
@@ -112,86 +124,179 @@ struct Changed {
     product_name: String,
 }
 
-/// The SQL of an add to cart `$1` of `$3` units of the product with slug
-/// `$2`, the line capped at `$4`, then `$cart`: what else the statement does
-/// with the cart. Answers the product's name if the line was written. (The
-/// currency check looks each line's product up by key: as a join, it was
-/// planned as a hash join over all the products.)
-macro_rules! add_line {
-    ($cart:literal) => {
-        concat!(
-            "WITH product AS ( \
-                 SELECT id, name, currency, stock FROM products WHERE slug = $2 AND active \
-             ), line AS ( \
-                 INSERT INTO cart_items (cart_id, product_id, quantity) \
-                 SELECT $1, product.id, $3 FROM product \
-                 WHERE $3 <= COALESCE(product.stock, $3) \
-                   AND NOT EXISTS ( \
-                       SELECT 1 FROM cart_items other WHERE other.cart_id = $1 \
-                         AND (SELECT currency FROM products WHERE id = other.product_id) \
-                             <> product.currency) \
-                 ON CONFLICT (cart_id, product_id) DO UPDATE \
-                     SET quantity = cart_items.quantity + EXCLUDED.quantity, updated_at = now() \
-                     WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
-                         (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
-                 RETURNING product_id \
-             )",
-            $cart,
-            " SELECT product.name AS product_name FROM line, product"
-        )
-    };
+/// A written line of a batch: its write's place in the batch (from 1), and
+/// its product's name.
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Text)]
+    product_name: String,
 }
 
-/// Adding to a cart that has its row.
-const ADD: &str = add_line!("");
-/// Adding the first line of a cart: its row comes with it (the line's
-/// foreign key is checked at the end of the statement).
-const ADD_TO_NEW_CART: &str = add_line!(", cart AS (INSERT INTO carts (id) SELECT $1 FROM line)");
-
-/// Adds `quantity` of the product to the cart (merging with an existing
-/// line), creating the cart on its first line (`new_cart`). One statement, so
-/// one round trip: the upsert checks stock and the line cap against the line
-/// as it is when the row is locked, so concurrent adds cannot overshoot
-/// either. (A product in another currency is refused against the lines
-/// committed when the statement starts; should two adds from one session
-/// race, the cart page and checkout say the cart mixes currencies, see
-/// `domain::mixed_currencies`.)
-pub async fn add(
-    conn: &mut AsyncPgConnection,
-    cart_id: Uuid,
-    new_cart: bool,
-    slug: &str,
-    quantity: Quantity,
-) -> Result<String, CartError> {
-    let run = |sql| {
-        Statement::new(sql)
-            .bind::<SqlUuid, _>(cart_id)
-            .bind::<Text, _>(slug)
-            .bind::<Integer, _>(line_quantity(quantity.get()))
-            .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
-    };
-    let added = match run(if new_cart { ADD_TO_NEW_CART } else { ADD })
-        .get_result::<Changed>(conn)
-        .await
-    {
-        // The session's cart no longer exists (its row was deleted): it
-        // starts again under the same id.
-        Err(DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info))
-            if !new_cart && info.constraint_name() == Some("cart_items_cart_id_fkey") =>
+/// Each write's answer, in order: its product's name if its line was
+/// written, `None` if a rule refused it.
+fn answers(count: usize, written: Vec<Written>) -> Vec<Option<String>> {
+    let mut answers = vec![None; count];
+    for line in written {
+        if let Some(answer) = usize::try_from(line.n - 1)
+            .ok()
+            .and_then(|i| answers.get_mut(i))
         {
-            run(ADD_TO_NEW_CART).get_result::<Changed>(conn).await
+            *answer = Some(line.product_name);
         }
-        other => other,
     }
-    .optional()?;
-    match added {
-        Some(changed) => Ok(changed.product_name),
-        None => Err(why_not_added(conn, cart_id, slug, quantity).await?),
+    answers
+}
+
+/// An add to cart: `quantity` units of the product with this slug, merged
+/// with the cart's line for it. Batched with other carts' adds (`db::batch`).
+#[derive(Debug, Clone)]
+pub struct AddLine {
+    pub cart_id: Uuid,
+    pub slug: String,
+    pub quantity: Quantity,
+}
+
+/// Adds lines to carts in one statement, a cart at most once. For each: the
+/// product must be on sale with the stock for the line, the line stays
+/// within the cap, and the cart holds no product in another currency. The
+/// upsert checks stock and the cap against the line as it is when its row is
+/// locked, so concurrent adds cannot overshoot either. A cart gets its row
+/// with its first line, or again if it was deleted meanwhile (the lines'
+/// foreign key is checked at the end of the statement). Every lookup is by
+/// key, one write at a time (the `LIMIT 1` and `= ALL` keep the planner from
+/// turning them into joins, which it planned as hash joins over whole
+/// tables), so a batch costs the same however many carts and products there
+/// are. The currency check sees the lines committed when the statement
+/// starts: should two adds from one session race, the cart page and checkout
+/// say the cart mixes currencies (`domain::mixed_currencies`). Lines go in
+/// cart order, so that two batches of adds lock the lines they share in one
+/// order.
+const ADD_LINES: &str = "\
+    WITH product AS ( \
+        SELECT input.n, input.cart_id, input.quantity, p.id, p.name, p.currency, p.stock \
+        FROM unnest($1::uuid[], $2::text[], $3::int[]) \
+            WITH ORDINALITY AS input (cart_id, slug, quantity, n) \
+        CROSS JOIN LATERAL ( \
+            SELECT id, name, currency, stock FROM products \
+            WHERE slug = input.slug AND active LIMIT 1 \
+        ) p \
+        ORDER BY input.cart_id \
+    ), line AS ( \
+        INSERT INTO cart_items (cart_id, product_id, quantity) \
+        SELECT cart_id, id, quantity FROM product \
+        WHERE quantity <= COALESCE(stock, quantity) \
+          AND currency = ALL ( \
+              SELECT (SELECT currency FROM products WHERE id = other.product_id) \
+              FROM cart_items other WHERE other.cart_id = product.cart_id) \
+        ON CONFLICT (cart_id, product_id) DO UPDATE \
+            SET quantity = cart_items.quantity + EXCLUDED.quantity, updated_at = now() \
+            WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
+                (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
+        RETURNING cart_id, product_id \
+    ), cart AS ( \
+        INSERT INTO carts (id) SELECT cart_id FROM line ON CONFLICT DO NOTHING \
+    ) \
+    SELECT product.n, product.name AS product_name \
+    FROM line JOIN product ON product.cart_id = line.cart_id AND product.id = line.product_id";
+
+impl BatchWrite for AddLine {
+    type Key = Uuid;
+    type Answer = Option<String>;
+    const KIND: &'static str = "cart_add";
+
+    fn key(&self) -> Uuid {
+        self.cart_id
+    }
+
+    async fn run(
+        conn: &mut AsyncPgConnection,
+        batch: &[AddLine],
+    ) -> QueryResult<Vec<Option<String>>> {
+        let written = Statement::new(ADD_LINES)
+            .bind::<Array<SqlUuid>, _>(batch.iter().map(|add| add.cart_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(
+                batch
+                    .iter()
+                    .map(|add| add.slug.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Integer>, _>(
+                batch
+                    .iter()
+                    .map(|add| line_quantity(add.quantity.get()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Integer, _>(line_quantity(MAX_LINE_QUANTITY))
+            .load::<Written>(conn)
+            .await?;
+        Ok(answers(batch.len(), written))
+    }
+}
+
+/// A cart line's new quantity, at least 1 (0 is `remove`). Raising it needs
+/// the product to be on sale with enough stock; lowering it is always
+/// allowed. Batched with other carts' changes (`db::batch`).
+#[derive(Debug, Clone)]
+pub struct SetQuantity {
+    pub cart_id: Uuid,
+    pub item_id: i64,
+    pub quantity: Quantity,
+}
+
+/// Sets the quantities of lines of distinct carts in one statement. The
+/// lines are locked first, in cart order, as adds lock theirs (`ADD_LINES`):
+/// batches of both kinds then never wait for each other in a cycle. (The
+/// `ANY` lets the planner fetch just the batch's lines by key, however many
+/// lines the table holds.)
+const SET_QUANTITIES: &str = "\
+    WITH line AS MATERIALIZED ( \
+        SELECT cart_items.id, input.quantity, input.n \
+        FROM cart_items JOIN unnest($1::uuid[], $2::bigint[], $3::int[]) \
+            WITH ORDINALITY AS input (cart_id, item_id, quantity, n) \
+            ON cart_items.id = input.item_id AND cart_items.cart_id = input.cart_id \
+        WHERE cart_items.id = ANY($2) \
+        ORDER BY cart_items.cart_id \
+        FOR UPDATE OF cart_items \
+    ) \
+    UPDATE cart_items SET quantity = line.quantity, updated_at = now() \
+    FROM line, products p \
+    WHERE cart_items.id = ANY($2) AND cart_items.id = line.id AND p.id = cart_items.product_id \
+      AND (line.quantity <= cart_items.quantity \
+           OR (p.active AND line.quantity <= COALESCE(p.stock, line.quantity))) \
+    RETURNING line.n, p.name AS product_name";
+
+impl BatchWrite for SetQuantity {
+    type Key = Uuid;
+    type Answer = Option<String>;
+    const KIND: &'static str = "cart_set_quantity";
+
+    fn key(&self) -> Uuid {
+        self.cart_id
+    }
+
+    async fn run(
+        conn: &mut AsyncPgConnection,
+        batch: &[SetQuantity],
+    ) -> QueryResult<Vec<Option<String>>> {
+        let written = Statement::new(SET_QUANTITIES)
+            .bind::<Array<SqlUuid>, _>(batch.iter().map(|set| set.cart_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(batch.iter().map(|set| set.item_id).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(
+                batch
+                    .iter()
+                    .map(|set| line_quantity(set.quantity.get()))
+                    .collect::<Vec<_>>(),
+            )
+            .load::<Written>(conn)
+            .await?;
+        Ok(answers(batch.len(), written))
     }
 }
 
 /// Which rule refused an add, read again after the fact.
-async fn why_not_added(
+pub async fn why_not_added(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     slug: &str,
@@ -230,33 +335,13 @@ async fn why_not_added(
     })
 }
 
-/// Sets a line's quantity; 0 removes the line. Raising it needs the product
-/// to be on sale with enough stock; lowering it is always allowed.
-pub async fn set_quantity(
+/// Which rule refused a quantity change, read again after the fact.
+pub async fn why_not_set(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
     item_id: i64,
     quantity: Quantity,
-) -> Result<String, CartError> {
-    if quantity.get() == 0 {
-        return remove(conn, cart_id, item_id).await;
-    }
-    let updated = Statement::new(
-        "UPDATE cart_items SET quantity = $3, updated_at = now() FROM products p \
-         WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
-           AND ($3 <= cart_items.quantity OR (p.active AND $3 <= COALESCE(p.stock, $3))) \
-         RETURNING p.name AS product_name",
-    )
-    .bind::<SqlUuid, _>(cart_id)
-    .bind::<BigInt, _>(item_id)
-    .bind::<Integer, _>(line_quantity(quantity.get()))
-    .get_result::<Changed>(conn)
-    .await
-    .optional()?;
-    if let Some(changed) = updated {
-        return Ok(changed.product_name);
-    }
-    // Which rule refused it, read again after the fact.
+) -> Result<CartError, diesel::result::Error> {
     let Some(product) = cart_items::table
         .inner_join(products::table)
         .filter(cart_items::id.eq(item_id))
@@ -266,10 +351,12 @@ pub async fn set_quantity(
         .await
         .optional()?
     else {
-        return Err(CartError::ItemNotFound);
+        return Ok(CartError::ItemNotFound);
     };
-    check_stock(&product, quantity.get(), 0)?;
-    Err(if product.active {
+    if let Err(error) = check_stock(&product, quantity.get(), 0) {
+        return Ok(error);
+    }
+    Ok(if product.active {
         CartError::Changed
     } else {
         CartError::ProductNotFound
@@ -300,7 +387,7 @@ pub async fn remove(
 /// and no line changed since), their lines with them; returns how many.
 /// Carts another node's purge has locked are skipped. A shopper adding a
 /// new product to a cart as it is deleted gets the cart back with that line
-/// (see `add`); one adding to a line it already has can see the add succeed
+/// (see `ADD_LINES`); one adding to a line it already has can see the add succeed
 /// and the line go with the cart.
 pub async fn purge_abandoned(
     conn: &mut AsyncPgConnection,

@@ -98,12 +98,7 @@ impl Product {
         conn: &mut AsyncPgConnection,
         slug: &str,
     ) -> QueryResult<Option<Product>> {
-        // Anything that cannot be a slug (e.g. a NUL byte PostgreSQL would reject) is simply not found.
-        let plausible = (1..=100).contains(&slug.len())
-            && slug
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !plausible {
+        if !plausible_slug(slug) {
             return Ok(None);
         }
         products::table
@@ -114,6 +109,15 @@ impl Product {
             .await
             .optional()
     }
+}
+
+/// Whether `slug` could name a product. Anything else (a NUL byte, which
+/// PostgreSQL would refuse as text, say) is simply not found, without a query.
+pub fn plausible_slug(slug: &str) -> bool {
+    (1..=100).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl TryFrom<String> for Currency {

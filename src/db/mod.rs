@@ -1,5 +1,6 @@
 //! Connection pool, embedded migrations and the private development cluster.
 
+pub mod batch;
 pub mod cluster;
 pub mod schema;
 mod statement;
@@ -23,6 +24,8 @@ use crate::config::Secret;
 
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn = Object<AsyncPgConnection>;
+/// No connection from the pool: the database is down or saturated.
+pub type PoolError = deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

@@ -199,11 +199,9 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>> for ApiError {
+impl From<crate::db::PoolError> for ApiError {
     /// No connection in time: the database is down or saturated.
-    fn from(
-        error: deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>,
-    ) -> Self {
+    fn from(error: crate::db::PoolError) -> Self {
         ApiError::unavailable(
             "database_unavailable",
             "The service is temporarily unavailable. Please retry.",

@@ -360,6 +360,8 @@ async fn unknown_or_inactive_products_cannot_be_added() {
         "enamel-camp-pin",
         "",
         "DROP TABLE products",
+        // PostgreSQL refuses a NUL in text: this was a 500.
+        "aurora-ceramic-mug\0",
     ] {
         let response = app.add_to_cart(product, "1").await;
 
@@ -617,4 +619,142 @@ async fn a_product_in_another_currency_is_refused_and_a_mixed_cart_cannot_check_
 struct HeldRefund {
     #[diesel(sql_type = diesel::sql_types::Text)]
     payment_intent_id: String,
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn number(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Number>(conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn cart_changes_arriving_together_share_a_statement_and_each_gets_its_own_answer() {
+    let app = spawn_app().await;
+    // Twenty shoppers, each with a line of one journal.
+    let mut shoppers = Vec::new();
+    for _ in 0..20 {
+        let browser = app.new_browser();
+        let response = browser
+            .post_form(
+                "/cart/items",
+                &[("product", "field-notes-journal"), ("quantity", "1")],
+            )
+            .await;
+        assert_redirect_to(&response, "/cart");
+        let page = browser.page("/cart").await;
+        let item = page
+            .split("action=\"/cart/items/")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let token = browser.csrf_token().await;
+        shoppers.push((browser, item, token));
+    }
+    let mut db = app.db().await;
+    db.batch_execute("CREATE TEMP TABLE burst AS SELECT now() AS started")
+        .await
+        .unwrap();
+
+    // Hold every cart write while the changes arrive: the workers' first
+    // batches wait for the lock, the rest queue behind them.
+    let mut lock = app.db().await;
+    lock.batch_execute("BEGIN; LOCK TABLE cart_items IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let requests: Vec<_> = shoppers
+        .iter()
+        .enumerate()
+        .map(|(i, (browser, item, token))| {
+            let (path, product, quantity) = match i % 5 {
+                0 => ("/cart/items".to_owned(), Some("aurora-ceramic-mug"), "2"),
+                1 => ("/cart/items".to_owned(), Some("field-notes-journal"), "5"),
+                2 => ("/cart/items".to_owned(), Some("trail-water-bottle"), "4"),
+                3 => ("/cart/items".to_owned(), Some("no-such-product"), "1"),
+                _ => (format!("/cart/items/{item}"), None, "7"),
+            };
+            let mut fields = vec![("quantity", quantity), ("csrf_token", token.as_str())];
+            fields.extend(product.map(|product| ("product", product)));
+            let request = browser.client.post(app.url(&path)).form(&fields);
+            tokio::spawn(async move { request.send().await.unwrap() })
+        })
+        .collect();
+    for _ in 0..100 {
+        let waiting = number(
+            &mut db,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .await;
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Time for the other requests to arrive and queue.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    lock.batch_execute("COMMIT").await.unwrap();
+
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.unwrap());
+    }
+    for (i, (answer, (browser, _, _))) in answers.into_iter().zip(&shoppers).enumerate() {
+        let (status, message) = match i % 5 {
+            0 => (
+                StatusCode::SEE_OTHER,
+                "Added 2 × Aurora Ceramic Mug to your cart.",
+            ),
+            1 => (
+                StatusCode::SEE_OTHER,
+                "Added 5 × Field Notes Journal to your cart.",
+            ),
+            2 => (
+                StatusCode::CONFLICT,
+                "Sorry, only 3 of Trail Water Bottle are in stock.",
+            ),
+            3 => (StatusCode::NOT_FOUND, "no longer available"),
+            _ => (StatusCode::SEE_OTHER, "Updated Field Notes Journal to 7."),
+        };
+        assert_eq!(answer.status(), status, "shopper {i}");
+        let page = if status == StatusCode::SEE_OTHER {
+            browser.page("/cart").await
+        } else {
+            answer.text().await.unwrap()
+        };
+        assert!(page.contains(message), "shopper {i}: {message}");
+    }
+    // Every cart holds what its own change made of it.
+    let lines = number(
+        &mut db,
+        "SELECT count(*) AS n FROM cart_items JOIN products p ON p.id = product_id \
+         WHERE (p.slug, quantity) IN (('aurora-ceramic-mug', 2), ('field-notes-journal', 6), \
+                                      ('field-notes-journal', 7))",
+    )
+    .await;
+    assert_eq!(lines, 12);
+    // The twelve written lines came from fewer transactions than that.
+    let transactions = number(
+        &mut db,
+        "SELECT count(DISTINCT cart_items.xmin::text) AS n FROM cart_items, burst WHERE updated_at >= started",
+    )
+    .await;
+    let written = number(
+        &mut db,
+        "SELECT count(*) AS n FROM cart_items, burst WHERE updated_at >= started",
+    )
+    .await;
+    assert_eq!(written, 12);
+    assert!(
+        transactions < written,
+        "{transactions} transactions for {written} lines"
+    );
 }

@@ -58,7 +58,7 @@ async fn behind_https_the_session_cookie_is_secure_and_hsts_is_sent() {
 }
 
 #[tokio::test]
-async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
+async fn metrics_expose_request_latency_checkouts_webhooks_the_pool_and_write_batches() {
     let app = spawn_app().await;
     app.get("/products/aurora-ceramic-mug").await;
     app.add_to_cart("aurora-ceramic-mug", "1").await;
@@ -100,6 +100,8 @@ async fn metrics_expose_request_latency_checkouts_webhooks_and_the_pool() {
         value(r#"storefront_webhook_events_total{outcome="rejected",type="unverified"}"#) >= 1.0
     );
     assert!(value(r#"storefront_db_pool_connections{state="max"}"#) >= 1.0);
+    // The add to cart went through a write batch.
+    assert!(value(r#"storefront_db_write_batch_size_count{kind="cart_add"}"#) >= 1.0);
     assert!(
         !body.contains("aurora-ceramic-mug"),
         "no raw paths in labels"
