@@ -37,7 +37,8 @@ pub trait BatchWrite: Sized + 'static {
 
     fn key(&self) -> Self::Key;
 
-    /// Applies `batch` in one statement and answers each write, in order.
+    /// Applies `batch` all or nothing (one statement, or one transaction) and
+    /// answers each write, in order.
     fn run(
         conn: &mut AsyncPgConnection,
         batch: &[Self],
@@ -164,9 +165,12 @@ impl<W: BatchWrite> Batcher<W> {
             .map(|pending| (pending.write, pending.answer))
             .unzip();
         match W::run(&mut conn, &writes).await {
-            Ok(results) if results.len() == writes.len() => {
-                for (answer, result) in answers.into_iter().zip(results) {
-                    let _ = answer.send(Ok(result));
+            Ok(results) => {
+                // Committed: never tried again. (A missing answer, which
+                // `run` must not give, is `Lost`.)
+                let mut results = results.into_iter();
+                for answer in answers {
+                    let _ = answer.send(results.next().ok_or(BatchError::Lost));
                 }
             }
             Err(error) if writes.len() == 1 => {
@@ -174,9 +178,12 @@ impl<W: BatchWrite> Batcher<W> {
                     let _ = answer.send(Err(error.into()));
                 }
             }
-            // Each alone: the failure was one write's (or the connection's,
-            // which fails each of them fast).
-            _ => {
+            // Rolled back: each alone, so that the failure is only its own
+            // write's. (Should the connection be lost, when the batch may
+            // have committed, the client refuses each at once, sending
+            // nothing: no write is applied twice.)
+            Err(error) => {
+                tracing::warn!(%error, kind = W::KIND, writes = writes.len(), "write batch failed; trying its writes one by one");
                 for (write, answer) in writes.iter().zip(answers) {
                     let result = W::run(&mut conn, std::slice::from_ref(write))
                         .await
