@@ -4,7 +4,9 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use storefront::db::schema::{cart_items, carts};
 
-use crate::helpers::{assert_answer_mentions, assert_redirect_to, count, spawn_app, texts};
+use crate::helpers::{
+    assert_answer_mentions, assert_redirect_to, cart_item_ids, count, spawn_app, texts,
+};
 
 #[tokio::test]
 async fn an_empty_cart_says_so() {
@@ -621,18 +623,12 @@ struct HeldRefund {
     payment_intent_id: String,
 }
 
-#[derive(QueryableByName)]
-struct Number {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-async fn number(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Number>(conn)
+/// The value of a bigint SQL expression.
+async fn number(conn: &mut diesel_async::AsyncPgConnection, expression: &str) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(expression))
+        .get_result(conn)
         .await
         .unwrap()
-        .n
 }
 
 #[tokio::test]
@@ -649,13 +645,7 @@ async fn cart_changes_arriving_together_share_a_statement_and_each_gets_its_own_
             )
             .await;
         assert_redirect_to(&response, "/cart");
-        let page = browser.page("/cart").await;
-        let item = page
-            .split("action=\"/cart/items/")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_owned();
+        let item = cart_item_ids(&browser.page("/cart").await).remove(0);
         let token = browser.csrf_token().await;
         shoppers.push((browser, item, token));
     }
@@ -690,8 +680,8 @@ async fn cart_changes_arriving_together_share_a_statement_and_each_gets_its_own_
     for _ in 0..100 {
         let waiting = number(
             &mut db,
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            "(SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock')",
         )
         .await;
         if waiting > 0 {
@@ -735,21 +725,22 @@ async fn cart_changes_arriving_together_share_a_statement_and_each_gets_its_own_
     // Every cart holds what its own change made of it.
     let lines = number(
         &mut db,
-        "SELECT count(*) AS n FROM cart_items JOIN products p ON p.id = product_id \
+        "(SELECT count(*) FROM cart_items JOIN products p ON p.id = product_id \
          WHERE (p.slug, quantity) IN (('aurora-ceramic-mug', 2), ('field-notes-journal', 6), \
-                                      ('field-notes-journal', 7))",
+                                      ('field-notes-journal', 7)))",
     )
     .await;
     assert_eq!(lines, 12);
     // The twelve written lines came from fewer transactions than that.
     let transactions = number(
         &mut db,
-        "SELECT count(DISTINCT cart_items.xmin::text) AS n FROM cart_items, burst WHERE updated_at >= started",
+        "(SELECT count(DISTINCT cart_items.xmin::text) FROM cart_items, burst \
+          WHERE updated_at >= started)",
     )
     .await;
     let written = number(
         &mut db,
-        "SELECT count(*) AS n FROM cart_items, burst WHERE updated_at >= started",
+        "(SELECT count(*) FROM cart_items, burst WHERE updated_at >= started)",
     )
     .await;
     assert_eq!(written, 12);

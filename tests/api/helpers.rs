@@ -284,12 +284,7 @@ impl TestApp {
 
     /// The ids of the cart lines on the cart page, in order.
     pub async fn cart_item_ids(&self) -> Vec<String> {
-        let (_, page) = self.get_page("/cart").await;
-        let html = Html::parse_document(&page);
-        let rows = Selector::parse("tbody tr").unwrap();
-        html.select(&rows)
-            .filter_map(|row| row.value().id()?.strip_prefix("item-").map(str::to_owned))
-            .collect()
+        cart_item_ids(&self.get_page("/cart").await.1)
     }
 }
 
@@ -530,6 +525,15 @@ pub async fn pay(payment_url: &str, card: &str) -> reqwest::Response {
 
 pub const CARD_OK: &str = "4242 4242 4242 4242";
 pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
+
+/// The ids of the cart lines on a cart page, in order.
+pub fn cart_item_ids(page: &str) -> Vec<String> {
+    let html = Html::parse_document(page);
+    let rows = Selector::parse("tbody tr").unwrap();
+    html.select(&rows)
+        .filter_map(|row| row.value().id()?.strip_prefix("item-").map(str::to_owned))
+        .collect()
+}
 
 pub fn form_value(page: &str, name: &str) -> Option<String> {
     let html = Html::parse_document(page);
