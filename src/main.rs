@@ -1,7 +1,10 @@
+//! The `storefront` command: serves the store, or runs one of the
+//! operator's commands (seed, API keys).
+
 use anyhow::Context;
 use storefront::config::Settings;
-use storefront::payments_api::auth as api_keys;
-use storefront::startup::{Application, Database, session_key};
+use storefront::payments_api::keys as api_keys;
+use storefront::server::{Application, Database, session_key};
 use storefront::{seed, telemetry};
 
 #[global_allocator]

@@ -1,16 +1,15 @@
-//! Prometheus metrics, served at `/metrics`: one process-wide registry, as
+//! Prometheus metrics (served by `ops::http`): one process-wide registry, as
 //! Prometheus scrapes each process (node) on its own.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::{HttpResponse, get, web};
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::proto::MetricFamily;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use crate::startup::AppState;
+use crate::db::DbPool;
+use crate::orders::domain::Source;
 
 static METRICS: LazyLock<Metrics> =
     LazyLock::new(|| Metrics::new().expect("metric names and labels are valid"));
@@ -123,10 +122,9 @@ impl Metrics {
         self.checkouts.with_label_values(&[outcome]).inc();
     }
 
-    pub fn order_transition(&self, to: &str, source: &str) {
-        // Sources like "webhook:checkout.session.completed" keep only their kind.
-        let source = source.split(':').next().unwrap_or(source);
-        self.orders.with_label_values(&[to, source]).inc();
+    /// Counted by the kind of source (every webhook event as `webhook`).
+    pub fn order_transition(&self, to: &str, source: Source) {
+        self.orders.with_label_values(&[to, source.kind()]).inc();
     }
 
     pub fn webhook(&self, kind: &str, outcome: &str) {
@@ -142,29 +140,25 @@ impl Metrics {
             .with_label_values(&[kind])
             .observe(writes as f64);
     }
-}
 
-#[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let metrics = get();
-    let statuses: Vec<_> = state.pools.iter().map(|pool| pool.status()).collect();
-    let total = |field: fn(&deadpool::Status) -> usize| {
-        i64::try_from(statuses.iter().map(field).sum::<usize>()).unwrap_or(i64::MAX)
-    };
-    for (label, value) in [
-        ("max", total(|s| s.max_size)),
-        ("open", total(|s| s.size)),
-        ("idle", total(|s| s.available)),
-        ("waiting", total(|s| s.waiting)),
-    ] {
-        metrics.pool.with_label_values(&[label]).set(value);
+    /// The pools' connections by state, summed over `pools`.
+    pub fn set_pool_connections(&self, pools: &[DbPool]) {
+        let statuses: Vec<_> = pools.iter().map(|pool| pool.status()).collect();
+        let total = |field: fn(&deadpool::Status) -> usize| {
+            i64::try_from(statuses.iter().map(field).sum::<usize>()).unwrap_or(i64::MAX)
+        };
+        for (label, value) in [
+            ("max", total(|s| s.max_size)),
+            ("open", total(|s| s.size)),
+            ("idle", total(|s| s.available)),
+            ("waiting", total(|s| s.waiting)),
+        ] {
+            self.pool.with_label_values(&[label]).set(value);
+        }
     }
-    let mut body = Vec::new();
-    if let Err(error) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
-        tracing::error!(%error, "encoding metrics");
-        return HttpResponse::InternalServerError().finish();
+
+    /// Every metric, for the exposition format.
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        self.registry.gather()
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body)
 }

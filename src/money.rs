@@ -168,6 +168,21 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount as an exact decimal string in the currency's unit:
+    /// "42.99" for 4299 US cents, "4300" for 4300 yen. No floats.
+    pub fn decimal(self) -> String {
+        let exponent = self.currency.exponent();
+        let unit = 10_i64.pow(exponent);
+        let (whole, fraction) = (self.minor / unit, self.minor % unit);
+        if exponent == 0 {
+            whole.to_string()
+        } else {
+            format!("{whole}.{fraction:0width$}", width = exponent as usize)
+        }
+    }
+}
+
 impl fmt::Display for Money {
     /// "$1,234.56", "¥4,300".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,6 +213,14 @@ mod tests {
 
     fn usd(minor: i64) -> Money {
         Money::new(minor, Currency::Usd).unwrap()
+    }
+
+    #[test]
+    fn decimal_strings_follow_the_currency_exponent() {
+        assert_eq!(usd(4299).decimal(), "42.99");
+        assert_eq!(usd(5).decimal(), "0.05");
+        assert_eq!(usd(100).decimal(), "1.00");
+        assert_eq!(Money::new(4300, Currency::Jpy).unwrap().decimal(), "4300");
     }
 
     #[test]

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use actix_web::web;
-
-use crate::cart::models;
-use crate::held_refunds;
-use crate::startup::AppState;
+use crate::cart::store as carts;
+use crate::db::DbPool;
+use crate::ledger::held_refunds;
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
@@ -19,17 +17,17 @@ const BATCH: i64 = 1000;
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
-pub async fn run(state: web::Data<AppState>, retention: Duration) {
+pub async fn run(db: DbPool, retention: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match purge_abandoned_carts(&state, retention).await {
+        match purge_abandoned_carts(&db, retention).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "deleted abandoned carts"),
             Err(error) => tracing::warn!(error = ?error, "deleting abandoned carts failed"),
         }
-        match purge_expired_holds(&state).await {
+        match purge_expired_holds(&db).await {
             Ok(0) => {}
             Ok(purged) => {
                 tracing::info!(purged, "deleted refunds held for payments that never came")
@@ -40,11 +38,11 @@ pub async fn run(state: web::Data<AppState>, retention: Duration) {
 }
 
 /// Deletes every cart untouched for `retention`; returns how many.
-async fn purge_abandoned_carts(state: &AppState, retention: Duration) -> anyhow::Result<usize> {
+async fn purge_abandoned_carts(db: &DbPool, retention: Duration) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention)?;
     let mut purged = 0;
     loop {
-        let deleted = models::purge_abandoned(&mut *state.db.get().await?, cutoff, BATCH).await?;
+        let deleted = carts::purge_abandoned(&mut *db.get().await?, cutoff, BATCH).await?;
         purged += deleted;
         if i64::try_from(deleted).unwrap_or(i64::MAX) < BATCH {
             return Ok(purged);
@@ -53,7 +51,7 @@ async fn purge_abandoned_carts(state: &AppState, retention: Duration) -> anyhow:
 }
 
 /// Deletes the refunds held longer than `HELD_REFUND_RETENTION`; returns how many.
-async fn purge_expired_holds(state: &AppState) -> anyhow::Result<usize> {
+async fn purge_expired_holds(db: &DbPool) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
-    Ok(held_refunds::purge(&mut *state.db.get().await?, cutoff).await?)
+    Ok(held_refunds::purge(&mut *db.get().await?, cutoff).await?)
 }

@@ -1,6 +1,6 @@
-//! Pure cart rules: quantity parsing and totals.
+//! Pure cart rules: quantities, stock, totals, and why a change is refused.
 
-use crate::catalog::models::Product;
+use crate::catalog::domain::Product;
 use crate::money::{Money, MoneyError};
 
 /// Most units of one product a cart line may hold.
@@ -65,10 +65,37 @@ pub struct PricedLine {
     pub total: Money,
 }
 
-/// Shown when a cart holds products priced in different currencies (one was
-/// repriced after it was added, or two adds raced): it cannot be paid as one.
-pub const MIXED_CURRENCIES: &str = "Your cart has items priced in different currencies, which \
-     can't be paid together. Please remove the ones you don't want to buy now.";
+/// Why the cart refused a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    ProductNotFound,
+    ItemNotFound,
+    NotEnoughStock {
+        product: String,
+        available: u32,
+        in_cart: u32,
+    },
+    LineLimit {
+        in_cart: u32,
+    },
+    CurrencyMismatch,
+    /// Refused, but no rule explains it on a second look: the cart or the
+    /// product changed in between.
+    Changed,
+}
+
+/// Whether the product's stock allows `wanted` units in a line that holds
+/// `in_cart` (for the message).
+pub fn check_stock(product: &Product, wanted: u32, in_cart: u32) -> Result<(), Refusal> {
+    match product.stock {
+        Some(stock) if wanted > u32::try_from(stock).unwrap_or(0) => Err(Refusal::NotEnoughStock {
+            product: product.name.clone(),
+            available: u32::try_from(stock).unwrap_or(0),
+            in_cart,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// True when the purchasable lines are priced in more than one currency.
 pub fn mixed_currencies(lines: &[CartLine]) -> bool {

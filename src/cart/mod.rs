@@ -1,6 +1,6 @@
 //! The shopping cart: kept in PostgreSQL, referenced by the session cookie.
 
 pub mod domain;
-pub mod handlers;
-pub mod models;
+pub mod http;
+pub mod store;
 pub mod writes;

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 
-use super::models::Product;
+use super::domain::Product;
+use super::store;
 use crate::config::Secret;
+use crate::db::DbError;
 use crate::db::DbPool;
-use crate::error::AppError;
+use crate::ids::ProductSlug;
 
 /// A notification lost without the connection reporting an error (a silent
 /// network partition) keeps a stale copy at most this long.
@@ -67,15 +69,15 @@ impl Snapshot {
         &self.products
     }
 
-    pub fn find(&self, slug: &str) -> Option<&Product> {
-        self.by_slug.get(slug).map(|&i| &self.products[i])
+    pub fn find(&self, slug: &ProductSlug) -> Option<&Product> {
+        self.by_slug.get(slug.as_str()).map(|&i| &self.products[i])
     }
 }
 
 impl Catalog {
     /// The active products, from memory when nothing changed since they were
     /// read; else read through `db`, the asking request's pool.
-    pub async fn snapshot(&self, db: &DbPool) -> Result<Arc<Snapshot>, AppError> {
+    pub async fn snapshot(&self, db: &DbPool) -> Result<Arc<Snapshot>, DbError> {
         if !self.listening.load(Ordering::Acquire) {
             return Ok(Arc::new(self.load(db).await?));
         }
@@ -101,11 +103,11 @@ impl Catalog {
         (unchanged && current.loaded_at.elapsed() < MAX_AGE).then_some(current)
     }
 
-    async fn load(&self, db: &DbPool) -> Result<Snapshot, AppError> {
+    async fn load(&self, db: &DbPool) -> Result<Snapshot, DbError> {
         // Read before the query: a change committed during it leaves the
         // snapshot stale at once.
         let generation = self.generation.load(Ordering::Acquire);
-        let products = Product::list_active(&mut *db.get().await?).await?;
+        let products = store::list_active(&mut *db.get().await?).await?;
         Ok(Snapshot::new(generation, products))
     }
 

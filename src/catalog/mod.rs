@@ -2,5 +2,6 @@
 //! copy of the active products.
 
 pub mod cache;
-pub mod handlers;
-pub mod models;
+pub mod domain;
+pub mod http;
+pub mod store;

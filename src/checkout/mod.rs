@@ -1,8 +1,9 @@
 //! Checkout through Stripe Checkout: starting a session from the cart or a
-//! single product, the return pages, webhooks and the reconciler. Every path
-//! that learns a session's state goes through `apply_session`.
+//! single product (`start`), settling sessions and refunds (`settle`), the
+//! return pages (`http`) and the reconciler. Every path that learns a
+//! session's state goes through `settle::apply_session`.
 
-pub mod handlers;
-pub mod payments;
+pub mod http;
 pub mod reconciler;
-pub mod webhook;
+pub mod settle;
+pub mod start;

@@ -4,22 +4,21 @@
 
 use std::time::Duration;
 
-use actix_web::web;
-
-use super::payments::apply_session;
+use super::settle::{Applied, apply_session};
 use crate::metrics;
-use crate::orders::models::{self, Order, OrderStatus};
-use crate::startup::AppState;
+use crate::orders::domain::{Order, OrderStatus, Source};
+use crate::orders::store;
+use crate::state::Jobs;
 
 /// Pending orders read from the database at a time.
 const BATCH: i64 = 100;
 
-pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration) {
+pub async fn run(jobs: Jobs, interval: Duration, grace: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match reconcile_once(&state, grace).await {
+        match reconcile_once(&jobs, grace).await {
             Ok(settled) => {
                 metrics::get().reconciler_run("ok");
                 if settled > 0 {
@@ -37,17 +36,17 @@ pub async fn run(state: web::Data<AppState>, interval: Duration, grace: Duration
 /// One pass over every pending order past the grace period, a page at a
 /// time (orders it cannot settle do not hide the ones after them); returns
 /// how many orders changed state.
-pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result<usize> {
+pub async fn reconcile_once(jobs: &Jobs, grace: Duration) -> anyhow::Result<usize> {
     let now = chrono::Utc::now();
     let cutoff = now - chrono::Duration::from_std(grace)?;
     // An order still without a session after the longest possible Stripe call
     // belongs to a checkout whose node died before Stripe answered. (Should
     // that checkout still get its session, later, it finds the order closed
     // and expires the session: see `start_checkout`.)
-    let abandoned_after = grace.max(state.payments.client.worst_case_duration());
+    let abandoned_after = grace.max(jobs.stripe.client.worst_case_duration());
     // A session Stripe does not know may have been made with another
     // account's key, and be payable there until its lifetime is over.
-    let lapsed_after = state.payments.session_lifetime() + Duration::from_secs(5 * 60);
+    let lapsed_after = jobs.stripe.session_lifetime() + Duration::from_secs(5 * 60);
     let deadlines = Deadlines {
         abandoned: now - chrono::Duration::from_std(abandoned_after)?,
         lapsed: now - chrono::Duration::from_std(lapsed_after)?,
@@ -56,11 +55,11 @@ pub async fn reconcile_once(state: &AppState, grace: Duration) -> anyhow::Result
     let mut after = None;
     loop {
         let page = {
-            let mut conn = state.db.get().await?;
-            Order::pending_before(&mut conn, cutoff, after, BATCH).await?
+            let mut conn = jobs.db.get().await?;
+            store::pending_before(&mut conn, cutoff, after, BATCH).await?
         };
         for order in &page {
-            match settle(state, order, &deadlines).await? {
+            match settle(jobs, order, &deadlines).await? {
                 Some(true) => settled += 1,
                 Some(false) => {}
                 // Stripe is unavailable: the next run tries again.
@@ -84,34 +83,31 @@ struct Deadlines {
 
 /// Asks Stripe about one pending order and applies the answer: whether it
 /// changed state, or `None` when Stripe cannot be reached.
-async fn settle(
-    state: &AppState,
-    order: &Order,
-    deadlines: &Deadlines,
-) -> anyhow::Result<Option<bool>> {
+async fn settle(jobs: &Jobs, order: &Order, deadlines: &Deadlines) -> anyhow::Result<Option<bool>> {
     let Some(session_id) = &order.stripe_session_id else {
         // The checkout died between our commit and Stripe's answer: no
         // shopper ever saw a payment page for it.
         if order.created_at >= deadlines.abandoned {
             return Ok(Some(false));
         }
-        let mut conn = state.db.get().await?;
-        let cancelled = models::cancel_without_session(&mut conn, order.id, "reconciler").await?;
+        let mut conn = jobs.db.get().await?;
+        let cancelled =
+            store::cancel_without_session(&mut conn, order.id, Source::Reconciler).await?;
         if cancelled {
-            metrics::get().order_transition("cancelled", "reconciler");
+            metrics::get().order_transition("cancelled", Source::Reconciler);
         }
         return Ok(Some(cancelled));
     };
-    match state
-        .payments
+    match jobs
+        .stripe
         .client
         .retrieve_checkout_session(session_id)
         .await
     {
         Ok(session) => {
-            let mut conn = state.db.get().await?;
-            let (_, applied) = apply_session(&mut conn, &session, "reconciler").await?;
-            Ok(Some(applied != super::payments::Applied::Unchanged))
+            let mut conn = jobs.db.get().await?;
+            let (_, applied) = apply_session(&mut conn, &session, Source::Reconciler).await?;
+            Ok(Some(applied != Applied::Unchanged))
         }
         Err(error) if error.is_outage() => {
             tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
@@ -122,13 +118,17 @@ async fn settle(
         Err(error)
             if error.code() == Some("resource_missing") && order.created_at < deadlines.lapsed =>
         {
-            let mut conn = state.db.get().await?;
-            let expired =
-                models::close_unpaid(&mut conn, order.id, OrderStatus::Expired, "reconciler")
-                    .await?;
+            let mut conn = jobs.db.get().await?;
+            let expired = store::close_unpaid(
+                &mut conn,
+                order.id,
+                OrderStatus::Expired,
+                Source::Reconciler,
+            )
+            .await?;
             if expired {
                 tracing::warn!(order.id = order.id, session.id = %session_id, "checkout session unknown to Stripe; order expired");
-                metrics::get().order_transition("expired", "reconciler");
+                metrics::get().order_transition("expired", Source::Reconciler);
             }
             Ok(Some(expired))
         }

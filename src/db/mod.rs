@@ -4,6 +4,7 @@ pub mod batch;
 pub mod cluster;
 pub mod schema;
 mod statement;
+mod values;
 
 pub use statement::Statement;
 
@@ -26,6 +27,16 @@ pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn = Object<AsyncPgConnection>;
 /// No connection from the pool: the database is down or saturated.
 pub type PoolError = deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>;
+
+/// What reading through a pool can fail with: no connection in time (the
+/// database is down or saturated), or the query.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection")]
+    Pool(#[from] PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

@@ -1,5 +1,6 @@
-//! Orders: created pending at checkout with a price snapshot and reserved
-//! stock, then paid, expired, cancelled, failed or refunded, each exactly once.
+//! Orders: created by checkout with a snapshot of our prices and their stock
+//! reserved, then paid, closed or refunded exactly once per transition.
 
-pub mod handlers;
-pub mod models;
+pub mod domain;
+pub mod http;
+pub mod store;

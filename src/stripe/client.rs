@@ -1,3 +1,6 @@
+//! Our Stripe client: typed calls, retries with the same Idempotency-Key,
+//! Stripe's errors.
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ErrorEnvelope;
-use super::types::{CheckoutSession, WebhookEndpoint};
+use super::params::{NewCheckoutSession, OffSessionCharge};
+use super::types::{CheckoutSession, List, PaymentIntent, PaymentMethod, WebhookEndpoint};
 use super::{Form, StripeError};
 use crate::config::Secret;
 
@@ -65,10 +69,10 @@ impl StripeClient {
 
     pub async fn create_checkout_session(
         &self,
-        params: &Form,
+        session: &NewCheckoutSession<'_>,
         idempotency_key: &str,
     ) -> Result<CheckoutSession, StripeError> {
-        self.post("/v1/checkout/sessions", params, idempotency_key)
+        self.post("/v1/checkout/sessions", &session.form(), idempotency_key)
             .await
     }
 
@@ -103,9 +107,32 @@ impl StripeClient {
             .await
     }
 
+    /// Charges a saved card off-session: a confirmed PaymentIntent.
+    pub async fn create_off_session_payment(
+        &self,
+        charge: &OffSessionCharge<'_>,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, StripeError> {
+        self.post("/v1/payment_intents", &charge.form(), idempotency_key)
+            .await
+    }
+
+    /// The card the customer saved most recently, if any.
+    pub async fn latest_saved_card(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<PaymentMethod>, StripeError> {
+        let path = format!(
+            "/v1/customers/{}/payment_methods?type=card&limit=1",
+            path_segment(customer_id)
+        );
+        let list: List<PaymentMethod> = self.get(&path).await?;
+        Ok(list.data.into_iter().next())
+    }
+
     /// POSTs with an Idempotency-Key, so retries (ours, and the caller's
     /// later ones with the same key) cannot apply twice.
-    pub async fn post<T: DeserializeOwned>(
+    async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         form: &Form,
@@ -120,7 +147,7 @@ impl StripeClient {
         .await
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
         self.send(Method::GET, path, None, None).await
     }
 

@@ -1,3 +1,6 @@
+//! Stripe's errors as we tell them apart: refusals of our request, outages,
+//! timeouts and answers we could not read.
+
 use std::time::Duration;
 
 use serde::Deserialize;

@@ -4,9 +4,12 @@
 mod client;
 mod error;
 mod form;
+pub mod gateway;
+pub mod params;
 pub mod types;
 pub mod webhook;
 
 pub use client::{StripeClient, StripeConfig};
 pub use error::StripeError;
 pub use form::Form;
+pub use gateway::StripeGateway;

@@ -15,7 +15,7 @@ pub enum SessionStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
+pub enum SessionPaymentStatus {
     Paid,
     Unpaid,
     NoPaymentRequired,
@@ -25,7 +25,7 @@ pub enum PaymentStatus {
 pub struct CheckoutSession {
     pub id: String,
     pub status: Option<SessionStatus>,
-    pub payment_status: PaymentStatus,
+    pub payment_status: SessionPaymentStatus,
     /// The hosted payment page; only while the session is open.
     pub url: Option<String>,
     pub amount_total: Option<i64>,
@@ -123,4 +123,16 @@ pub struct WebhookEndpoint {
     pub id: String,
     /// Only returned when the endpoint is created.
     pub secret: Option<String>,
+}
+
+/// A page of a list endpoint (`{"object": "list", "data": [...]}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+/// A saved payment method, as far as we read one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
 }

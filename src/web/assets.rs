@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
 use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = "css/app.css";
@@ -21,7 +25,7 @@ pub fn stylesheet_url() -> &'static str {
 
 /// Whether this request names the current version of a static file (which
 /// may then be cached for good).
-pub fn is_current_version(path: &str, query: &str) -> bool {
+fn is_current_version(path: &str, query: &str) -> bool {
     STYLESHEET_URL.split_once('?') == Some((path, query))
 }
 
@@ -34,3 +38,25 @@ static STYLESHEET_URL: LazyLock<String> = LazyLock::new(|| {
     };
     format!("/static/{STYLESHEET}?v={version}")
 });
+
+/// Middleware for `/static`: files may be cached for an hour, then
+/// revalidated with the ETag and Last-Modified headers actix-files sends;
+/// the current version of a versioned URL (the stylesheet's) for a year.
+pub async fn cache_static(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let current = is_current_version(req.path(), req.query_string());
+    let mut response = next.call(req).await?;
+    if matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(if current {
+                "public, max-age=31536000, immutable"
+            } else {
+                "public, max-age=3600"
+            }),
+        );
+    }
+    Ok(response)
+}

@@ -1,11 +1,12 @@
+//! The CSRF-checked url-encoded form extractor.
+
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::AppError;
-use crate::session::TypedSession;
+use super::{AppError, TypedSession};
 
 /// An url-encoded form whose `csrf_token` field must match the session's token
 /// (403 otherwise). `T` describes the other fields; unknown fields are ignored.

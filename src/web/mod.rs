@@ -1,19 +1,28 @@
-//! Shared pieces of the HTML front end: the page layout, CSRF-checked forms
-//! and responses.
+//! Shared pieces of the HTML front end: the page layout, the error page,
+//! the cookie session, CSRF-checked forms, rate limits, the pages several
+//! features render, and form responses. Each takes what it uses (a flag, a
+//! pool), never the whole app state.
 
 pub mod assets;
+mod error;
 mod form;
+mod pages;
+pub mod rate_limit;
+mod session;
 
+pub use error::{AppError, fmt_chain};
 pub use form::CsrfForm;
+pub use pages::{
+    CartPage, MIXED_CURRENCIES, ProductForm, ProductPage, availability_class, availability_label,
+    product_not_found,
+};
+pub use session::{Flash, FlashLevel, TypedSession};
 
 use actix_web::http::StatusCode;
 use actix_web::{CustomizeResponder, Either, Responder, web};
 use diesel_async::AsyncPgConnection;
 
 use crate::cart;
-use crate::error::AppError;
-use crate::session::{Flash, TypedSession};
-use crate::startup::AppState;
 
 /// What the base layout needs on every page.
 #[derive(Debug, Default)]
@@ -32,28 +41,28 @@ impl Layout {
     }
 
     /// With the cart count the session remembers: no query.
-    pub fn new(state: &AppState, session: &TypedSession) -> Result<Layout, AppError> {
+    pub fn new(session: &TypedSession, test_mode: bool) -> Result<Layout, AppError> {
         Ok(Layout {
             csrf_token: session.csrf_token()?,
             flashes: session.take_flashes(),
             cart_count: session.cart_count(),
-            test_mode: state.payments.is_test_mode(),
+            test_mode,
         })
     }
 
     /// With the cart count read from the database (and remembered in the
     /// session): for the order pages, after a payment emptied the cart.
     pub async fn with_fresh_cart_count(
-        state: &AppState,
         session: &TypedSession,
+        test_mode: bool,
         conn: &mut AsyncPgConnection,
     ) -> Result<Layout, AppError> {
         let cart_count = match session.cart_id() {
-            Some(cart_id) => cart::models::item_count(conn, cart_id).await?,
+            Some(cart_id) => cart::store::item_count(conn, cart_id).await?,
             None => 0,
         };
         session.set_cart_count(cart_count)?;
-        Layout::new(state, session)
+        Layout::new(session, test_mode)
     }
 }
 

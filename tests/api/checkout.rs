@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use diesel_async::SimpleAsyncConnection;
 use reqwest::StatusCode;
 use serde_json::json;
-use storefront::orders::models::{self, OrderStatus};
+use storefront::orders::domain::{OrderStatus, Source};
+use storefront::orders::store as orders;
 use storefront::stripe::webhook::{DEFAULT_TOLERANCE_SECS, sign};
 
 use crate::helpers::{
@@ -540,19 +541,24 @@ async fn a_checkout_session_and_a_cancellation_never_cross() {
     // The reconciler listed it before its session was stored: it must not
     // cancel it now that shoppers can pay.
     assert!(
-        !models::cancel_without_session(&mut conn, order.id, "test")
+        !orders::cancel_without_session(&mut conn, order.id, Source::Reconciler)
             .await
             .unwrap()
     );
     assert_eq!(app.orders().await[0].status, "pending");
     // Once closed, a session Stripe answers late with is not attached.
     assert!(
-        models::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, "test")
-            .await
-            .unwrap()
+        orders::close_unpaid(
+            &mut conn,
+            order.id,
+            OrderStatus::Cancelled,
+            Source::CancelPage
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !models::attach_session(&mut conn, order.id, "cs_test_late", None)
+        !orders::attach_session(&mut conn, order.id, "cs_test_late", None)
             .await
             .unwrap()
     );

@@ -8,7 +8,7 @@ use scraper::{Html, Selector};
 use storefront::config::{Secret, Settings};
 use storefront::db::cluster::{Durability, LocalCluster};
 use storefront::db::schema::{cart_items, order_events, orders, products};
-use storefront::startup::{Application, session_key};
+use storefront::server::{Application, session_key};
 use storefront::{db, seed, telemetry};
 use tokio::sync::OnceCell;
 use uuid::Uuid;

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use storefront::config::Settings;
 use storefront::db::schema::{order_events, orders, products};
-use storefront::startup::{Application, session_key};
+use storefront::server::{Application, session_key};
 
 use crate::helpers::{
     Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database,

@@ -29,7 +29,7 @@ struct Api<'a> {
 impl<'a> Api<'a> {
     async fn new(app: &'a TestApp) -> Api<'a> {
         let mut conn = app.db().await;
-        let key = storefront::payments_api::auth::create_key(&mut conn, "tests")
+        let key = storefront::payments_api::keys::create_key(&mut conn, "tests")
             .await
             .unwrap();
         Api {
@@ -681,7 +681,7 @@ async fn every_api_route_needs_a_valid_key() {
     let (status, _) = api.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let mut conn = app.db().await;
-    let revoked = storefront::payments_api::auth::revoke_key(&mut conn, &api.key[..17])
+    let revoked = storefront::payments_api::keys::revoke_key(&mut conn, &api.key[..17])
         .await
         .unwrap();
     assert_eq!(revoked, 1);

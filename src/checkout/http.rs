@@ -1,41 +1,73 @@
+//! Checkout's routes: check out the cart or "Buy now" one product (303 to
+//! Stripe's payment page), and Stripe's return pages (success and cancel).
+
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web};
+use actix_web::web;
 use serde::Deserialize;
 
-use super::payments::{self, Cancelled, CheckoutError, CheckoutSource, Payer};
-use crate::cart::domain::{MIXED_CURRENCIES, Quantity, mixed_currencies};
-use crate::cart::handlers::CartPage;
-use crate::cart::models as cart_models;
-use crate::catalog::handlers::{ProductForm, ProductPage, product_not_found};
-use crate::catalog::models::Product;
-use crate::error::AppError;
-use crate::orders::models::{CreateOrderError, Order, OrderLine};
-use crate::session::{FlashLevel, TypedSession};
-use crate::startup::AppState;
-use crate::web::{CsrfForm, FormResponse, see_other};
+use super::settle::apply_session;
+use super::start::{self, Cancelled, CheckoutError, CheckoutSource, Payer};
+use crate::cart::domain::{Quantity, mixed_currencies};
+use crate::cart::store as cart_store;
+use crate::catalog::store as catalog_store;
+use crate::ids::{CheckoutSessionId, OrderToken, ProductSlug};
+use crate::money::MoneyError;
+use crate::orders::domain::{Order, OrderLine, Source};
+use crate::orders::store::{self as order_store, CreateOrderError};
+use crate::state::AppState;
+use crate::web::{
+    AppError, CartPage, CsrfForm, FlashLevel, FormResponse, Layout, MIXED_CURRENCIES, ProductForm,
+    ProductPage, TypedSession, product_not_found, see_other,
+};
 
-/// What the shopper is told when Stripe did not start the payment: an
-/// outage (or contention, or an answer too late) passes, a refusal (our
-/// request was wrong) needs us.
-fn stripe_failure(error: &CheckoutError) -> (String, StatusCode) {
-    let passing = match error {
-        CheckoutError::Stripe(error) => error.is_outage() || error.status() == Some(409),
-        _ => true,
-    };
-    if passing {
-        (
+/// What the shopper is told when checkout could not start, and the status
+/// of the page that says it: the same on the cart and Buy now paths.
+/// Failures that are ours (the database, an unexpected answer) are errors,
+/// shown as the error page.
+fn checkout_failure(error: CheckoutError) -> Result<(String, StatusCode), AppError> {
+    let refused = |message: String| Ok((message, StatusCode::CONFLICT));
+    match error {
+        CheckoutError::Order(CreateOrderError::OutOfStock { name, available: 0 }) => {
+            refused(format!("Sorry, {name} has just sold out."))
+        }
+        CheckoutError::Order(CreateOrderError::OutOfStock { name, available }) => refused(format!(
+            "Sorry, only {available} of {name} are left. Please lower the quantity."
+        )),
+        CheckoutError::Order(CreateOrderError::Unavailable(name)) => {
+            refused(format!("{name} is no longer available."))
+        }
+        CheckoutError::Order(CreateOrderError::Empty) => refused("Your cart is empty.".into()),
+        CheckoutError::Order(CreateOrderError::BelowMinimum(minimum)) => refused(format!(
+            "Orders start at {minimum}: please add a little more."
+        )),
+        CheckoutError::Order(CreateOrderError::Money(MoneyError::Overflow)) => refused(
+            "That order's total is more than one payment can take. Please lower the quantities."
+                .into(),
+        ),
+        CheckoutError::Order(CreateOrderError::Money(MoneyError::CurrencyMismatch(..))) => {
+            refused(MIXED_CURRENCIES.into())
+        }
+        CheckoutError::Order(CreateOrderError::Money(e)) => Err(anyhow::Error::from(e).into()),
+        CheckoutError::Order(CreateOrderError::Database(e)) => Err(e.into()),
+        CheckoutError::Stripe(ref stripe)
+            if !stripe.is_outage() && stripe.status() != Some(409) =>
+        {
+            // Our request was wrong: it needs us.
+            Ok((
+                "Our payment provider refused to start this payment, so nothing was charged. \
+                 We have been alerted; please try again later."
+                    .into(),
+                StatusCode::BAD_GATEWAY,
+            ))
+        }
+        // An outage, contention, or an answer too late: it passes.
+        CheckoutError::Stripe(_) | CheckoutError::TooLate => Ok((
             "We couldn't reach our payment provider just now, so nothing was charged. \
              Please try again in a moment."
                 .into(),
             StatusCode::SERVICE_UNAVAILABLE,
-        )
-    } else {
-        (
-            "Our payment provider refused to start this payment, so nothing was charged. \
-             We have been alerted; please try again later."
-                .into(),
-            StatusCode::BAD_GATEWAY,
-        )
+        )),
+        CheckoutError::Unexpected(e) => Err(e.into()),
     }
 }
 
@@ -46,16 +78,19 @@ pub struct CheckoutForm {
     save_card: Option<String>,
 }
 
-/// Checkout of the whole cart: 303 to Stripe's payment page.
-#[post("/checkout")]
+/// `POST /checkout`: checkout of the whole cart, 303 to Stripe's payment page.
 pub async fn checkout_cart(
     state: web::Data<AppState>,
     session: TypedSession,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> FormResponse<CartPage> {
+    let test_mode = state.test_mode();
+    let alert = async |message: String, status| {
+        CartPage::with_alert(&state.db, &session, test_mode, message, status).await
+    };
     let cart_id = session.cart_id();
     let lines = match cart_id {
-        Some(cart_id) => cart_models::lines(&mut *state.db.get().await?, cart_id).await?,
+        Some(cart_id) => cart_store::lines(&mut *state.db.get().await?, cart_id).await?,
         None => Vec::new(),
     };
     let (Some(cart_id), false) = (cart_id, lines.is_empty()) else {
@@ -68,22 +103,17 @@ pub async fn checkout_cart(
             line.product.name
         );
         return CartPage::with_error(
-            &state,
+            &state.db,
             &session,
-            line.item_id,
+            test_mode,
+            line.item_id.into(),
             message,
             StatusCode::CONFLICT,
         )
         .await;
     }
     if mixed_currencies(&lines) {
-        return CartPage::with_alert(
-            &state,
-            &session,
-            MIXED_CURRENCIES.into(),
-            StatusCode::CONFLICT,
-        )
-        .await;
+        return alert(MIXED_CURRENCIES.into(), StatusCode::CONFLICT).await;
     }
     let order_lines: Vec<OrderLine> = lines
         .iter()
@@ -94,8 +124,8 @@ pub async fn checkout_cart(
         .collect();
     let browser_id = session.ensure_browser_id()?;
     let customer = session.customer();
-    let started = payments::start_checkout(
-        &state.payments,
+    let started = start::start_checkout(
+        &state.stripe,
         &state.db,
         browser_id,
         CheckoutSource::Cart(cart_id),
@@ -108,17 +138,10 @@ pub async fn checkout_cart(
     .await;
     match started {
         Ok(url) => see_other(url),
-        Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),
-        Err(CheckoutError::Order(CreateOrderError::Money(e))) => Err(anyhow::Error::from(e).into()),
-        Err(CheckoutError::Order(error)) => {
-            let message = order_error_message(&error);
-            CartPage::with_alert(&state, &session, message, StatusCode::CONFLICT).await
+        Err(error) => {
+            let (message, status) = checkout_failure(error)?;
+            alert(message, status).await
         }
-        Err(error @ (CheckoutError::Stripe(_) | CheckoutError::TooLate)) => {
-            let (message, status) = stripe_failure(&error);
-            CartPage::with_alert(&state, &session, message, status).await
-        }
-        Err(CheckoutError::Unexpected(e)) => Err(e.into()),
     }
 }
 
@@ -130,24 +153,26 @@ pub struct ExpressForm {
     save_card: Option<String>,
 }
 
-/// "Buy now" on a product page: checkout of one product, card only, without
-/// touching the cart.
-#[post("/checkout/express")]
+/// `POST /checkout/express`: "Buy now" on a product page, checkout of one
+/// product without touching the cart.
 pub async fn checkout_express(
     state: web::Data<AppState>,
     session: TypedSession,
     CsrfForm(form): CsrfForm<ExpressForm>,
 ) -> FormResponse<ProductPage> {
     let choice = &form.choice;
+    let again = async |message: String, status| {
+        let layout = Layout::new(&session, state.test_mode())?;
+        choice
+            .rerender(&state.catalog, &state.db, layout, message, status)
+            .await
+    };
     let quantity = match Quantity::parse_positive(&choice.quantity) {
         Ok(quantity) => quantity,
-        Err(message) => {
-            return choice
-                .rerender(&state, &session, message, StatusCode::BAD_REQUEST)
-                .await;
-        }
+        Err(message) => return again(message, StatusCode::BAD_REQUEST).await,
     };
-    let product = Product::find_active(&mut *state.db.get().await?, &choice.product)
+    let slug = ProductSlug::parse(&choice.product).ok_or_else(product_not_found)?;
+    let product = catalog_store::find_active(&mut *state.db.get().await?, &slug)
         .await?
         .ok_or_else(product_not_found)?;
     let browser_id = session.ensure_browser_id()?;
@@ -156,8 +181,8 @@ pub async fn checkout_express(
         product_id: product.id,
         quantity: quantity.get(),
     };
-    let started = payments::start_checkout(
-        &state.payments,
+    let started = start::start_checkout(
+        &state.stripe,
         &state.db,
         browser_id,
         CheckoutSource::Express,
@@ -170,41 +195,9 @@ pub async fn checkout_express(
     .await;
     match started {
         Ok(url) => see_other(url),
-        Err(CheckoutError::Order(CreateOrderError::Database(e))) => Err(e.into()),
-        Err(CheckoutError::Order(error)) => {
-            choice
-                .rerender(
-                    &state,
-                    &session,
-                    order_error_message(&error),
-                    StatusCode::CONFLICT,
-                )
-                .await
-        }
-        Err(error @ (CheckoutError::Stripe(_) | CheckoutError::TooLate)) => {
-            let (message, status) = stripe_failure(&error);
-            choice.rerender(&state, &session, message, status).await
-        }
-        Err(CheckoutError::Unexpected(e)) => Err(e.into()),
-    }
-}
-
-/// The shopper-facing reason an order could not be created.
-fn order_error_message(error: &CreateOrderError) -> String {
-    match error {
-        CreateOrderError::OutOfStock { name, available: 0 } => {
-            format!("Sorry, {name} has just sold out.")
-        }
-        CreateOrderError::OutOfStock { name, available } => {
-            format!("Sorry, only {available} of {name} are left. Please lower the quantity.")
-        }
-        CreateOrderError::Unavailable(name) => format!("{name} is no longer available."),
-        CreateOrderError::Empty => "Your cart is empty.".into(),
-        CreateOrderError::BelowMinimum(minimum) => {
-            format!("Orders start at {minimum}: please add a little more.")
-        }
-        CreateOrderError::Money(_) | CreateOrderError::Database(_) => {
-            "Something went wrong.".into()
+        Err(error) => {
+            let (message, status) = checkout_failure(error)?;
+            again(message, status).await
         }
     }
 }
@@ -214,9 +207,8 @@ pub struct SuccessQuery {
     session_id: Option<String>,
 }
 
-/// Stripe's return page: confirm with Stripe, fulfil if paid (the webhook may
-/// have already), then show the order.
-#[get("/checkout/success")]
+/// `GET /checkout/success`: Stripe's return page. Confirm with Stripe,
+/// fulfil if paid (the webhook may have already), then show the order.
 pub async fn success(
     state: web::Data<AppState>,
     session: TypedSession,
@@ -226,25 +218,25 @@ pub async fn success(
     let session_id = query
         .session_id
         .as_deref()
-        .filter(|id| id.starts_with("cs_") && id.len() <= 255)
+        .and_then(CheckoutSessionId::parse)
         .ok_or_else(not_found)?;
     let mut conn = state.db.get().await?;
-    let mut order = Order::find_by_session(&mut conn, session_id)
+    let mut order = order_store::find_by_session(&mut conn, session_id.as_str())
         .await?
         .ok_or_else(not_found)?;
     drop(conn);
     // The webhook usually wins this race; if Stripe cannot be asked right now,
     // the order page says the payment is being confirmed.
     match state
-        .payments
+        .stripe
         .client
-        .retrieve_checkout_session(session_id)
+        .retrieve_checkout_session(session_id.as_str())
         .await
     {
         Ok(checkout) => {
             let mut conn = state.db.get().await?;
             if let (Some(updated), _) =
-                payments::apply_session(&mut conn, &checkout, "success_page").await?
+                apply_session(&mut conn, &checkout, Source::SuccessPage).await?
             {
                 order = updated;
             }
@@ -273,27 +265,25 @@ pub struct CancelQuery {
     order: Option<String>,
 }
 
-/// Stripe's "back" link: the shopper gave up paying. Expire the session so
-/// it cannot be paid later, release the stock, and return to the intact cart.
-#[get("/checkout/cancel")]
+/// `GET /checkout/cancel`: Stripe's "back" link, the shopper gave up paying.
+/// Expire the session so it cannot be paid later, release the stock, and
+/// return to the intact cart.
 pub async fn cancel(
     state: web::Data<AppState>,
     session: TypedSession,
     query: web::Query<CancelQuery>,
 ) -> Result<web::Redirect, AppError> {
-    let mut conn = state.db.get().await?;
-    let order = match query.order.as_deref() {
-        Some(token) => Order::find_by_token(&mut conn, token).await?,
+    let order = match query.order.as_deref().and_then(OrderToken::parse) {
+        Some(token) => order_store::find_by_token(&mut *state.db.get().await?, &token).await?,
         None => None,
     };
-    drop(conn);
     let owned = order.filter(|o| Some(o.browser_id) == session.browser_id());
     let back_to = match &owned {
         Some(order) if order.cart_id.is_none() => "/",
         _ => "/cart",
     };
     let (level, message) = match &owned {
-        Some(order) => match payments::cancel_checkout(&state.payments, &state.db, order).await? {
+        Some(order) => match start::cancel_checkout(&state.stripe, &state.db, order).await? {
             // Paid in another tab before the shopper came back: the receipt.
             Cancelled::Paid => return Ok(receipt(order)),
             Cancelled::Closed => (

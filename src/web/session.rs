@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::error::AppError;
+use super::AppError;
 
 const CART_ID: &str = "cart_id";
 const CART_COUNT: &str = "cart_count";

@@ -12,10 +12,10 @@ use actix_web::http::header::{ContentType, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::db::PoolError;
+use super::Layout;
 use crate::db::batch::BatchError;
+use crate::db::{DbError, PoolError};
 use crate::telemetry;
-use crate::web::Layout;
 
 #[derive(thiserror::Error)]
 pub enum AppError {
@@ -89,6 +89,15 @@ impl From<PoolError> for AppError {
     /// down or saturated: answer 503 fast rather than hang.
     fn from(error: PoolError) -> Self {
         AppError::Unavailable(error.into())
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Pool(error) => error.into(),
+            DbError::Query(error) => error.into(),
+        }
     }
 }
 

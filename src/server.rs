@@ -1,5 +1,6 @@
-//! Application assembly: the database, the session key, the route table and
-//! the HTTP server.
+//! Server assembly: the database, the session key, the app state of each
+//! HTTP worker, middleware and security headers around the route table
+//! (`routes`), the background jobs, and running until stopped.
 
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
@@ -7,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_files::Files;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
@@ -21,16 +21,15 @@ use rand::RngCore;
 
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
-use crate::checkout::payments::Payments;
+use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
-use crate::error::AppError;
-use crate::rate_limit::RateLimiter;
-use crate::{
-    cart, catalog, checkout, health, metrics, orders, payments_api, purge, rate_limit, seed,
-    telemetry,
-};
+use crate::state::{AppState, Jobs};
+use crate::stripe::StripeGateway;
+use crate::web::AppError;
+use crate::web::rate_limit::{self, RateLimiter};
+use crate::{purge, routes, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -38,26 +37,6 @@ const FORM_LIMIT_BYTES: usize = 16 * 1024;
 /// Connections for the background tasks (the reconciler, the purge),
 /// next to the request pools.
 const BACKGROUND_POOL_SIZE: usize = 2;
-
-/// What request handlers (one copy per HTTP worker thread) and the background
-/// tasks work with.
-pub struct AppState {
-    /// This worker's PostgreSQL pool. Each worker thread has its own, so a
-    /// connection's I/O runs on the thread whose requests use it: with one
-    /// shared pool every query woke another thread and back, which cost the
-    /// write paths about a quarter of their throughput (BENCHMARKS.md).
-    pub db: DbPool,
-    /// This worker's cart changes, batched on its pool.
-    pub cart: CartWrites,
-    /// All the node's pools, for the metrics.
-    pub pools: Arc<[DbPool]>,
-    /// The active products, in memory.
-    pub catalog: Arc<Catalog>,
-    /// Stripe (or the simulator) for checkout.
-    pub payments: Arc<Payments>,
-    /// Per-client limits on writes.
-    pub rate_limiter: Arc<RateLimiter>,
-}
 
 /// Where the database lives, resolved once at start.
 pub struct Database {
@@ -160,29 +139,6 @@ fn security_headers(checkout_origin: &str, https: bool) -> DefaultHeaders {
     }
 }
 
-/// Static files (images, CSS) may be cached for an hour, then revalidated
-/// with the ETag and Last-Modified headers actix-files sends; the current
-/// version of a versioned URL (the stylesheet's) for a year.
-async fn cache_static(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    use actix_web::http::{StatusCode, header};
-    let current = crate::web::assets::is_current_version(req.path(), req.query_string());
-    let mut response = next.call(req).await?;
-    if matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED) {
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static(if current {
-                "public, max-age=31536000, immutable"
-            } else {
-                "public, max-age=3600"
-            }),
-        );
-    }
-    Ok(response)
-}
-
 pub struct Application {
     port: u16,
     base_url: String,
@@ -219,32 +175,27 @@ impl Application {
             Some(url) => url.clone(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let (payments, simulator) = Payments::connect(settings, &base_url).await?;
-        let rate_limiter = RateLimiter::new(
+        let (stripe, simulator) = StripeGateway::connect(settings, &base_url).await?;
+        let stripe = Arc::new(stripe);
+        let rate_limiter = web::Data::new(RateLimiter::new(
             settings.rate_limit_per_minute,
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
-        );
+        ));
         let catalog = Arc::new(Catalog::default());
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
-        let background = web::Data::new(AppState {
-            // The background tasks change no cart.
-            cart: CartWrites::new(&background_pool),
+        let jobs = Jobs {
             db: background_pool,
-            pools,
-            catalog,
-            payments: Arc::new(payments),
-            rate_limiter: Arc::new(rate_limiter),
-        });
-        let reconciler = tokio::spawn(checkout::reconciler::run(
-            background.clone(),
+            stripe: stripe.clone(),
+        };
+        let reconciler = tokio::spawn(reconciler::run(
+            jobs.clone(),
             settings.reconcile_interval,
             settings.reconcile_after,
         ));
-        let purge = tokio::spawn(purge::run(background.clone(), settings.cart_retention));
+        let purge = tokio::spawn(purge::run(jobs.db.clone(), settings.cart_retention));
         let https = settings.secure_cookies();
-        let checkout_origin = background.payments.checkout_origin();
-        let static_dir = crate::web::assets::dir();
+        let checkout_origin = stripe.checkout_origin();
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {
@@ -252,10 +203,9 @@ impl Application {
             let state = web::Data::new(AppState {
                 db: pool.clone(),
                 cart: CartWrites::new(pool),
-                pools: background.pools.clone(),
-                catalog: background.catalog.clone(),
-                payments: background.payments.clone(),
-                rate_limiter: background.rate_limiter.clone(),
+                pools: pools.clone(),
+                catalog: catalog.clone(),
+                stripe: stripe.clone(),
             });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -269,7 +219,8 @@ impl Application {
                     )
                     .build();
             App::new()
-                .app_data(state.clone())
+                .app_data(state)
+                .app_data(rate_limiter.clone())
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 // A malformed query string (a repeated parameter, say) gets
                 // the shop's error page, not actix's plain text.
@@ -280,37 +231,7 @@ impl Application {
                 .wrap(from_fn(rate_limit::limit_writes))
                 .wrap(security_headers(&checkout_origin, https))
                 .wrap(from_fn(telemetry::request_id))
-                .service(health::healthz)
-                .service(health::readyz)
-                .service(metrics::metrics)
-                .service(catalog::handlers::index)
-                .service(catalog::handlers::show)
-                .service(cart::handlers::show)
-                .service(cart::handlers::add_item)
-                .service(cart::handlers::update_item)
-                .service(cart::handlers::remove_item)
-                .service(checkout::handlers::checkout_cart)
-                .service(checkout::handlers::checkout_express)
-                .service(checkout::handlers::success)
-                .service(checkout::handlers::cancel)
-                .service(orders::handlers::index)
-                .service(orders::handlers::show)
-                .service(
-                    web::resource("/webhooks/stripe")
-                        .app_data(web::PayloadConfig::new(
-                            checkout::webhook::WEBHOOK_BODY_LIMIT,
-                        ))
-                        .route(web::post().to(checkout::webhook::receive)),
-                )
-                .configure(payments_api::configure)
-                .service(
-                    web::scope("/static")
-                        .wrap(from_fn(cache_static))
-                        .service(Files::new("", &static_dir)),
-                )
-                .default_service(web::to(|| async {
-                    Err::<String, _>(AppError::page_not_found())
-                }))
+                .configure(routes::configure)
         })
         // Small responses go out at once instead of waiting on Nagle's algorithm.
         .on_connect(|connection, _| {

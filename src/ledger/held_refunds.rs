@@ -12,6 +12,7 @@ use diesel::result::QueryResult;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::domain::PaymentStatus;
 use crate::db::Statement;
 
 /// Takes, for the rest of the transaction, the lock that orders a charge's
@@ -41,12 +42,13 @@ pub async fn hold(
          SELECT $1, $2 WHERE $2 > 0 \
            AND NOT EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = $1) \
            AND NOT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent_id = $1 \
-                             AND status = 'succeeded') \
+                             AND status = $3) \
          ON CONFLICT (payment_intent_id) DO UPDATE SET amount_refunded_minor = \
              GREATEST(held_refunds.amount_refunded_minor, EXCLUDED.amount_refunded_minor)",
     )
     .bind::<Text, _>(payment_intent_id)
     .bind::<BigInt, _>(amount_refunded_minor)
+    .bind::<Text, _>(PaymentStatus::Succeeded.as_str())
     .execute(conn)
     .await
     .map(|held| held > 0)

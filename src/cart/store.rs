@@ -1,3 +1,6 @@
+//! Cart queries and writes: lines with their products, the batched add and
+//! quantity statements (`sql/`), removal, and the purge of abandoned carts.
+
 use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, sum};
 use diesel::prelude::*;
@@ -5,87 +8,13 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz, Uuid as SqlUu
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::domain::{CartLine, MAX_LINE_QUANTITY, Quantity};
-use crate::catalog::models::Product;
+use super::domain::{CartLine, MAX_LINE_QUANTITY, Quantity, Refusal, check_stock};
+use crate::catalog::domain::Product;
+use crate::catalog::store as catalog_store;
 use crate::db::Statement;
-use crate::db::batch::{BatchError, BatchWrite};
+use crate::db::batch::BatchWrite;
 use crate::db::schema::{cart_items, products};
-
-#[derive(Debug, thiserror::Error)]
-pub enum CartError {
-    #[error("product not found")]
-    ProductNotFound,
-    #[error("cart item not found")]
-    ItemNotFound,
-    #[error("not enough stock")]
-    NotEnoughStock {
-        product: String,
-        available: u32,
-        in_cart: u32,
-    },
-    #[error("line quantity limit")]
-    LineLimit { in_cart: u32 },
-    #[error("different currency")]
-    CurrencyMismatch,
-    /// Refused, but no rule explains it on a second look: the cart or the
-    /// product changed in between.
-    #[error("changed meanwhile")]
-    Changed,
-    /// The database failed or could not be reached: not the shopper's doing.
-    #[error(transparent)]
-    Database(#[from] BatchError),
-}
-
-impl From<diesel::result::Error> for CartError {
-    fn from(error: diesel::result::Error) -> Self {
-        CartError::Database(error.into())
-    }
-}
-
-impl From<crate::db::PoolError> for CartError {
-    fn from(error: crate::db::PoolError) -> Self {
-        CartError::Database(error.into())
-    }
-}
-
-impl CartError {
-    /// The message shown to the shopper on the re-rendered page.
-    pub fn message(&self) -> String {
-        match self {
-            CartError::ProductNotFound => {
-                "That product doesn't exist or is no longer available.".into()
-            }
-            CartError::ItemNotFound => "That item is no longer in your cart.".into(),
-            CartError::NotEnoughStock {
-                product,
-                available: 0,
-                ..
-            } => format!("Sorry, {product} is sold out."),
-            CartError::NotEnoughStock {
-                product,
-                available,
-                in_cart: 0,
-            } => format!("Sorry, only {available} of {product} are in stock."),
-            CartError::NotEnoughStock {
-                product,
-                available,
-                in_cart,
-            } => format!(
-                "Sorry, only {available} of {product} are in stock, and {in_cart} are already in your cart."
-            ),
-            CartError::LineLimit { in_cart } => format!(
-                "You can have at most {MAX_LINE_QUANTITY} of one item in your cart (you have {in_cart})."
-            ),
-            CartError::CurrencyMismatch => {
-                "That product is priced in a different currency from your cart. Please check out separately.".into()
-            }
-            CartError::Changed => {
-                "Your cart or that product changed just now. Please try again.".into()
-            }
-            CartError::Database(_) => "Something went wrong.".into(),
-        }
-    }
-}
+use crate::ids::{CartItemId, ProductSlug};
 
 /// Total units in the cart, for the header badge.
 pub async fn item_count(conn: &mut AsyncPgConnection, cart_id: Uuid) -> QueryResult<i64> {
@@ -154,7 +83,7 @@ fn answers(count: usize, written: Vec<Written>) -> Vec<Option<String>> {
 #[derive(Debug, Clone)]
 pub struct AddLine {
     pub cart_id: Uuid,
-    pub slug: String,
+    pub slug: ProductSlug,
     pub quantity: Quantity,
 }
 
@@ -173,33 +102,7 @@ pub struct AddLine {
 /// say the cart mixes currencies (`domain::mixed_currencies`). Lines go in
 /// cart order, so that two batches of adds lock the lines they share in one
 /// order.
-const ADD_LINES: &str = "\
-    WITH product AS ( \
-        SELECT input.n, input.cart_id, input.quantity, p.id, p.name, p.currency, p.stock \
-        FROM unnest($1::uuid[], $2::text[], $3::int[]) \
-            WITH ORDINALITY AS input (cart_id, slug, quantity, n) \
-        CROSS JOIN LATERAL ( \
-            SELECT id, name, currency, stock FROM products \
-            WHERE slug = input.slug AND active LIMIT 1 \
-        ) p \
-        ORDER BY input.cart_id \
-    ), line AS ( \
-        INSERT INTO cart_items (cart_id, product_id, quantity) \
-        SELECT cart_id, id, quantity FROM product \
-        WHERE quantity <= COALESCE(stock, quantity) \
-          AND currency = ALL ( \
-              SELECT (SELECT currency FROM products WHERE id = other.product_id) \
-              FROM cart_items other WHERE other.cart_id = product.cart_id) \
-        ON CONFLICT (cart_id, product_id) DO UPDATE \
-            SET quantity = cart_items.quantity + EXCLUDED.quantity, updated_at = now() \
-            WHERE cart_items.quantity + EXCLUDED.quantity <= LEAST($4, COALESCE( \
-                (SELECT stock FROM products WHERE id = EXCLUDED.product_id), $4)) \
-        RETURNING cart_id, product_id \
-    ), cart AS ( \
-        INSERT INTO carts (id) SELECT cart_id FROM line ON CONFLICT DO NOTHING \
-    ) \
-    SELECT product.n, product.name AS product_name \
-    FROM line JOIN product ON product.cart_id = line.cart_id AND product.id = line.product_id";
+const ADD_LINES: &str = include_str!("sql/add_lines.sql");
 
 impl BatchWrite for AddLine {
     type Key = Uuid;
@@ -241,7 +144,7 @@ impl BatchWrite for AddLine {
 #[derive(Debug, Clone)]
 pub struct SetQuantity {
     pub cart_id: Uuid,
-    pub item_id: i64,
+    pub item_id: CartItemId,
     pub quantity: Quantity,
 }
 
@@ -250,22 +153,7 @@ pub struct SetQuantity {
 /// batches of both kinds then never wait for each other in a cycle. (The
 /// `ANY` lets the planner fetch just the batch's lines by key, however many
 /// lines the table holds.)
-const SET_QUANTITIES: &str = "\
-    WITH line AS MATERIALIZED ( \
-        SELECT cart_items.id, input.quantity, input.n \
-        FROM cart_items JOIN unnest($1::uuid[], $2::bigint[], $3::int[]) \
-            WITH ORDINALITY AS input (cart_id, item_id, quantity, n) \
-            ON cart_items.id = input.item_id AND cart_items.cart_id = input.cart_id \
-        WHERE cart_items.id = ANY($2) \
-        ORDER BY cart_items.cart_id \
-        FOR UPDATE OF cart_items \
-    ) \
-    UPDATE cart_items SET quantity = line.quantity, updated_at = now() \
-    FROM line, products p \
-    WHERE cart_items.id = ANY($2) AND cart_items.id = line.id AND p.id = cart_items.product_id \
-      AND (line.quantity <= cart_items.quantity \
-           OR (p.active AND line.quantity <= COALESCE(p.stock, line.quantity))) \
-    RETURNING line.n, p.name AS product_name";
+const SET_QUANTITIES: &str = include_str!("sql/set_quantities.sql");
 
 impl BatchWrite for SetQuantity {
     type Key = Uuid;
@@ -282,7 +170,12 @@ impl BatchWrite for SetQuantity {
     ) -> QueryResult<Vec<Option<String>>> {
         let written = Statement::new(SET_QUANTITIES)
             .bind::<Array<SqlUuid>, _>(batch.iter().map(|set| set.cart_id).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(batch.iter().map(|set| set.item_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(
+                batch
+                    .iter()
+                    .map(|set| set.item_id.get())
+                    .collect::<Vec<_>>(),
+            )
             .bind::<Array<Integer>, _>(
                 batch
                     .iter()
@@ -299,11 +192,11 @@ impl BatchWrite for SetQuantity {
 pub async fn why_not_added(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
-    slug: &str,
+    slug: &ProductSlug,
     quantity: Quantity,
-) -> Result<CartError, diesel::result::Error> {
-    let Some(product) = Product::find_active(conn, slug).await? else {
-        return Ok(CartError::ProductNotFound);
+) -> QueryResult<Refusal> {
+    let Some(product) = catalog_store::find_active(conn, slug).await? else {
+        return Ok(Refusal::ProductNotFound);
     };
     let in_cart: u32 = cart_items::table
         .filter(cart_items::cart_id.eq(cart_id))
@@ -314,11 +207,11 @@ pub async fn why_not_added(
         .optional()?
         .map_or(0, |q| u32::try_from(q).unwrap_or(0));
     let wanted = in_cart + quantity.get();
-    if let Err(error) = check_stock(&product, wanted, in_cart) {
-        return Ok(error);
+    if let Err(refusal) = check_stock(&product, wanted, in_cart) {
+        return Ok(refusal);
     }
     if wanted > MAX_LINE_QUANTITY {
-        return Ok(CartError::LineLimit { in_cart });
+        return Ok(Refusal::LineLimit { in_cart });
     }
     let other_currency: bool = diesel::select(exists(
         cart_items::table
@@ -329,9 +222,9 @@ pub async fn why_not_added(
     .get_result(conn)
     .await?;
     Ok(if other_currency {
-        CartError::CurrencyMismatch
+        Refusal::CurrencyMismatch
     } else {
-        CartError::Changed
+        Refusal::Changed
     })
 }
 
@@ -339,48 +232,48 @@ pub async fn why_not_added(
 pub async fn why_not_set(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
-    item_id: i64,
+    item_id: CartItemId,
     quantity: Quantity,
-) -> Result<CartError, diesel::result::Error> {
+) -> QueryResult<Refusal> {
     let Some(product) = cart_items::table
         .inner_join(products::table)
-        .filter(cart_items::id.eq(item_id))
+        .filter(cart_items::id.eq(item_id.get()))
         .filter(cart_items::cart_id.eq(cart_id))
         .select(Product::as_select())
         .first(conn)
         .await
         .optional()?
     else {
-        return Ok(CartError::ItemNotFound);
+        return Ok(Refusal::ItemNotFound);
     };
-    if let Err(error) = check_stock(&product, quantity.get(), 0) {
-        return Ok(error);
+    if let Err(refusal) = check_stock(&product, quantity.get(), 0) {
+        return Ok(refusal);
     }
     Ok(if product.active {
-        CartError::Changed
+        Refusal::Changed
     } else {
-        CartError::ProductNotFound
+        Refusal::ProductNotFound
     })
 }
 
-/// Removes a line.
+/// Removes a line; answers its product's name, or `None` if the cart has no
+/// such line.
 pub async fn remove(
     conn: &mut AsyncPgConnection,
     cart_id: Uuid,
-    item_id: i64,
-) -> Result<String, CartError> {
+    item_id: CartItemId,
+) -> QueryResult<Option<String>> {
     Statement::new(
         "DELETE FROM cart_items USING products p \
          WHERE cart_items.id = $2 AND cart_items.cart_id = $1 AND p.id = cart_items.product_id \
          RETURNING p.name AS product_name",
     )
     .bind::<SqlUuid, _>(cart_id)
-    .bind::<BigInt, _>(item_id)
+    .bind::<BigInt, _>(item_id.get())
     .get_result::<Changed>(conn)
     .await
-    .optional()?
-    .map(|changed| changed.product_name)
-    .ok_or(CartError::ItemNotFound)
+    .optional()
+    .map(|changed| changed.map(|changed| changed.product_name))
 }
 
 /// Deletes up to `batch` carts untouched since `cutoff` (created before it,
@@ -410,17 +303,4 @@ pub async fn purge_abandoned(
 fn line_quantity(units: u32) -> i32 {
     // Quantities are at most MAX_LINE_QUANTITY.
     i32::try_from(units).unwrap_or(i32::MAX)
-}
-
-fn check_stock(product: &Product, wanted: u32, in_cart: u32) -> Result<(), CartError> {
-    match product.stock {
-        Some(stock) if wanted > u32::try_from(stock).unwrap_or(0) => {
-            Err(CartError::NotEnoughStock {
-                product: product.name.clone(),
-                available: u32::try_from(stock).unwrap_or(0),
-                in_cart,
-            })
-        }
-        _ => Ok(()),
-    }
 }

@@ -13,9 +13,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 
-use crate::error::AppError;
-use crate::payments_api::error::ApiError;
-use crate::startup::AppState;
+use super::AppError;
+use crate::payments_api::ApiError;
 
 /// Buckets kept before idle (full) ones are dropped.
 const MAX_CLIENTS: usize = 100_000;
@@ -127,9 +126,9 @@ pub async fn limit_writes(
     let exempt = req.path() == "/webhooks/stripe";
     if is_write
         && !exempt
-        && let Some(state) = req.app_data::<web::Data<AppState>>()
-        && let Some(client) = state.rate_limiter.client(&req)
-        && let Err(wait) = state.rate_limiter.take(client, Instant::now())
+        && let Some(limiter) = req.app_data::<web::Data<RateLimiter>>()
+        && let Some(client) = limiter.client(&req)
+        && let Err(wait) = limiter.take(client, Instant::now())
     {
         let seconds = wait.as_secs().max(1);
         let response = if req.path().starts_with("/api/") {

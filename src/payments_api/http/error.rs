@@ -85,7 +85,7 @@ impl std::error::Error for ApiError {
 
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        crate::error::fmt_chain(self, f)
+        crate::web::fmt_chain(self, f)
     }
 }
 
@@ -199,6 +199,15 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        match error {
+            crate::db::DbError::Pool(error) => error.into(),
+            crate::db::DbError::Query(error) => error.into(),
+        }
+    }
+}
+
 impl From<crate::db::PoolError> for ApiError {
     /// No connection in time: the database is down or saturated.
     fn from(error: crate::db::PoolError) -> Self {
@@ -240,7 +249,7 @@ fn quoted_field(message: &str) -> Option<String> {
     (!field.is_empty() && field.len() <= 64).then(|| field.to_owned())
 }
 
-pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api_error = match &error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             ApiError::new(
@@ -291,7 +300,7 @@ pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Err
     actix_web::error::InternalError::from_response(error, api_error.error_response()).into()
 }
 
-pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let message = error.to_string();
     let mut api_error = ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -303,7 +312,7 @@ pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::E
     actix_web::error::InternalError::from_response(error, api_error.error_response()).into()
 }
 
-pub fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
+fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
     let api_error = ApiError::new(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
@@ -313,16 +322,21 @@ pub fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
     actix_web::error::InternalError::from_response(error, api_error.error_response()).into()
 }
 
-/// Extractor settings for the API scope: JSON bodies only, 16 KiB at most,
-/// and every failure in the API's error shape.
-pub fn extractor_configs() -> (web::JsonConfig, web::QueryConfig, web::PathConfig) {
-    (
-        web::JsonConfig::default()
-            .limit(JSON_LIMIT_BYTES)
-            .error_handler(json_error),
-        web::QueryConfig::default().error_handler(query_error),
-        web::PathConfig::default().error_handler(path_error),
-    )
+/// JSON bodies for the API scope: 16 KiB at most, failures in the API's shape.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT_BYTES)
+        .error_handler(json_error)
+}
+
+/// Query strings for the API scope, failures in the API's shape.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(query_error)
+}
+
+/// Path parameters for the API scope, failures in the API's shape.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(path_error)
 }
 
 /// Unknown routes under /api.

@@ -1,29 +1,31 @@
-//! API keys: `Authorization: Bearer sk_store_…` on every /api request. Only
-//! a key's SHA-256 is stored, so a database leak does not leak keys.
+//! API keys (`sk_store_…`): created by the CLI and shown once, stored only
+//! as their SHA-256 (a database leak does not leak keys), revoked by id or
+//! display prefix.
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, ResponseError, web};
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::models::generate_api_key;
 use crate::db::schema::api_keys;
-use crate::startup::AppState;
 
 /// `last_used_at` is refreshed at most this often, so that reads stay reads.
 const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
-/// The key a request authenticated with, for handlers (`web::ReqData`).
-#[derive(Debug, Clone, Copy)]
-pub struct ApiKeyId(pub i64);
-
 pub fn hash_key(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// `sk_store_` and 32 random bytes in base64url.
+fn generate_api_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "sk_store_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// Creates a key and returns it: the only time it is ever visible.
@@ -90,71 +92,25 @@ pub async fn list_keys(conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<KeyLi
         .await?)
 }
 
-/// The bearer token of a request, if it has one of plausible shape.
-fn bearer(req: &ServiceRequest) -> Option<&str> {
-    let value = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && token.starts_with("sk_store_") && token.len() <= 128)
-        .then_some(token)
-}
-
-async fn authenticate(state: &AppState, token: &str) -> Result<ApiKeyId, ApiError> {
-    let mut conn = state.db.get().await?;
+/// The id of the unrevoked key `token`, noting its use.
+pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<i64>> {
     let found: Option<(i64, Option<DateTime<Utc>>)> = api_keys::table
         .filter(api_keys::key_hash.eq(hash_key(token)))
         .filter(api_keys::revoked_at.is_null())
         .select((api_keys::id, api_keys::last_used_at))
-        .first(&mut conn)
+        .first(conn)
         .await
         .optional()?;
     let Some((id, last_used)) = found else {
-        return Err(ApiError::unauthorized("Invalid API key provided."));
+        return Ok(None);
     };
     let stale =
         last_used.is_none_or(|at| (Utc::now() - at).num_seconds() >= LAST_USED_RESOLUTION_SECS);
     if stale {
         diesel::update(api_keys::table.find(id))
             .set(api_keys::last_used_at.eq(diesel::dsl::now))
-            .execute(&mut conn)
+            .execute(conn)
             .await?;
     }
-    Ok(ApiKeyId(id))
-}
-
-/// Middleware on the /api scope: 401 in the API's error shape without a
-/// valid, unrevoked key.
-pub async fn require_api_key(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let outcome = match (bearer(&req), req.app_data::<web::Data<AppState>>()) {
-        (None, _) => Err(ApiError::unauthorized(
-            "No valid API key provided. Send `Authorization: Bearer sk_store_...`.",
-        )),
-        (Some(token), Some(state)) => authenticate(state, token).await,
-        (Some(_), None) => Err(ApiError::internal(anyhow::anyhow!("no app state"))),
-    };
-    match outcome {
-        Ok(key) => {
-            req.extensions_mut().insert(key);
-            Ok(next.call(req).await?.map_into_left_body())
-        }
-        Err(error) => {
-            let mut response = error.error_response();
-            if error.status == actix_web::http::StatusCode::UNAUTHORIZED {
-                response.headers_mut().insert(
-                    actix_web::http::header::WWW_AUTHENTICATE,
-                    actix_web::http::header::HeaderValue::from_static(
-                        "Bearer realm=\"storefront\"",
-                    ),
-                );
-            }
-            Ok(req.into_response(response).map_into_right_body())
-        }
-    }
+    Ok(Some(id))
 }

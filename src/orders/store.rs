@@ -1,233 +1,19 @@
-use std::fmt;
+//! Order queries and transitions. Every transition is conditional on the
+//! status it leaves, so that any number of concurrent callers (webhooks,
+//! return pages, the reconciler, on any node) apply it once, and it records
+//! its event in the same transaction.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use rand::RngCore;
 use uuid::Uuid;
 
+use super::domain::{Order, OrderItem, OrderLine, OrderStatus, Source};
 use crate::db::Statement;
 use crate::db::schema::{cart_items, order_events, order_items, orders, products};
+use crate::ids::OrderToken;
 use crate::money::{Currency, Money, MoneyError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    Pending,
-    Paid,
-    Expired,
-    Cancelled,
-    Failed,
-    Refunded,
-    PartiallyRefunded,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Expired => "expired",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Failed => "failed",
-            OrderStatus::Refunded => "refunded",
-            OrderStatus::PartiallyRefunded => "partially_refunded",
-        }
-    }
-
-    /// Shown to shoppers.
-    pub fn label(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "Awaiting payment",
-            OrderStatus::Paid => "Paid",
-            OrderStatus::Expired => "Expired",
-            OrderStatus::Cancelled => "Cancelled",
-            OrderStatus::Failed => "Payment failed",
-            OrderStatus::Refunded => "Refunded",
-            OrderStatus::PartiallyRefunded => "Partially refunded",
-        }
-    }
-}
-
-impl TryFrom<String> for OrderStatus {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Ok(match value.as_str() {
-            "pending" => OrderStatus::Pending,
-            "paid" => OrderStatus::Paid,
-            "expired" => OrderStatus::Expired,
-            "cancelled" => OrderStatus::Cancelled,
-            "failed" => OrderStatus::Failed,
-            "refunded" => OrderStatus::Refunded,
-            "partially_refunded" => OrderStatus::PartiallyRefunded,
-            _ => return Err(format!("unknown order status {value:?}")),
-        })
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
-pub struct Order {
-    pub id: i64,
-    pub token: String,
-    pub browser_id: Uuid,
-    pub cart_id: Option<Uuid>,
-    #[diesel(deserialize_as = String)]
-    pub status: OrderStatus,
-    #[diesel(deserialize_as = String)]
-    currency: Currency,
-    amount_total_minor: i64,
-    amount_refunded_minor: i64,
-    pub email: Option<String>,
-    pub stripe_session_id: Option<String>,
-    pub stripe_payment_intent_id: Option<String>,
-    pub checkout_url: Option<String>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl Order {
-    pub fn total(&self) -> Money {
-        Money::new(self.amount_total_minor, self.currency)
-            .unwrap_or_else(|_| Money::zero(self.currency))
-    }
-
-    pub fn refunded(&self) -> Money {
-        Money::new(self.amount_refunded_minor, self.currency)
-            .unwrap_or_else(|_| Money::zero(self.currency))
-    }
-
-    pub fn currency(&self) -> Currency {
-        self.currency
-    }
-
-    pub fn is_paid(&self) -> bool {
-        self.paid_at.is_some()
-    }
-
-    pub async fn find_by_token(
-        conn: &mut AsyncPgConnection,
-        token: &str,
-    ) -> QueryResult<Option<Order>> {
-        if !plausible_token(token) {
-            return Ok(None);
-        }
-        orders::table
-            .filter(orders::token.eq(token))
-            .select(Order::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn find_by_session(
-        conn: &mut AsyncPgConnection,
-        session_id: &str,
-    ) -> QueryResult<Option<Order>> {
-        orders::table
-            .filter(orders::stripe_session_id.eq(session_id))
-            .select(Order::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn list_for_browser(
-        conn: &mut AsyncPgConnection,
-        browser_id: Uuid,
-    ) -> QueryResult<Vec<Order>> {
-        orders::table
-            .filter(orders::browser_id.eq(browser_id))
-            .order_by((orders::created_at.desc(), orders::id.desc()))
-            .limit(100)
-            .select(Order::as_select())
-            .load(conn)
-            .await
-    }
-
-    /// Up to `limit` pending orders created before `cutoff`, oldest first,
-    /// after the order `after` (created at, id): the reconciler's work, a
-    /// page at a time.
-    pub async fn pending_before(
-        conn: &mut AsyncPgConnection,
-        cutoff: DateTime<Utc>,
-        after: Option<(DateTime<Utc>, i64)>,
-        limit: i64,
-    ) -> QueryResult<Vec<Order>> {
-        let mut query = orders::table
-            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-            .filter(orders::created_at.lt(cutoff))
-            .order_by((orders::created_at, orders::id))
-            .limit(limit)
-            .select(Order::as_select())
-            .into_boxed();
-        if let Some((created_at, id)) = after {
-            query = query.filter(
-                orders::created_at
-                    .gt(created_at)
-                    .or(orders::created_at.eq(created_at).and(orders::id.gt(id))),
-            );
-        }
-        query.load(conn).await
-    }
-
-    pub async fn items(&self, conn: &mut AsyncPgConnection) -> QueryResult<Vec<OrderItem>> {
-        order_items::table
-            .filter(order_items::order_id.eq(self.id))
-            .order_by(order_items::id)
-            .select(OrderItem::as_select())
-            .load(conn)
-            .await
-    }
-}
-
-fn plausible_token(token: &str) -> bool {
-    (32..=64).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
-pub struct OrderItem {
-    pub product_id: i64,
-    pub product_name: String,
-    unit_price_minor: i64,
-    quantity: i32,
-}
-
-impl OrderItem {
-    pub fn unit_price(&self, currency: Currency) -> Money {
-        Money::new(self.unit_price_minor, currency).unwrap_or_else(|_| Money::zero(currency))
-    }
-
-    pub fn quantity(&self) -> u32 {
-        u32::try_from(self.quantity).unwrap_or(0)
-    }
-
-    pub fn line_total(&self, currency: Currency) -> Money {
-        self.unit_price(currency)
-            .checked_mul(self.quantity())
-            .unwrap_or_else(|_| Money::zero(currency))
-    }
-}
-
-/// What to buy: a product and a quantity. Prices always come from the database.
-#[derive(Debug, Clone, Copy)]
-pub struct OrderLine {
-    pub product_id: i64,
-    pub quantity: u32,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateOrderError {
@@ -245,6 +31,88 @@ pub enum CreateOrderError {
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
+
+pub async fn find_by_token(
+    conn: &mut AsyncPgConnection,
+    token: &OrderToken,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::token.eq(token.as_str()))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_session(
+    conn: &mut AsyncPgConnection,
+    session_id: &str,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::stripe_session_id.eq(session_id))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The newest orders placed from this browser.
+pub async fn list_for_browser(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::browser_id.eq(browser_id))
+        .order_by((orders::created_at.desc(), orders::id.desc()))
+        .limit(100)
+        .select(Order::as_select())
+        .load(conn)
+        .await
+}
+
+/// Up to `limit` pending orders created before `cutoff`, oldest first,
+/// after the order `after` (created at, id): the reconciler's work, a
+/// page at a time.
+pub async fn pending_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Order>> {
+    let mut query = orders::table
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::created_at.lt(cutoff))
+        .order_by((orders::created_at, orders::id))
+        .limit(limit)
+        .select(Order::as_select())
+        .into_boxed();
+    if let Some((created_at, id)) = after {
+        query = query.filter(
+            orders::created_at
+                .gt(created_at)
+                .or(orders::created_at.eq(created_at).and(orders::id.gt(id))),
+        );
+    }
+    query.load(conn).await
+}
+
+pub async fn items(conn: &mut AsyncPgConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
+    order_items::table
+        .filter(order_items::order_id.eq(order.id))
+        .order_by(order_items::id)
+        .select(OrderItem::as_select())
+        .load(conn)
+        .await
+}
+
+/// Reserves a line's stock if enough is left (see `create_pending`).
+const RESERVE_LINE: &str = include_str!("sql/reserve_line.sql");
+/// The order, its items and its first event in one round trip.
+const CREATE_ORDER: &str = include_str!("sql/create_order.sql");
+/// The event that starts every order's history (`order_events.kind`).
+const CREATED: &str = "created";
+/// The event of a refund, full or partial.
+const REFUNDED: &str = "refunded";
 
 #[derive(QueryableByName)]
 struct Reserved {
@@ -288,23 +156,12 @@ pub async fn create_pending(
             // Tracked stock is decremented only if enough is left (the row lock
             // makes concurrent reservations queue and re-check); unlimited
             // stock is only read, so popular unlimited products take no lock.
-            let row: Option<Reserved> = Statement::new(
-                "WITH product AS ( \
-                     SELECT id, name, price_minor, currency, stock FROM products WHERE id = $1 AND active \
-                 ), reserved AS ( \
-                     UPDATE products SET stock = products.stock - $2, updated_at = now() \
-                     FROM product WHERE products.id = product.id AND product.stock IS NOT NULL \
-                       AND products.stock >= $2 \
-                     RETURNING products.id \
-                 ) \
-                 SELECT name, price_minor, currency FROM product \
-                 WHERE product.stock IS NULL OR EXISTS (SELECT 1 FROM reserved)",
-            )
-            .bind::<BigInt, _>(line.product_id)
-            .bind::<Integer, _>(quantity)
-            .get_result(conn)
-            .await
-            .optional()?;
+            let row: Option<Reserved> = Statement::new(RESERVE_LINE)
+                .bind::<BigInt, _>(line.product_id)
+                .bind::<Integer, _>(quantity)
+                .get_result(conn)
+                .await
+                .optional()?;
             let Some(row) = row else {
                 let (name, active, stock): (String, bool, Option<i32>) = products::table
                     .find(line.product_id)
@@ -345,37 +202,30 @@ pub async fn create_pending(
             .collect();
         // The order, its items and its first event in one round trip, prepared
         // once per connection.
-        let token = new_token();
-        let created: Created = Statement::new(
-            "WITH new_order AS ( \
-                 INSERT INTO orders (token, browser_id, cart_id, status, currency, amount_total_minor) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at \
-             ), items AS ( \
-                 INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity) \
-                 SELECT new_order.id, line.* FROM new_order, \
-                     unnest($7::bigint[], $8::text[], $9::bigint[], $10::integer[]) \
-                         AS line (product_id, product_name, unit_price_minor, quantity) \
-             ), event AS ( \
-                 INSERT INTO order_events (order_id, kind, source) \
-                 SELECT id, 'created', 'checkout' FROM new_order \
-             ) \
-             SELECT id, created_at FROM new_order",
-        )
-        .bind::<Text, _>(&token)
-        .bind::<SqlUuid, _>(browser_id)
-        .bind::<Nullable<SqlUuid>, _>(cart_id)
-        .bind::<Text, _>(OrderStatus::Pending.as_str())
-        .bind::<Text, _>(total.currency().code())
-        .bind::<BigInt, _>(total.minor())
-        .bind::<Array<BigInt>, _>(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(items.iter().map(|i| i.product_name.as_str()).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(items.iter().map(|i| i.unit_price_minor).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
-        .get_result(conn)
-        .await?;
+        let token = OrderToken::generate();
+        let created: Created = Statement::new(CREATE_ORDER)
+            .bind::<Text, _>(token.as_str())
+            .bind::<SqlUuid, _>(browser_id)
+            .bind::<Nullable<SqlUuid>, _>(cart_id)
+            .bind::<Text, _>(OrderStatus::Pending.as_str())
+            .bind::<Text, _>(total.currency().code())
+            .bind::<BigInt, _>(total.minor())
+            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(
+                items
+                    .iter()
+                    .map(|i| i.product_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.unit_price_minor).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+            .bind::<Text, _>(CREATED)
+            .bind::<Text, _>(Source::Checkout.to_string())
+            .get_result(conn)
+            .await?;
         let order = Order {
             id: created.id,
-            token,
+            token: token.to_string(),
             browser_id,
             cart_id,
             status: OrderStatus::Pending,
@@ -392,12 +242,6 @@ pub async fn create_pending(
         Ok((order, items))
     })
     .await
-}
-
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Records the order's Checkout Session; false if the order is no longer
@@ -439,7 +283,7 @@ pub async fn mark_paid(
     order_id: i64,
     payment_intent_id: Option<&str>,
     email: Option<&str>,
-    source: &str,
+    source: Source,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
         // Prepared once per connection (diesel's update DSL is parsed and
@@ -472,7 +316,7 @@ pub async fn mark_paid(
             .execute(conn)
             .await?;
         }
-        record_event(conn, order_id, "paid", source).await?;
+        record_event(conn, order_id, OrderStatus::Paid.as_str(), source).await?;
         Ok(true)
     })
     .await
@@ -484,7 +328,7 @@ pub async fn close_unpaid(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     status: OrderStatus,
-    source: &str,
+    source: Source,
 ) -> QueryResult<bool> {
     close(conn, order_id, status, source, false).await
 }
@@ -494,7 +338,7 @@ pub async fn close_unpaid(
 pub async fn cancel_without_session(
     conn: &mut AsyncPgConnection,
     order_id: i64,
-    source: &str,
+    source: Source,
 ) -> QueryResult<bool> {
     close(conn, order_id, OrderStatus::Cancelled, source, true).await
 }
@@ -503,7 +347,7 @@ async fn close(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     status: OrderStatus,
-    source: &str,
+    source: Source,
     only_without_session: bool,
 ) -> QueryResult<bool> {
     debug_assert!(matches!(
@@ -552,26 +396,29 @@ pub async fn record_refund(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,
     amount_refunded_minor: i64,
-    source: &str,
+    source: Source,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
         let order_id: Option<i64> = Statement::new(
             "UPDATE orders SET amount_refunded_minor = $2, \
-                 status = CASE WHEN $2 >= amount_total_minor THEN 'refunded' ELSE 'partially_refunded' END, \
+                 status = CASE WHEN $2 >= amount_total_minor THEN $3 ELSE $4 END, \
                  updated_at = now() \
-             WHERE stripe_payment_intent_id = $1 AND status IN ('paid', 'partially_refunded') \
+             WHERE stripe_payment_intent_id = $1 AND status IN ($5, $4) \
                AND amount_refunded_minor < $2 AND $2 <= amount_total_minor \
              RETURNING id",
         )
         .bind::<Text, _>(payment_intent_id)
         .bind::<BigInt, _>(amount_refunded_minor)
+        .bind::<Text, _>(OrderStatus::Refunded.as_str())
+        .bind::<Text, _>(OrderStatus::PartiallyRefunded.as_str())
+        .bind::<Text, _>(OrderStatus::Paid.as_str())
         .get_result::<OrderId>(conn)
         .await
         .optional()?
         .map(|row| row.id);
         match order_id {
             Some(order_id) => {
-                record_event(conn, order_id, "refunded", source).await?;
+                record_event(conn, order_id, REFUNDED, source).await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -590,13 +437,13 @@ async fn record_event(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     kind: &str,
-    source: &str,
+    source: Source,
 ) -> QueryResult<usize> {
     diesel::insert_into(order_events::table)
         .values((
             order_events::order_id.eq(order_id),
             order_events::kind.eq(kind),
-            order_events::source.eq(source),
+            order_events::source.eq(source.to_string()),
         ))
         .execute(conn)
         .await

@@ -1,0 +1,197 @@
+//! Ids and tokens that arrive from outside (paths, query strings, forms,
+//! JSON), each a type with one `parse`: a value that cannot be one of ours is
+//! refused there, before any query, so arbitrary input never reaches the
+//! database (a NUL byte, which PostgreSQL refuses in text, is simply "not
+//! found").
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+/// Writes `$name(value)` types that are a checked `String`.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_id!(
+    /// The unguessable key to an order's receipt page: 32 random bytes in
+    /// base64url, the only secret in its URL.
+    OrderToken
+);
+
+impl OrderToken {
+    pub fn parse(raw: &str) -> Option<OrderToken> {
+        let plausible = (32..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plausible.then(|| OrderToken(raw.to_owned()))
+    }
+
+    pub fn generate() -> OrderToken {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        OrderToken(URL_SAFE_NO_PAD.encode(bytes))
+    }
+}
+
+string_id!(
+    /// A product's name in URLs: lowercase letters, digits and hyphens (the
+    /// `products.slug` CHECK).
+    ProductSlug
+);
+
+impl ProductSlug {
+    pub fn parse(raw: &str) -> Option<ProductSlug> {
+        let plausible = (1..=100).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        plausible.then(|| ProductSlug(raw.to_owned()))
+    }
+}
+
+string_id!(
+    /// A Stripe Checkout Session's id, as Stripe returns it to our success page.
+    CheckoutSessionId
+);
+
+impl CheckoutSessionId {
+    pub fn parse(raw: &str) -> Option<CheckoutSessionId> {
+        let plausible = raw.starts_with("cs_")
+            && raw.len() <= 255
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        plausible.then(|| CheckoutSessionId(raw.to_owned()))
+    }
+}
+
+string_id!(
+    /// Our payment id, `pay_` and 16 to 64 letters or digits.
+    PaymentId
+);
+
+string_id!(
+    /// Our account id, `acct_` and 16 to 64 letters or digits (an account maps
+    /// to a Stripe customer, whose id we never expose).
+    AccountId
+);
+
+impl PaymentId {
+    pub fn parse(raw: &str) -> Option<PaymentId> {
+        prefixed("pay", raw).then(|| PaymentId(raw.to_owned()))
+    }
+
+    pub fn generate() -> PaymentId {
+        PaymentId(generate_prefixed("pay"))
+    }
+}
+
+impl AccountId {
+    pub fn parse(raw: &str) -> Option<AccountId> {
+        prefixed("acct", raw).then(|| AccountId(raw.to_owned()))
+    }
+
+    pub fn generate() -> AccountId {
+        AccountId(generate_prefixed("acct"))
+    }
+}
+
+/// Whether `raw` is `prefix_` and 16 to 64 ASCII letters or digits.
+fn prefixed(prefix: &str, raw: &str) -> bool {
+    raw.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            (16..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// `prefix_` and 22 random alphanumeric characters (about 131 bits).
+fn generate_prefixed(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 22];
+    rand::rng().fill_bytes(&mut bytes);
+    let random: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("{prefix}_{random}")
+}
+
+/// A cart line's id in `/cart/items/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CartItemId(i64);
+
+impl CartItemId {
+    pub fn parse(raw: &str) -> Option<CartItemId> {
+        raw.parse().ok().filter(|id| *id > 0).map(CartItemId)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for CartItemId {
+    fn from(id: i64) -> Self {
+        CartItemId(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_id_accepts_its_shape_only() {
+        let token = OrderToken::generate();
+        assert_eq!(OrderToken::parse(token.as_str()), Some(token));
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(65),
+            &format!("{}\0", "a".repeat(40)),
+        ] {
+            assert_eq!(OrderToken::parse(bad), None, "{bad:?}");
+        }
+        assert!(ProductSlug::parse("aurora-ceramic-mug").is_some());
+        for bad in ["", "Mug", "mug\0", "mug mug", &"a".repeat(101)] {
+            assert_eq!(ProductSlug::parse(bad), None, "{bad:?}");
+        }
+        let payment = PaymentId::generate();
+        assert_eq!(PaymentId::parse(payment.as_str()), Some(payment));
+        assert_eq!(PaymentId::parse("acct_0000000000000000000000"), None);
+        assert!(AccountId::parse("acct_0000000000000000000000").is_some());
+        assert_eq!(AccountId::parse("acct_000"), None);
+        assert_eq!(AccountId::parse("acct_✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓"), None);
+        assert!(CheckoutSessionId::parse("cs_test_a1B2").is_some());
+        assert_eq!(CheckoutSessionId::parse("pi_123"), None);
+        assert_eq!(CartItemId::parse("42").map(CartItemId::get), Some(42));
+        for bad in ["", "-1", "0", "1.5", "99999999999999999999"] {
+            assert_eq!(CartItemId::parse(bad), None, "{bad:?}");
+        }
+    }
+}

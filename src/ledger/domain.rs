@@ -1,0 +1,103 @@
+//! The payments ledger's types: accounts (ours, mapped to Stripe customers)
+//! and their payments, browser checkouts and off-session debits alike.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{accounts, payments};
+use crate::money::{Currency, Money};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+pub struct Account {
+    pub id: String,
+    pub stripe_customer_id: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Stripe is being asked (or the answer was lost: a retry settles it).
+    Processing,
+    Succeeded,
+    Failed,
+    /// The card needs the cardholder (3D Secure): ask them to pay on-session.
+    RequiresAction,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::RequiresAction => "requires_action",
+        }
+    }
+
+    /// After Stripe declined a debit with this error code: the cardholder
+    /// must authenticate, or it failed.
+    pub fn after_decline(code: Option<&str>) -> PaymentStatus {
+        if code == Some("authentication_required") {
+            PaymentStatus::RequiresAction
+        } else {
+            PaymentStatus::Failed
+        }
+    }
+}
+
+impl PaymentStatus {
+    pub fn parse(status: &str) -> Result<PaymentStatus, String> {
+        Ok(match status {
+            "processing" => PaymentStatus::Processing,
+            "succeeded" => PaymentStatus::Succeeded,
+            "failed" => PaymentStatus::Failed,
+            "requires_action" => PaymentStatus::RequiresAction,
+            _ => return Err(format!("unknown payment status {status:?}")),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+pub struct Payment {
+    pub id: String,
+    pub account_id: String,
+    pub order_id: Option<i64>,
+    pub stripe_payment_intent_id: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_payment_method_id: Option<String>,
+    pub amount_minor: i64,
+    pub amount_refunded_minor: i64,
+    pub currency: Currency,
+    pub status: PaymentStatus,
+    pub failure_code: Option<String>,
+    pub decline_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payment {
+    pub fn money(&self) -> Money {
+        // The table's CHECKs keep amounts non-negative.
+        Money::new(self.amount_minor, self.currency).unwrap_or_else(|_| Money::zero(self.currency))
+    }
+
+    /// What Stripe has refunded of it.
+    pub fn refunded(&self) -> Money {
+        Money::new(self.amount_refunded_minor, self.currency)
+            .unwrap_or_else(|_| Money::zero(self.currency))
+    }
+}
+
+/// How a debit ended at Stripe.
+pub struct Outcome<'a> {
+    pub status: PaymentStatus,
+    pub payment_intent_id: Option<&'a str>,
+    pub failure_code: Option<&'a str>,
+    pub decline_code: Option<&'a str>,
+    pub failure_message: Option<&'a str>,
+}

@@ -1,0 +1,269 @@
+//! The ledger in PostgreSQL: accounts and payments as checkout, webhooks and
+//! the payments API write them. Amounts are integer minor units; ids are
+//! ours (`acct_…`, `pay_…`), never Stripe's.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::domain::{Account, Outcome, Payment, PaymentStatus};
+use super::held_refunds;
+use crate::db::Statement;
+use crate::db::schema::{accounts, payments};
+use crate::ids::{AccountId, PaymentId};
+use crate::money::Money;
+
+pub async fn find_account(
+    conn: &mut AsyncPgConnection,
+    id: &AccountId,
+) -> QueryResult<Option<Account>> {
+    accounts::table
+        .find(id.as_str())
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_payment(
+    conn: &mut AsyncPgConnection,
+    id: &PaymentId,
+) -> QueryResult<Option<Payment>> {
+    payments::table
+        .find(id.as_str())
+        .select(Payment::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The account of the Stripe customer that paid a checkout, created on its
+/// first payment; `None` for a payment with no customer. The email is only
+/// kept to show (the first one the customer paid with): Stripe's page lets
+/// anyone type any address, so it never finds or joins an account. Safe
+/// under concurrency: the unique customer id decides.
+pub async fn upsert_account(
+    conn: &mut AsyncPgConnection,
+    customer_id: Option<&str>,
+    email: Option<&str>,
+) -> QueryResult<Option<String>> {
+    let Some(customer_id) = customer_id else {
+        return Ok(None);
+    };
+    let email = email.filter(|e| !e.is_empty() && e.len() <= 320);
+    // DO UPDATE, not DO NOTHING: it answers the row even when another
+    // transaction committed it after this statement began.
+    Statement::new(
+        "INSERT INTO accounts (id, email, stripe_customer_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (stripe_customer_id) DO UPDATE \
+             SET email = COALESCE(accounts.email, EXCLUDED.email), updated_at = now() \
+         RETURNING id",
+    )
+    .bind::<Text, _>(AccountId::generate().as_str().to_owned())
+    .bind::<Nullable<Text>, _>(email)
+    .bind::<Text, _>(customer_id)
+    .get_result::<AccountIdRow>(conn)
+    .await
+    .map(|row| Some(row.id))
+}
+
+#[derive(QueryableByName)]
+struct AccountIdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// An account's payments, newest first, after the cursor payment (which
+/// must be the account's). Loads one more than `limit` to tell `has_more`.
+pub async fn history(
+    conn: &mut AsyncPgConnection,
+    account_id: &str,
+    after: Option<&Payment>,
+    limit: i64,
+) -> QueryResult<(Vec<Payment>, bool)> {
+    let mut query = payments::table
+        .filter(payments::account_id.eq(account_id))
+        .select(Payment::as_select())
+        .order_by((payments::created_at.desc(), payments::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(cursor) = after {
+        query = query.filter(
+            payments::created_at
+                .lt(cursor.created_at)
+                .or(payments::created_at
+                    .eq(cursor.created_at)
+                    .and(payments::id.lt(&cursor.id))),
+        );
+    }
+    let mut rows = query.load(conn).await?;
+    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
+}
+
+/// Sets description and metadata if `version` is still current, and
+/// increments it. `None` means a stale version (or a missing payment):
+/// nothing changed.
+pub async fn update_if_version(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    version: i32,
+    description: Option<&str>,
+    metadata: &BTreeMap<String, String>,
+) -> QueryResult<Option<Payment>> {
+    let metadata = serde_json::to_value(metadata).unwrap_or_default();
+    diesel::update(
+        payments::table
+            .find(id)
+            .filter(payments::version.eq(version)),
+    )
+    .set((
+        payments::description.eq(description),
+        payments::metadata.eq(metadata),
+        payments::version.eq(payments::version + 1),
+        payments::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(Payment::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Records the payment of a checkout that was just paid, for its account's
+/// history. Idempotent: one payment per order.
+pub async fn record_checkout_payment(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    total: Money,
+    customer_id: Option<&str>,
+    email: Option<&str>,
+    payment_intent_id: Option<&str>,
+) -> QueryResult<Option<String>> {
+    let Some(account_id) = upsert_account(conn, customer_id, email).await? else {
+        return Ok(None);
+    };
+    let metadata = serde_json::json!({ "order_id": order_id.to_string() });
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(PaymentId::generate().as_str()),
+            payments::account_id.eq(&account_id),
+            payments::order_id.eq(order_id),
+            payments::stripe_payment_intent_id.eq(payment_intent_id),
+            payments::amount_minor.eq(total.minor()),
+            payments::currency.eq(total.currency().code()),
+            payments::status.eq(PaymentStatus::Succeeded.as_str()),
+            payments::description.eq(format!("Checkout order {order_id}")),
+            payments::metadata.eq(metadata),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(Some(account_id))
+}
+
+/// A debit about to be sent to Stripe, as the payments API records it first.
+pub struct NewDebit<'a> {
+    pub id: &'a PaymentId,
+    pub account_id: &'a str,
+    pub customer_id: &'a str,
+    pub payment_method_id: &'a str,
+    pub amount: Money,
+    pub description: Option<&'a str>,
+}
+
+/// Records a `processing` debit (call inside the transaction that claims
+/// its idempotency key).
+pub async fn insert_debit(
+    conn: &mut AsyncPgConnection,
+    debit: &NewDebit<'_>,
+) -> QueryResult<Payment> {
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(debit.id.as_str()),
+            payments::account_id.eq(debit.account_id),
+            payments::stripe_customer_id.eq(debit.customer_id),
+            payments::stripe_payment_method_id.eq(debit.payment_method_id),
+            payments::amount_minor.eq(debit.amount.minor()),
+            payments::currency.eq(debit.amount.currency().code()),
+            payments::status.eq(PaymentStatus::Processing.as_str()),
+            payments::description.eq(debit.description),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Writes how a debit ended, unconditionally or `only_if_unsettled`
+/// (processing, or failed with no intent known), and answers the payment if
+/// it was written. A refund held for its PaymentIntent (the refund's event
+/// came first) is applied with a success. Call inside a transaction (the
+/// PaymentIntent's lock lasts until its end). Prepared once per connection:
+/// diesel's update DSL is parsed and planned again on every call.
+pub async fn write_outcome(
+    conn: &mut AsyncPgConnection,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+    only_if_unsettled: bool,
+) -> QueryResult<Option<Payment>> {
+    if let Some(payment_intent) = outcome.payment_intent_id {
+        held_refunds::lock_payment_intent(conn, payment_intent).await?;
+    }
+    let written: Option<Payment> = Statement::new(
+        "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
+             decline_code = $5, failure_message = $6, updated_at = now() \
+         WHERE id = $1 AND (NOT $7 OR status = $8 \
+             OR (status = $9 AND stripe_payment_intent_id IS NULL)) RETURNING *",
+    )
+    .bind::<Text, _>(payment_id)
+    .bind::<Text, _>(outcome.status.as_str())
+    .bind::<Nullable<Text>, _>(outcome.payment_intent_id)
+    .bind::<Nullable<Text>, _>(outcome.failure_code)
+    .bind::<Nullable<Text>, _>(outcome.decline_code)
+    .bind::<Nullable<Text>, _>(outcome.failure_message)
+    .bind::<Bool, _>(only_if_unsettled)
+    .bind::<Text, _>(PaymentStatus::Processing.as_str())
+    .bind::<Text, _>(PaymentStatus::Failed.as_str())
+    .get_result(conn)
+    .await
+    .optional()?;
+    if written
+        .as_ref()
+        .is_some_and(|p| p.status == PaymentStatus::Succeeded)
+        && let Some(payment_intent) = outcome.payment_intent_id
+        && let Some(refunded) = held_refunds::take(conn, payment_intent).await?
+    {
+        record_refund(conn, payment_intent, refunded).await?;
+        return payments::table
+            .find(payment_id)
+            .select(Payment::as_select())
+            .first(conn)
+            .await
+            .optional();
+    }
+    Ok(written)
+}
+
+/// Records what Stripe has refunded of the payment its PaymentIntent made (a
+/// `charge.refunded` event carries the charge's refunded total, so a replay
+/// or a late, reordered delivery changes nothing). Returns whether a
+/// payment changed.
+pub async fn record_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_refunded_minor: i64,
+) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE payments SET amount_refunded_minor = $2, version = version + 1, updated_at = now() \
+         WHERE stripe_payment_intent_id = $1 AND status = $3 \
+           AND amount_refunded_minor < $2 AND $2 <= amount_minor",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .bind::<BigInt, _>(amount_refunded_minor)
+    .bind::<Text, _>(PaymentStatus::Succeeded.as_str())
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
+}

@@ -1,0 +1,53 @@
+//! Operations: liveness and readiness probes for load balancers and
+//! orchestrators, and the Prometheus metrics.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use diesel_async::SimpleAsyncConnection;
+use prometheus::{Encoder, TextEncoder};
+use serde_json::json;
+
+use crate::metrics;
+use crate::state::AppState;
+
+/// `GET /healthz`: the process is up and serving HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the node can do useful work, the database answers within
+/// a second.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let check = async {
+        let mut conn = state.db.get().await.map_err(|e| e.to_string())?;
+        conn.batch_execute("SELECT 1")
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(1), check).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"status": "unavailable", "database": "error"}))
+        }
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "database": "timeout"})),
+    }
+}
+
+/// `GET /metrics`: the process's metrics, with the pools' connections summed
+/// over the node's pools.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let metrics = metrics::get();
+    metrics.set_pool_connections(&state.pools);
+    let mut body = Vec::new();
+    if let Err(error) = TextEncoder::new().encode(&metrics.gather(), &mut body) {
+        tracing::error!(%error, "encoding metrics");
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}

@@ -1,0 +1,3 @@
+//! What operators and orchestrators ask of a node: health and metrics.
+
+pub mod http;

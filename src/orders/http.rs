@@ -1,0 +1,84 @@
+//! The shopper's order pages: a receipt (`/orders/{token}`) and the orders
+//! placed from this browser (`/orders`).
+
+use actix_web::web;
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::domain::{Order, OrderItem, OrderStatus};
+use super::store;
+use crate::ids::OrderToken;
+use crate::money::Currency;
+use crate::state::AppState;
+use crate::web::{AppError, Layout, TypedSession};
+
+/// How an order's status reads to shoppers.
+pub fn status_label(status: &OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Awaiting payment",
+        OrderStatus::Paid => "Paid",
+        OrderStatus::Expired => "Expired",
+        OrderStatus::Cancelled => "Cancelled",
+        OrderStatus::Failed => "Payment failed",
+        OrderStatus::Refunded => "Refunded",
+        OrderStatus::PartiallyRefunded => "Partially refunded",
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/show.html")]
+pub struct OrderPage {
+    layout: Layout,
+    order: Order,
+    items: Vec<OrderItem>,
+}
+
+impl OrderPage {
+    fn currency(&self) -> Currency {
+        self.order.currency()
+    }
+}
+
+/// `GET /orders/{token}`: the confirmation and receipt. The token in the URL
+/// is the only key to it.
+pub async fn show(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    token: web::Path<String>,
+) -> Result<OrderPage, AppError> {
+    let not_found = || AppError::NotFound("We couldn't find that order.".into());
+    let token = OrderToken::parse(&token).ok_or_else(not_found)?;
+    let mut conn = state.db.get().await?;
+    let order = store::find_by_token(&mut conn, &token)
+        .await?
+        .ok_or_else(not_found)?;
+    let items = store::items(&mut conn, &order).await?;
+    Ok(OrderPage {
+        layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
+        order,
+        items,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/index.html")]
+pub struct OrdersPage {
+    layout: Layout,
+    orders: Vec<Order>,
+}
+
+/// `GET /orders`: the orders placed from this browser.
+pub async fn index(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<OrdersPage, AppError> {
+    let mut conn = state.db.get().await?;
+    let orders = match session.browser_id() {
+        Some(browser_id) => store::list_for_browser(&mut conn, browser_id).await?,
+        None => Vec::new(),
+    };
+    Ok(OrdersPage {
+        layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
+        orders,
+    })
+}

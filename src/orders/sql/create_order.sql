@@ -1,0 +1,13 @@
+WITH new_order AS (
+    INSERT INTO orders (token, browser_id, cart_id, status, currency, amount_total_minor)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at
+), items AS (
+    INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity)
+    SELECT new_order.id, line.* FROM new_order,
+        unnest($7::bigint[], $8::text[], $9::bigint[], $10::integer[])
+            AS line (product_id, product_name, unit_price_minor, quantity)
+), event AS (
+    INSERT INTO order_events (order_id, kind, source)
+    SELECT id, $11, $12 FROM new_order
+)
+SELECT id, created_at FROM new_order

@@ -1,0 +1,331 @@
+//! The debit use case: charge an account's saved card off-session exactly
+//! once per Idempotency-Key, however often the request is retried or its
+//! node dies, and settle a debit whose answer from Stripe was lost from its
+//! PaymentIntent's webhook.
+//!
+//! A debit claims its key and records a `processing` payment before Stripe
+//! is called (with Stripe's own Idempotency-Key derived from our payment
+//! id), so a retry after a crash or a timeout finishes the same payment
+//! instead of charging twice. Stripe is never called with a transaction or
+//! a pooled connection held.
+
+use std::time::Duration;
+
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use super::domain::DebitRequest;
+use super::store::{self, Claim};
+use crate::db::{DbError, DbPool};
+use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
+use crate::ledger::store as ledger;
+use crate::stripe::params::OffSessionCharge;
+use crate::stripe::types::PaymentIntent;
+use crate::stripe::{StripeError, StripeGateway};
+
+/// How long after a debit began a retry may still ask Stripe again with the
+/// same idempotency key (Stripe keeps keys for 24 hours; an hour to spare).
+const STRIPE_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(23);
+
+/// Why a debit got no answer of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum DebitError {
+    #[error("no such account")]
+    AccountMissing,
+    #[error("the account has no saved card")]
+    NoSavedCard,
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
+    #[error("a request with this idempotency key is in flight")]
+    KeyInUse,
+    /// Stripe is still working on an earlier attempt with the same key.
+    #[error("the payment provider is still processing this request")]
+    ProviderBusy,
+    /// Its answer was lost and it is too old to ask Stripe again safely.
+    #[error("the payment's outcome is unknown")]
+    OutcomeUnknown,
+    /// Stripe could not be reached, limited us, or refused our key: the
+    /// outcome is unknown, and a retry with the same key asks again.
+    #[error("the payment provider is unavailable")]
+    Provider(#[source] StripeError),
+    #[error("payment {0} has no customer or payment method")]
+    Incomplete(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for DebitError {
+    fn from(error: diesel::result::Error) -> Self {
+        DebitError::Database(error.into())
+    }
+}
+
+impl From<crate::db::PoolError> for DebitError {
+    fn from(error: crate::db::PoolError) -> Self {
+        DebitError::Database(error.into())
+    }
+}
+
+/// How Stripe's answer reads for the debit's own answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stripe answered about the card: charged, processing or declined.
+    Answered,
+    /// Stripe rejected our request (not the card): a 422 for the merchant.
+    Rejected,
+}
+
+/// Renders a payment's answer (status and JSON body), stored for replays.
+pub type Respond = fn(&Payment, Verdict) -> (u16, serde_json::Value);
+
+/// The answer to a debit request.
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    /// The stored answer of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// Debits `request`'s account under the merchant's idempotency `key`.
+pub async fn debit(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    api_key: i64,
+    key: &str,
+    request: &DebitRequest,
+    respond: Respond,
+) -> Result<Answer, DebitError> {
+    // A request in flight holds its key while Stripe may still answer it
+    // (plus the database work around the call).
+    let lock_for = stripe.client.worst_case_duration() + Duration::from_secs(10);
+    let mut conn = db.get().await?;
+    let account = ledger::find_account(&mut conn, &request.account_id)
+        .await?
+        .ok_or(DebitError::AccountMissing)?;
+    let claim = match store::existing_claim(&mut conn, api_key, key, request, lock_for).await? {
+        Some(claim) => claim,
+        None => {
+            // A new request: find the saved card first (a Stripe GET, with no
+            // connection held), then claim the key with it.
+            let customer = account
+                .stripe_customer_id
+                .clone()
+                .ok_or(DebitError::NoSavedCard)?;
+            drop(conn);
+            let payment_method = saved_card(stripe, &customer).await?;
+            let mut conn = db.get().await?;
+            store::insert_claim(
+                &mut conn,
+                api_key,
+                key,
+                request,
+                &customer,
+                &payment_method,
+                lock_for,
+            )
+            .await?
+        }
+    };
+    match claim {
+        Claim::Replay { status, body } => Ok(Answer {
+            status,
+            body,
+            replayed: true,
+        }),
+        Claim::Mismatch => Err(DebitError::KeyReused),
+        Claim::InFlight => Err(DebitError::KeyInUse),
+        Claim::Resumed(payment) if payment.status != PaymentStatus::Processing => {
+            // Its webhook settled it after the first request lost Stripe's
+            // answer: answer from it, without asking Stripe again (whose
+            // idempotency key may have expired by now).
+            let (status, body) = respond(&payment, Verdict::Answered);
+            let mut conn = db.get().await?;
+            store::store_answer(&mut conn, api_key, key, status, &body).await?;
+            Ok(Answer {
+                status,
+                body,
+                replayed: false,
+            })
+        }
+        Claim::Resumed(payment)
+            if chrono::Utc::now() - payment.created_at > STRIPE_KEY_LIFETIME =>
+        {
+            // Stripe keeps idempotency keys for 24 hours: asked again now, it
+            // could charge a second time. Its webhook will settle it.
+            Err(DebitError::OutcomeUnknown)
+        }
+        Claim::Fresh(payment) | Claim::Resumed(payment) => {
+            charge(stripe, db, api_key, key, payment, request, respond).await
+        }
+    }
+}
+
+/// The card the customer saved most recently.
+async fn saved_card(stripe: &StripeGateway, customer_id: &str) -> Result<String, DebitError> {
+    match stripe.client.latest_saved_card(customer_id).await {
+        Ok(card) => card.map(|card| card.id).ok_or(DebitError::NoSavedCard),
+        // Our Stripe key refused (a rotation, say) is ours to fix, not the card.
+        Err(error) if error.is_outage() || matches!(error.status(), Some(401 | 403)) => {
+            Err(DebitError::Provider(error))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not list the customer's payment methods");
+            Err(DebitError::NoSavedCard)
+        }
+    }
+}
+
+/// Creates the confirmed off-session PaymentIntent (Stripe's Idempotency-Key
+/// is derived from our payment id, so a resumed request cannot charge twice),
+/// then records the outcome and the answer for the key. What Stripe is sent
+/// comes from the key's `request`, not the payment as it is now: a PATCH in
+/// between must not change a resumed call's parameters (Stripe would refuse
+/// its key, and the first call may have charged).
+async fn charge(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    api_key: i64,
+    key: &str,
+    payment: Payment,
+    request: &DebitRequest,
+    respond: Respond,
+) -> Result<Answer, DebitError> {
+    let (Some(customer), Some(payment_method)) = (
+        payment.stripe_customer_id.as_deref(),
+        payment.stripe_payment_method_id.as_deref(),
+    ) else {
+        return Err(DebitError::Incomplete(payment.id.clone()));
+    };
+    let charge = OffSessionCharge {
+        amount: payment.money(),
+        customer,
+        payment_method,
+        description: request.description.as_deref(),
+        payment_id: &payment.id,
+        account_id: &payment.account_id,
+    };
+    let stripe_key = format!("storefront-debit-{}", payment.id);
+    let result = stripe
+        .client
+        .create_off_session_payment(&charge, &stripe_key)
+        .await;
+    let (outcome, verdict) = match &result {
+        Ok(intent) => {
+            let status = match intent.status.as_str() {
+                "succeeded" => PaymentStatus::Succeeded,
+                "processing" => PaymentStatus::Processing,
+                "requires_action" | "requires_confirmation" => PaymentStatus::RequiresAction,
+                _ => PaymentStatus::Failed,
+            };
+            let failure = match status {
+                PaymentStatus::RequiresAction => Some("authentication_required"),
+                PaymentStatus::Failed => Some("payment_failed"),
+                _ => None,
+            };
+            let outcome = Outcome {
+                status,
+                payment_intent_id: Some(intent.id.as_str()),
+                failure_code: failure,
+                decline_code: None,
+                failure_message: None,
+            };
+            (outcome, Verdict::Answered)
+        }
+        Err(StripeError::Api {
+            status: 402, body, ..
+        }) => {
+            let code = body.code.as_deref().unwrap_or("card_declined");
+            let outcome = Outcome {
+                status: PaymentStatus::after_decline(Some(code)),
+                payment_intent_id: body.payment_intent.as_ref().map(|pi| pi.id()),
+                failure_code: Some(code),
+                decline_code: body.decline_code.as_deref(),
+                failure_message: body.message.as_deref(),
+            };
+            (outcome, Verdict::Answered)
+        }
+        // Not an answer about this payment (unreachable, busy, or our Stripe
+        // key refused, say mid-rotation): a call before may have charged.
+        Err(error) if error.is_outage() || matches!(error.status(), Some(401 | 403 | 409)) => {
+            // Unknown outcome: leave the payment processing and let a retry
+            // with the same key ask Stripe again with the same Stripe key.
+            let mut conn = db.get().await?;
+            store::release(&mut conn, api_key, key).await?;
+            let error = result
+                .err()
+                .unwrap_or(StripeError::Timeout(Duration::default()));
+            return Err(if error.status() == Some(409) {
+                DebitError::ProviderBusy
+            } else {
+                DebitError::Provider(error)
+            });
+        }
+        Err(error) => {
+            tracing::warn!(%error, payment.id = %payment.id, "the payment provider rejected a debit");
+            let (code, message) = match error {
+                StripeError::Api { body, .. } => (body.code.as_deref(), body.message.as_deref()),
+                _ => (None, None),
+            };
+            let outcome = Outcome {
+                status: PaymentStatus::Failed,
+                payment_intent_id: None,
+                failure_code: Some(code.unwrap_or("payment_rejected")),
+                decline_code: None,
+                failure_message: message,
+            };
+            (outcome, Verdict::Rejected)
+        }
+    };
+    let mut conn = db.get().await?;
+    let (_, status, body) = store::finish(&mut conn, api_key, key, &payment.id, &outcome, |p| {
+        respond(p, verdict)
+    })
+    .await?;
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+    })
+}
+
+/// Settles a debit still `processing` (its answer from Stripe was lost to a
+/// timeout or an outage, and nobody retried) from its PaymentIntent's
+/// `payment_intent.succeeded` (`succeeded`) or `payment_intent.payment_failed`
+/// event (which may also come while the debit's own request is still waiting
+/// for its answer: both write the same outcome, and like that request it
+/// does not count as an update for `version`). A debit recorded as failed
+/// without ever learning of an intent (a retry after a lost answer that
+/// Stripe refused) takes the intent's word too: it is Stripe's record of
+/// what happened to the money. Any other settled payment is left alone, and
+/// an intent that is not a debit's (a checkout's carries no payment id) is
+/// ignored. Answers the payment if it was settled. Call inside the webhook's
+/// transaction.
+pub async fn settle_from_event(
+    conn: &mut AsyncPgConnection,
+    intent: &PaymentIntent,
+    succeeded: bool,
+) -> QueryResult<Option<Payment>> {
+    let Some(payment_id) = intent.metadata.get("payment_id") else {
+        return Ok(None);
+    };
+    let error = intent.last_payment_error.as_ref();
+    let code = error.and_then(|e| e.code.as_deref());
+    let outcome = Outcome {
+        status: if succeeded {
+            PaymentStatus::Succeeded
+        } else {
+            PaymentStatus::after_decline(code)
+        },
+        payment_intent_id: Some(&intent.id),
+        failure_code: (!succeeded).then(|| code.unwrap_or("payment_failed")),
+        decline_code: error.and_then(|e| e.decline_code.as_deref()),
+        failure_message: error.and_then(|e| e.message.as_deref()),
+    };
+    let settled = ledger::write_outcome(conn, payment_id, &outcome, true).await?;
+    if settled.is_some() {
+        // A debit recorded failed had that answer stored for its key: a
+        // replay now answers from the payment instead.
+        store::forget_rejection(conn, payment_id).await?;
+    }
+    Ok(settled)
+}

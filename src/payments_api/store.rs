@@ -1,0 +1,213 @@
+//! The debit's idempotency records (`api_idempotency`): who holds a key, the
+//! request it was first used with, and the answer replays get.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Jsonb, SmallInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::domain::DebitRequest;
+use crate::db::Statement;
+use crate::db::schema::api_idempotency;
+use crate::ids::PaymentId;
+use crate::ledger::domain::{Outcome, Payment};
+use crate::ledger::store::{self as ledger, NewDebit};
+
+/// Where an idempotency key stands when a request arrives with it.
+#[derive(Debug)]
+pub enum Claim {
+    /// This request owns the key: charge this new payment.
+    Fresh(Payment),
+    /// An earlier request with this key died mid-way: this one takes over
+    /// the same payment (Stripe's own idempotency key makes it safe).
+    Resumed(Payment),
+    /// Answered before: replay it.
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Another request with this key is running right now.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+#[derive(Debug, Clone, Queryable)]
+struct KeyRecord {
+    request_hash: Vec<u8>,
+    payment_id: String,
+    response_status: Option<i16>,
+    response_body: Option<serde_json::Value>,
+}
+
+/// What an earlier request with `key` left, if there was one. A request in
+/// flight holds its key for `lock_for`, which must outlast any Stripe call
+/// with its retries: after that it counts as abandoned (its node died) and
+/// this request takes it over.
+pub async fn existing_claim(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    request: &DebitRequest,
+    lock_for: std::time::Duration,
+) -> QueryResult<Option<Claim>> {
+    let record: Option<KeyRecord> = api_idempotency::table
+        .find((api_key_id, key))
+        .select((
+            api_idempotency::request_hash,
+            api_idempotency::payment_id,
+            api_idempotency::response_status,
+            api_idempotency::response_body,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if record.request_hash != request.hash() {
+        return Ok(Some(Claim::Mismatch));
+    }
+    if let (Some(status), Some(body)) = (record.response_status, record.response_body) {
+        return Ok(Some(Claim::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body,
+        }));
+    }
+    // In flight, or abandoned: take it over only if the lock has lapsed.
+    let taken = Statement::new(
+        "UPDATE api_idempotency SET locked_at = now() \
+         WHERE api_key_id = $1 AND key = $2 AND response_status IS NULL \
+           AND (locked_at IS NULL OR locked_at < now() - make_interval(secs => $3))",
+    )
+    .bind::<BigInt, _>(api_key_id)
+    .bind::<Text, _>(key)
+    .bind::<Integer, _>(i32::try_from(lock_for.as_secs()).unwrap_or(i32::MAX))
+    .execute(conn)
+    .await?;
+    if taken == 0 {
+        return Ok(Some(Claim::InFlight));
+    }
+    let payment = match PaymentId::parse(&record.payment_id) {
+        Some(id) => ledger::find_payment(conn, &id).await?,
+        None => None,
+    };
+    Ok(Some(match payment {
+        Some(payment) => Claim::Resumed(payment),
+        None => Claim::InFlight,
+    }))
+}
+
+/// Claims `key` for this request: inserts the key and a `processing` payment
+/// in one transaction; if another request got there first, reports on it.
+pub async fn insert_claim(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    request: &DebitRequest,
+    customer_id: &str,
+    payment_method_id: &str,
+    lock_for: std::time::Duration,
+) -> QueryResult<Claim> {
+    let hash = request.hash();
+    let payment_id = PaymentId::generate();
+    let inserted = conn
+        .transaction(async |conn| {
+            let inserted = diesel::insert_into(api_idempotency::table)
+                .values((
+                    api_idempotency::api_key_id.eq(api_key_id),
+                    api_idempotency::key.eq(key),
+                    api_idempotency::request_hash.eq(&hash),
+                    api_idempotency::payment_id.eq(payment_id.as_str()),
+                    api_idempotency::locked_at.eq(diesel::dsl::now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 0 {
+                return Ok::<_, diesel::result::Error>(None);
+            }
+            let debit = NewDebit {
+                id: &payment_id,
+                account_id: request.account_id.as_str(),
+                customer_id,
+                payment_method_id,
+                amount: request.amount,
+                description: request.description.as_deref(),
+            };
+            Ok(Some(ledger::insert_debit(conn, &debit).await?))
+        })
+        .await?;
+    match inserted {
+        Some(payment) => Ok(Claim::Fresh(payment)),
+        None => Ok(existing_claim(conn, api_key_id, key, request, lock_for)
+            .await?
+            .unwrap_or(Claim::InFlight)),
+    }
+}
+
+/// Stores the answer to the request with this key, for its replays.
+pub async fn store_answer(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> QueryResult<()> {
+    Statement::new(
+        "UPDATE api_idempotency SET response_status = $3, response_body = $4, locked_at = NULL \
+         WHERE api_key_id = $1 AND key = $2",
+    )
+    .bind::<BigInt, _>(api_key_id)
+    .bind::<Text, _>(key)
+    .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(500))
+    .bind::<Jsonb, _>(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a stored 422 answer for the payment (its webhook settled it after
+/// all): a replay then answers from the payment instead.
+pub async fn forget_rejection(conn: &mut AsyncPgConnection, payment_id: &str) -> QueryResult<()> {
+    Statement::new(
+        "UPDATE api_idempotency SET response_status = NULL, response_body = NULL, \
+             locked_at = NULL \
+         WHERE payment_id = $1 AND response_status = 422",
+    )
+    .bind::<Text, _>(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Lets a retry take the key over at once (Stripe could not be reached, so
+/// the outcome is unknown and must be asked again with the same key).
+pub async fn release(conn: &mut AsyncPgConnection, api_key_id: i64, key: &str) -> QueryResult<()> {
+    diesel::update(api_idempotency::table.find((api_key_id, key)))
+        .filter(api_idempotency::response_status.is_null())
+        .set(api_idempotency::locked_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the outcome and the answer for the key, in one transaction.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+    response: impl Fn(&Payment) -> (u16, serde_json::Value) + Sync,
+) -> QueryResult<(Payment, u16, serde_json::Value)> {
+    conn.transaction(async |conn| {
+        let payment = ledger::write_outcome(conn, payment_id, outcome, false)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)?;
+        let (status, body) = response(&payment);
+        store_answer(conn, api_key_id, key, status, &body).await?;
+        Ok((payment, status, body))
+    })
+    .await
+}

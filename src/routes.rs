@@ -1,0 +1,80 @@
+//! Every path and verb the shop serves, HTML and API, in one table. The
+//! handlers live in each feature's `http` module; middleware and app data
+//! are assembled in `server`.
+
+use actix_files::Files;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, ServiceConfig, get, patch, post};
+
+use crate::payments_api::http::{self as api, auth, error as api_error, openapi};
+use crate::web::{AppError, assets};
+use crate::{cart, catalog, checkout, ops, orders, webhooks};
+
+/// The routes, registered on the app of each HTTP worker.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg
+        // Operations.
+        .route("/healthz", get().to(ops::http::healthz))
+        .route("/readyz", get().to(ops::http::readyz))
+        .route("/metrics", get().to(ops::http::metrics))
+        // The catalog.
+        .route("/", get().to(catalog::http::index))
+        .route("/products/{slug}", get().to(catalog::http::show))
+        // The cart.
+        .route("/cart", get().to(cart::http::show))
+        .route("/cart/items", post().to(cart::http::add_item))
+        .route("/cart/items/{id}", post().to(cart::http::update_item))
+        .route(
+            "/cart/items/{id}/delete",
+            post().to(cart::http::remove_item),
+        )
+        // Checkout, and Stripe's return pages.
+        .route("/checkout", post().to(checkout::http::checkout_cart))
+        .route(
+            "/checkout/express",
+            post().to(checkout::http::checkout_express),
+        )
+        .route("/checkout/success", get().to(checkout::http::success))
+        .route("/checkout/cancel", get().to(checkout::http::cancel))
+        // The shopper's orders.
+        .route("/orders", get().to(orders::http::index))
+        .route("/orders/{token}", get().to(orders::http::show))
+        // Stripe's events, with a body limit of their own.
+        .service(
+            web::resource("/webhooks/stripe")
+                .app_data(web::PayloadConfig::new(webhooks::http::WEBHOOK_BODY_LIMIT))
+                .route(post().to(webhooks::http::receive)),
+        )
+        // The merchants' payments API, behind its API keys, answering JSON
+        // even for unknown routes.
+        .service(
+            web::scope("/api/v1")
+                .app_data(api_error::json_config())
+                .app_data(api_error::query_config())
+                .app_data(api_error::path_config())
+                .route("/payments", post().to(api::create_payment))
+                .route("/payments/{id}", get().to(api::get_payment))
+                .route("/payments/{id}", patch().to(api::update_payment))
+                .route(
+                    "/accounts/{account_id}/payments",
+                    get().to(api::list_payments),
+                )
+                .route("/openapi.json", get().to(openapi::openapi_json))
+                .default_service(web::to(api_error::route_not_found))
+                .wrap(from_fn(auth::require_api_key)),
+        )
+        .service(
+            web::scope("/api")
+                .default_service(web::to(api_error::route_not_found))
+                .wrap(from_fn(auth::require_api_key)),
+        )
+        // Images and the stylesheet.
+        .service(
+            web::scope("/static")
+                .wrap(from_fn(assets::cache_static))
+                .service(Files::new("", assets::dir())),
+        )
+        .default_service(web::to(|| async {
+            Err::<String, _>(AppError::page_not_found())
+        }));
+}

@@ -1,0 +1,42 @@
+//! What request handlers and background jobs work with. Only the HTTP
+//! layer (handlers, the route table, the server) names `AppState`; jobs get
+//! the smaller `Jobs`.
+
+use std::sync::Arc;
+
+use crate::cart::writes::CartWrites;
+use crate::catalog::cache::Catalog;
+use crate::db::DbPool;
+use crate::stripe::StripeGateway;
+
+/// One copy per HTTP worker thread.
+pub struct AppState {
+    /// This worker's PostgreSQL pool. Each worker thread has its own, so a
+    /// connection's I/O runs on the thread whose requests use it: with one
+    /// shared pool every query woke another thread and back, which cost the
+    /// write paths about a quarter of their throughput (BENCHMARKS.md).
+    pub db: DbPool,
+    /// This worker's cart changes, batched on its pool.
+    pub cart: CartWrites,
+    /// All the node's pools, for the metrics.
+    pub pools: Arc<[DbPool]>,
+    /// The active products, in memory.
+    pub catalog: Arc<Catalog>,
+    /// Stripe (or the simulator).
+    pub stripe: Arc<StripeGateway>,
+}
+
+impl AppState {
+    /// Payments go to Stripe's test mode or the simulator: pages say so.
+    pub fn test_mode(&self) -> bool {
+        self.stripe.is_test_mode()
+    }
+}
+
+/// What the background jobs (reconciler, purge) work with.
+#[derive(Clone)]
+pub struct Jobs {
+    /// The node's background pool, apart from the request pools.
+    pub db: DbPool,
+    pub stripe: Arc<StripeGateway>,
+}
