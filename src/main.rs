@@ -93,10 +93,7 @@ async fn api_key(settings: Settings, args: &[String]) -> anyhow::Result<()> {
     };
     let database = Database::prepare(&settings).await?;
     let result = async {
-        let mut conn =
-            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
-                database.url.expose(),
-            )
+        let mut conn = storefront::db::connect(&database.url)
             .await
             .context("connecting to the database")?;
         if let Some(name) = name {
