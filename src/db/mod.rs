@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod cluster;
 mod connect;
+mod migrate;
 pub mod schema;
 mod statement;
 mod tls;
@@ -22,7 +23,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use futures_util::FutureExt;
 
 use crate::config::Secret;
@@ -67,19 +68,18 @@ pub fn pool(url: &Secret, max_size: usize) -> anyhow::Result<DbPool> {
         .context("building the database pool")
 }
 
-/// Runs pending embedded migrations. The harness is synchronous, so it runs on
-/// a blocking thread over a wrapped async connection.
+/// Runs pending embedded migrations, one node at a time (see db::migrate).
+/// The harness is synchronous, so it runs on a blocking thread over a
+/// wrapped async connection.
 pub async fn run_migrations(url: &Secret) -> anyhow::Result<()> {
     let conn = connect(url)
         .await
         .context("connecting to PostgreSQL to run migrations")?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-        if !applied.is_empty() {
-            tracing::info!(count = applied.len(), "applied database migrations");
+        let applied = migrate::run_pending(&mut conn, MIGRATIONS)?;
+        if applied > 0 {
+            tracing::info!(count = applied, "applied database migrations");
         }
         Ok(())
     })
