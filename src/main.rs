@@ -10,9 +10,10 @@ use storefront::{seed, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: storefront [serve | seed | api-key ...]
+const USAGE: &str = "usage: storefront [serve | migrate | seed | api-key ...]
 
   serve                        run the store (default)
+  migrate                      run pending database migrations, then exit
   seed                         load the sample catalog into the database (existing products are kept)
   api-key create --name NAME   create a payments API key and print it (shown only once)
   api-key list                 list API keys (prefix, name, created, last used, revoked)
@@ -28,6 +29,15 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(settings.log_format, "info");
     match command.as_str() {
         "serve" => serve(settings).await,
+        "migrate" => {
+            // Preparing the database runs the pending migrations.
+            let database = Database::prepare(&settings).await?;
+            println!("database migrations are up to date");
+            if let Some(cluster) = database.cluster {
+                cluster.stop().await?;
+            }
+            Ok(())
+        }
         "seed" => {
             let database = Database::prepare(&settings).await?;
             let inserted = seed::load(&database.url).await?;
@@ -96,10 +106,7 @@ async fn api_key(settings: Settings, args: &[String]) -> anyhow::Result<()> {
     };
     let database = Database::prepare(&settings).await?;
     let result = async {
-        let mut conn =
-            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
-                database.url.expose(),
-            )
+        let mut conn = storefront::db::connect(&database.url)
             .await
             .context("connecting to the database")?;
         if let Some(name) = name {

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::config::Secret;
 use crate::db::schema::products;
@@ -118,7 +118,7 @@ const CATALOG: &[SeedProduct] = &[
 
 /// Inserts the catalog's products that are missing; returns how many were new.
 pub async fn load(url: &Secret) -> anyhow::Result<usize> {
-    let mut conn = AsyncPgConnection::establish(url.expose())
+    let mut conn = crate::db::connect(url)
         .await
         .context("connecting to PostgreSQL to seed the catalog")?;
     let rows: Vec<_> = CATALOG
@@ -148,7 +148,7 @@ pub async fn load(url: &Secret) -> anyhow::Result<usize> {
 
 /// Seeds a database that has no products yet (a fresh development database).
 pub async fn load_if_empty(url: &Secret) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(url.expose()).await?;
+    let mut conn = crate::db::connect(url).await?;
     let count: i64 = products::table.count().get_result(&mut conn).await?;
     if count == 0 {
         let inserted = load(url).await?;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::SimpleAsyncConnection;
 use futures_util::StreamExt;
 
 use super::domain::Product;
@@ -125,9 +125,9 @@ impl Catalog {
     }
 
     async fn listen_once(&self, url: &Secret, backoff: &mut Duration) -> anyhow::Error {
-        let mut conn = match AsyncPgConnection::establish(url.expose()).await {
+        let mut conn = match crate::db::connect(url).await {
             Ok(conn) => conn,
-            Err(e) => return anyhow::Error::from(e).context("connecting"),
+            Err(e) => return e.context("connecting"),
         };
         if let Err(e) = conn.batch_execute("LISTEN catalog_changed").await {
             return anyhow::Error::from(e).context("LISTEN");

@@ -2,15 +2,20 @@
 
 pub mod batch;
 pub mod cluster;
+mod connect;
+mod migrate;
 pub mod schema;
 mod statement;
+mod tls;
 mod values;
 
+pub use connect::connect;
 pub use statement::Statement;
 
 use std::time::Duration;
 
 use anyhow::Context;
+use diesel::ConnectionError;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -18,8 +23,9 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use futures_util::FutureExt;
 
 use crate::config::Secret;
 
@@ -48,6 +54,19 @@ pub fn pool(url: &Secret, max_size: usize) -> anyhow::Result<DbPool> {
     // with 503 (see db::is_connection_loss), and the pool then drops it.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    // Connections open as db::connect opens them (TLS); the URL is parsed
+    // and the CA certificates read once, here.
+    let connector = connect::Connector::new(url)?;
+    config.custom_setup = Box::new(move |_url| {
+        let connector = connector.clone();
+        async move {
+            connector
+                .connect()
+                .await
+                .map_err(|e| ConnectionError::BadConnection(format!("{e:#}")))
+        }
+        .boxed()
+    });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url.expose(), config);
     Pool::builder(manager)
@@ -60,19 +79,18 @@ pub fn pool(url: &Secret, max_size: usize) -> anyhow::Result<DbPool> {
         .context("building the database pool")
 }
 
-/// Runs pending embedded migrations. The harness is synchronous, so it runs on
-/// a blocking thread over a wrapped async connection.
+/// Runs pending embedded migrations, one node at a time (see db::migrate).
+/// The harness is synchronous, so it runs on a blocking thread over a
+/// wrapped async connection.
 pub async fn run_migrations(url: &Secret) -> anyhow::Result<()> {
-    let url = url.expose().to_owned();
+    let conn = connect(url)
+        .await
+        .context("connecting to PostgreSQL to run migrations")?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-                .context("connecting to PostgreSQL to run migrations")?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-        if !applied.is_empty() {
-            tracing::info!(count = applied.len(), "applied database migrations");
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+        let applied = migrate::run_pending(&mut conn, MIGRATIONS)?;
+        if applied > 0 {
+            tracing::info!(count = applied, "applied database migrations");
         }
         Ok(())
     })
@@ -92,7 +110,7 @@ pub async fn create_database(
     database: &str,
     template: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(admin_url.expose())
+    let mut conn = connect(admin_url)
         .await
         .context("connecting to PostgreSQL")?;
     let found: Exists =

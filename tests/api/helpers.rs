@@ -25,7 +25,7 @@ static INIT_LOGS: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
-async fn cluster() -> &'static LocalCluster {
+pub async fn cluster() -> &'static LocalCluster {
     CLUSTER
         .get_or_init(|| async {
             let dir =
