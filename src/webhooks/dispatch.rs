@@ -3,13 +3,12 @@
 //! least once) changes nothing.
 
 use anyhow::Context;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::de::DeserializeOwned;
 
+use super::store;
 use crate::checkout::settle::{apply_refund, apply_session};
 use crate::db::DbPool;
-use crate::db::schema::stripe_events;
 use crate::metrics;
 use crate::orders::domain::{OrderStatus, Source};
 use crate::orders::store as orders;
@@ -20,15 +19,7 @@ use crate::stripe::types::{Charge, CheckoutSession, Event, PaymentIntent};
 pub async fn process(db: &DbPool, event: &Event) -> anyhow::Result<bool> {
     let mut conn = db.get().await?;
     conn.transaction(async |conn| {
-        let fresh = diesel::insert_into(stripe_events::table)
-            .values((
-                stripe_events::id.eq(&event.id),
-                stripe_events::kind.eq(&event.kind),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        if fresh == 0 {
+        if !store::record_event(conn, &event.id, &event.kind).await? {
             return Ok(false);
         }
         apply(conn, event).await?;

@@ -4,3 +4,4 @@
 
 mod dispatch;
 pub mod http;
+mod store;

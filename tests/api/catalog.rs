@@ -1,3 +1,6 @@
+//! The catalog's pages, served from memory and refreshed by PostgreSQL's
+//! notifications.
+
 use std::time::Duration;
 
 use diesel::dsl::sql;

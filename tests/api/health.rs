@@ -1,3 +1,5 @@
+//! Health and readiness probes, and the metrics.
+
 use reqwest::StatusCode;
 
 use crate::helpers::spawn_app;

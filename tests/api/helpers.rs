@@ -1,3 +1,7 @@
+//! The test harness: a private PostgreSQL cluster per test process, a
+//! database per test cloned from a migrated template, the app on a free
+//! port, the simulator over HTTP, and a shopper's HTTP client.
+
 use std::sync::LazyLock;
 
 use diesel::prelude::*;

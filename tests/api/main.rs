@@ -3,8 +3,10 @@
 
 mod batch;
 mod cart;
+mod cart_limits;
 mod catalog;
 mod checkout;
+mod checkout_recovery;
 mod cluster;
 mod db_tls;
 mod faults;
