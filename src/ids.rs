@@ -60,6 +60,57 @@ impl OrderToken {
 }
 
 string_id!(
+    /// An order's public number, for receipts, emails and support: eight
+    /// random characters of Crockford's base32, stored without the dash it
+    /// is shown with (`K7M2-9QXD`). Random, so that it does not count sales.
+    OrderNumber
+);
+
+/// Crockford's base32: digits and letters without I, L, O and U, which
+/// read like other characters.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+impl OrderNumber {
+    /// Accepts what a person may type: any case, with or without the dash
+    /// and spaces, and the letters Crockford reads as digits (O as 0, I
+    /// and L as 1).
+    pub fn parse(raw: &str) -> Option<OrderNumber> {
+        let mut number = String::with_capacity(8);
+        for c in raw.chars().filter(|c| !matches!(c, '-' | ' ')) {
+            let c = match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            };
+            if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) || number.len() == 8 {
+                return None;
+            }
+            number.push(c);
+        }
+        (number.len() == 8).then_some(OrderNumber(number))
+    }
+
+    pub fn generate() -> OrderNumber {
+        let mut bytes = [0u8; 8];
+        rand::rng().fill_bytes(&mut bytes);
+        OrderNumber(
+            bytes
+                .iter()
+                .map(|b| CROCKFORD[usize::from(b % 32)] as char)
+                .collect(),
+        )
+    }
+
+    /// As people read it: `K7M2-9QXD`.
+    pub fn display(number: &str) -> String {
+        match number.split_at_checked(4) {
+            Some((first, second)) => format!("{first}-{second}"),
+            None => number.to_owned(),
+        }
+    }
+}
+
+string_id!(
     /// A product's name in URLs: lowercase letters, digits and hyphens (the
     /// `products.slug` CHECK).
     ProductSlug
@@ -176,6 +227,17 @@ mod tests {
             &format!("{}\0", "a".repeat(40)),
         ] {
             assert_eq!(OrderToken::parse(bad), None, "{bad:?}");
+        }
+        let number = OrderNumber::generate();
+        assert_eq!(OrderNumber::parse(number.as_str()), Some(number.clone()));
+        let shown = OrderNumber::display(number.as_str());
+        assert_eq!(OrderNumber::parse(&shown.to_lowercase()), Some(number));
+        assert_eq!(
+            OrderNumber::parse("k7m2-9qxo").map(|n| n.to_string()),
+            Some("K7M29QX0".to_owned())
+        );
+        for bad in ["", "K7M2-9QX", "K7M2-9QXDD", "K7M2-9QXU", "K7M2-9QX\0"] {
+            assert_eq!(OrderNumber::parse(bad), None, "{bad:?}");
         }
         assert!(ProductSlug::parse("aurora-ceramic-mug").is_some());
         for bad in ["", "Mug", "mug\0", "mug mug", &"a".repeat(101)] {

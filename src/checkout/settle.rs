@@ -96,6 +96,7 @@ async fn mark_paid(
             ledger::record_checkout_payment(
                 conn,
                 order.id,
+                order.livemode,
                 order.total(),
                 session.customer.as_ref().map(IdOrObject::id),
                 session.email(),

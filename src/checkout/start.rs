@@ -65,7 +65,8 @@ pub async fn start_checkout(
     // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
     let (order, items) = {
         let mut conn = db.get().await.context("getting a database connection")?;
-        store::create_pending(&mut conn, browser_id, cart_id, lines).await?
+        let livemode = !stripe.is_test_mode();
+        store::create_pending(&mut conn, browser_id, cart_id, lines, livemode).await?
     };
     let key = format!("order-{}-checkout-session", order.token);
     let mut created = stripe

@@ -91,6 +91,20 @@ diesel::table! {
         paid_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        number -> Text,
+        livemode -> Bool,
+    }
+}
+
+diesel::table! {
+    order_issues (id) {
+        id -> Int8,
+        order_id -> Int8,
+        kind -> Text,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Text>,
     }
 }
 
@@ -114,6 +128,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         amount_refunded_minor -> Int8,
+        livemode -> Bool,
     }
 }
 
@@ -138,6 +153,7 @@ diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_issues -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(orders -> carts (cart_id));
@@ -151,6 +167,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     carts,
     order_events,
+    order_issues,
     order_items,
     orders,
     payments,

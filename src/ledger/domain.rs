@@ -78,6 +78,8 @@ pub struct Payment {
     pub metadata: serde_json::Value,
     pub version: i32,
     pub created_at: DateTime<Utc>,
+    /// Taken through Stripe's live mode: real money.
+    pub livemode: bool,
 }
 
 impl Payment {

@@ -137,6 +137,7 @@ pub async fn update_if_version(
 pub async fn record_checkout_payment(
     conn: &mut AsyncPgConnection,
     order_id: i64,
+    livemode: bool,
     total: Money,
     customer_id: Option<&str>,
     email: Option<&str>,
@@ -157,6 +158,7 @@ pub async fn record_checkout_payment(
             payments::status.eq(PaymentStatus::Succeeded.as_str()),
             payments::description.eq(format!("Checkout order {order_id}")),
             payments::metadata.eq(metadata),
+            payments::livemode.eq(livemode),
         ))
         .on_conflict_do_nothing()
         .execute(conn)
@@ -172,6 +174,7 @@ pub struct NewDebit<'a> {
     pub payment_method_id: &'a str,
     pub amount: Money,
     pub description: Option<&'a str>,
+    pub livemode: bool,
 }
 
 /// Records a `processing` debit (call inside the transaction that claims
@@ -190,6 +193,7 @@ pub async fn insert_debit(
             payments::currency.eq(debit.amount.currency().code()),
             payments::status.eq(PaymentStatus::Processing.as_str()),
             payments::description.eq(debit.description),
+            payments::livemode.eq(debit.livemode),
         ))
         .returning(Payment::as_returning())
         .get_result(conn)

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::{order_items, orders};
+use crate::ids::OrderNumber;
 use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +118,18 @@ pub struct Order {
     pub checkout_url: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The public order number, without its dash (`ids::OrderNumber`).
+    pub number: String,
+    /// Paid (or to be paid) through Stripe's live mode: real money.
+    pub livemode: bool,
 }
 
 impl Order {
+    /// The public order number as people read it: `K7M2-9QXD`.
+    pub fn display_number(&self) -> String {
+        OrderNumber::display(&self.number)
+    }
+
     pub fn total(&self) -> Money {
         Money::new(self.amount_total_minor, self.currency)
             .unwrap_or_else(|_| Money::zero(self.currency))
@@ -169,4 +179,34 @@ impl OrderItem {
 pub struct OrderLine {
     pub product_id: i64,
     pub quantity: u32,
+}
+
+/// Why an order needs a person (`order_issues.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueKind {
+    /// Stripe says it was paid, but not the amount or currency we asked for.
+    AmountMismatch,
+    /// Paid after it had been closed (its stock released and maybe sold).
+    PaidAfterClose,
+    /// A refund failed at Stripe after it was asked for.
+    RefundFailed,
+}
+
+impl IssueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::AmountMismatch => "amount_mismatch",
+            IssueKind::PaidAfterClose => "paid_after_close",
+            IssueKind::RefundFailed => "refund_failed",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Result<IssueKind, String> {
+        Ok(match kind {
+            "amount_mismatch" => IssueKind::AmountMismatch,
+            "paid_after_close" => IssueKind::PaidAfterClose,
+            "refund_failed" => IssueKind::RefundFailed,
+            _ => return Err(format!("unknown order issue {kind:?}")),
+        })
+    }
 }

@@ -9,10 +9,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as Sq
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::domain::{Order, OrderItem, OrderLine, OrderStatus, Source};
+use super::domain::{IssueKind, Order, OrderItem, OrderLine, OrderStatus, Source};
 use crate::db::Statement;
-use crate::db::schema::{cart_items, order_events, order_items, orders, products};
-use crate::ids::OrderToken;
+use crate::db::schema::{cart_items, order_events, order_issues, order_items, orders, products};
+use crate::ids::{OrderNumber, OrderToken};
 use crate::money::{Currency, Money, MoneyError};
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +141,7 @@ pub async fn create_pending(
     browser_id: Uuid,
     cart_id: Option<Uuid>,
     lines: &[OrderLine],
+    livemode: bool,
 ) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
     if lines.is_empty() {
         return Err(CreateOrderError::Empty);
@@ -148,10 +149,39 @@ pub async fn create_pending(
     let mut lines = lines.to_vec();
     // A fixed lock order keeps concurrent checkouts of overlapping carts from deadlocking.
     lines.sort_by_key(|l| l.product_id);
+    // A random public number may be taken: draw another (one in a trillion
+    // per thousand orders, so a third draw is never needed in practice).
+    let mut draws = 0;
+    loop {
+        let number = OrderNumber::generate();
+        match create(conn, browser_id, cart_id, &lines, livemode, &number).await {
+            Err(CreateOrderError::Database(error)) if is_number_taken(&error) && draws < 3 => {
+                draws += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn is_number_taken(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some("orders_number_key"))
+}
+
+/// `create_pending` with one order number.
+async fn create(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+    cart_id: Option<Uuid>,
+    lines: &[OrderLine],
+    livemode: bool,
+    number: &OrderNumber,
+) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
     conn.transaction(async |conn| {
         let mut reserved = Vec::with_capacity(lines.len());
         let mut total: Option<Money> = None;
-        for line in &lines {
+        for line in lines {
             let quantity = i32::try_from(line.quantity).unwrap_or(i32::MAX);
             // Tracked stock is decremented only if enough is left (the row lock
             // makes concurrent reservations queue and re-check); unlimited
@@ -221,6 +251,8 @@ pub async fn create_pending(
             .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
             .bind::<Text, _>(CREATED)
             .bind::<Text, _>(Source::Checkout.to_string())
+            .bind::<Text, _>(number.as_str())
+            .bind::<Bool, _>(livemode)
             .get_result(conn)
             .await?;
         let order = Order {
@@ -238,6 +270,8 @@ pub async fn create_pending(
             checkout_url: None,
             paid_at: None,
             created_at: created.created_at,
+            number: number.to_string(),
+            livemode,
         };
         Ok((order, items))
     })
@@ -447,4 +481,25 @@ async fn record_event(
         ))
         .execute(conn)
         .await
+}
+
+/// Records that the order needs a person, with what Stripe reported; a
+/// second report of the same open issue (a redelivered event) adds nothing.
+/// Returns whether it was new.
+pub async fn record_issue(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    kind: IssueKind,
+    details: &serde_json::Value,
+) -> QueryResult<bool> {
+    diesel::insert_into(order_issues::table)
+        .values((
+            order_issues::order_id.eq(order_id),
+            order_issues::kind.eq(kind.as_str()),
+            order_issues::details.eq(details),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|inserted| inserted > 0)
 }

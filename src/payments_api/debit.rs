@@ -15,7 +15,7 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use super::domain::DebitRequest;
-use super::store::{self, Claim};
+use super::store::{self, Claim, IdempotencyKey};
 use crate::db::{DbError, DbPool};
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
@@ -102,7 +102,12 @@ pub async fn debit(
     let account = ledger::find_account(&mut conn, &request.account_id)
         .await?
         .ok_or(DebitError::AccountMissing)?;
-    let claim = match store::existing_claim(&mut conn, api_key, key, request, lock_for).await? {
+    let idempotency = IdempotencyKey {
+        api_key_id: api_key,
+        key,
+        lock_for,
+    };
+    let claim = match store::existing_claim(&mut conn, idempotency, request).await? {
         Some(claim) => claim,
         None => {
             // A new request: find the saved card first (a Stripe GET, with no
@@ -116,12 +121,11 @@ pub async fn debit(
             let mut conn = db.get().await?;
             store::insert_claim(
                 &mut conn,
-                api_key,
-                key,
+                idempotency,
                 request,
                 &customer,
                 &payment_method,
-                lock_for,
+                !stripe.is_test_mode(),
             )
             .await?
         }

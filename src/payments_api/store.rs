@@ -32,6 +32,14 @@ pub enum Claim {
     Mismatch,
 }
 
+/// A merchant's idempotency key, and how long a request in flight holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub api_key_id: i64,
+    pub key: &'a str,
+    pub lock_for: std::time::Duration,
+}
+
 #[derive(Debug, Clone, Queryable)]
 struct KeyRecord {
     request_hash: Vec<u8>,
@@ -46,11 +54,14 @@ struct KeyRecord {
 /// this request takes it over.
 pub async fn existing_claim(
     conn: &mut AsyncPgConnection,
-    api_key_id: i64,
-    key: &str,
+    idempotency: IdempotencyKey<'_>,
     request: &DebitRequest,
-    lock_for: std::time::Duration,
 ) -> QueryResult<Option<Claim>> {
+    let IdempotencyKey {
+        api_key_id,
+        key,
+        lock_for,
+    } = idempotency;
     let record: Option<KeyRecord> = api_idempotency::table
         .find((api_key_id, key))
         .select((
@@ -102,13 +113,15 @@ pub async fn existing_claim(
 /// in one transaction; if another request got there first, reports on it.
 pub async fn insert_claim(
     conn: &mut AsyncPgConnection,
-    api_key_id: i64,
-    key: &str,
+    idempotency: IdempotencyKey<'_>,
     request: &DebitRequest,
     customer_id: &str,
     payment_method_id: &str,
-    lock_for: std::time::Duration,
+    livemode: bool,
 ) -> QueryResult<Claim> {
+    let IdempotencyKey {
+        api_key_id, key, ..
+    } = idempotency;
     let hash = request.hash();
     let payment_id = PaymentId::generate();
     let inserted = conn
@@ -134,13 +147,14 @@ pub async fn insert_claim(
                 payment_method_id,
                 amount: request.amount,
                 description: request.description.as_deref(),
+                livemode,
             };
             Ok(Some(ledger::insert_debit(conn, &debit).await?))
         })
         .await?;
     match inserted {
         Some(payment) => Ok(Claim::Fresh(payment)),
-        None => Ok(existing_claim(conn, api_key_id, key, request, lock_for)
+        None => Ok(existing_claim(conn, idempotency, request)
             .await?
             .unwrap_or(Claim::InFlight)),
     }
