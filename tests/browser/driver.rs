@@ -340,13 +340,24 @@ impl Browser {
         collapse(&self.find(css).await.text().await.unwrap())
     }
 
-    /// The visible texts of every element matching `css`.
+    /// The visible texts of every element matching `css`. Read again should
+    /// the page replace them while they are read (a navigation finishing).
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let mut texts = Vec::new();
-        for element in self.find_all(css).await {
-            texts.push(collapse(&element.text().await.unwrap()));
+        'read: for _ in 0..20 {
+            let mut texts = Vec::new();
+            for element in self.find_all(css).await {
+                match element.text().await {
+                    Ok(text) => texts.push(collapse(&text)),
+                    Err(error) if is_stale(&error) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue 'read;
+                    }
+                    Err(error) => panic!("reading {css}: {error}"),
+                }
+            }
+            return texts;
         }
-        texts
+        panic!("{css} kept changing while it was read");
     }
 
     /// The whole page's visible text.
@@ -461,4 +472,10 @@ fn xpath_literal(text: &str) -> String {
         let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
         format!("concat({})", parts.join(", \"'\", "))
     }
+}
+
+/// The element was replaced by the page (a navigation finishing) while read.
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    matches!(error, fantoccini::error::CmdError::Standard(e)
+        if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
