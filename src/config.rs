@@ -72,6 +72,10 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_proxy_headers: bool,
+    /// Where uploaded product images are kept (`DATA_DIR/uploads` by default).
+    pub upload_dir: PathBuf,
+    /// A staff session unused this long is signed out.
+    pub admin_idle_timeout: Duration,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -214,6 +218,17 @@ impl Settings {
             "false" | "0" => Ok(false),
             _ => Err("expected true or false".to_owned()),
         })?;
+        let upload_dir = lookup("UPLOAD_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("uploads"));
+        let admin_idle_timeout = Duration::from_secs(
+            60 * parse(&lookup, "ADMIN_IDLE_TIMEOUT_MINUTES", "30", |v| {
+                match v.parse::<u64>() {
+                    Ok(n) if (1..=1440).contains(&n) => Ok(n),
+                    _ => Err("expected minutes from 1 to 1440".to_owned()),
+                }
+            })?,
+        );
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -233,6 +248,8 @@ impl Settings {
             rate_limit_per_minute,
             rate_limit_burst,
             trust_proxy_headers,
+            upload_dir,
+            admin_idle_timeout,
         })
     }
 
@@ -310,6 +327,8 @@ mod tests {
         assert!(s.database_url.is_none());
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert!(!s.secure_cookies());
+        assert_eq!(s.upload_dir, PathBuf::from(".data/uploads"));
+        assert_eq!(s.admin_idle_timeout.as_secs(), 30 * 60);
     }
 
     #[test]
@@ -328,6 +347,7 @@ mod tests {
             ("CHECKOUT_SESSION_MINUTES", "10"),
             ("RECONCILE_INTERVAL_MS", "0"),
             ("CART_RETENTION_DAYS", "0"),
+            ("ADMIN_IDLE_TIMEOUT_MINUTES", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

@@ -192,6 +192,22 @@ fn generate_prefixed(prefix: &str) -> String {
     format!("{prefix}_{random}")
 }
 
+string_id!(
+    /// An uploaded image's file name in `/uploads/{name}`: 32 hex digits of
+    /// its content's hash and its format's extension.
+    UploadName
+);
+
+impl UploadName {
+    pub fn parse(raw: &str) -> Option<UploadName> {
+        let (hash, extension) = raw.split_once('.')?;
+        let plausible = hash.len() == 32
+            && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && ["png", "jpg", "webp"].contains(&extension);
+        plausible.then(|| UploadName(raw.to_owned()))
+    }
+}
+
 /// A cart line's id in `/cart/items/{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CartItemId(i64);
@@ -249,6 +265,10 @@ mod tests {
         assert!(AccountId::parse("acct_0000000000000000000000").is_some());
         assert_eq!(AccountId::parse("acct_000"), None);
         assert_eq!(AccountId::parse("acct_✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓"), None);
+        assert!(UploadName::parse("0123456789abcdef0123456789abcdef.png").is_some());
+        for bad in ["../etc/passwd", "0123456789abcdef0123456789abcdef.svg", "0123456789ABCDEF0123456789ABCDEF.png", "x.png", "0123456789abcdef0123456789abcdef.png.png"] {
+            assert_eq!(UploadName::parse(bad), None, "{bad:?}");
+        }
         assert!(CheckoutSessionId::parse("cs_test_a1B2").is_some());
         assert_eq!(CheckoutSessionId::parse("pi_123"), None);
         assert_eq!(CartItemId::parse("42").map(CartItemId::get), Some(42));

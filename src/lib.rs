@@ -5,6 +5,7 @@
 //! Dependencies point one way: http → use case → store → domain. See
 //! ARCHITECTURE.md.
 
+pub mod admin;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod ledger;
+pub mod media;
 pub mod metrics;
 pub mod money;
 pub mod ops;

@@ -1,7 +1,10 @@
 //! The `storefront` command: serves the store, or runs one of the
-//! operator's commands (seed, API keys).
+//! operator's commands (seed, API keys, staff accounts).
+
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
+use storefront::admin::auth::accounts as staff;
 use storefront::config::Settings;
 use storefront::payments_api::keys as api_keys;
 use storefront::server::{Application, Database, session_key};
@@ -10,7 +13,7 @@ use storefront::{seed, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: storefront [serve | migrate | seed | api-key ...]
+const USAGE: &str = "usage: storefront [serve | migrate | seed | api-key ... | admin ...]
 
   serve                        run the store (default)
   migrate                      run pending database migrations, then exit
@@ -18,6 +21,11 @@ const USAGE: &str = "usage: storefront [serve | migrate | seed | api-key ...]
   api-key create --name NAME   create a payments API key and print it (shown only once)
   api-key list                 list API keys (prefix, name, created, last used, revoked)
   api-key revoke ID|PREFIX     revoke a key
+  admin create --email EMAIL   create a back-office account (password from stdin,
+                               or asked twice, hidden, at a terminal)
+  admin list                   list back-office accounts
+  admin disable EMAIL          disable an account and end its sessions
+  admin reset-password EMAIL   set a new password (from stdin, or asked twice)
 
 Configuration comes from environment variables; see README.md.";
 
@@ -50,6 +58,10 @@ async fn main() -> anyhow::Result<()> {
         "api-key" => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             api_key(settings, &args).await
+        }
+        "admin" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            admin(settings, &args).await
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -138,4 +150,92 @@ async fn api_key(settings: Settings, args: &[String]) -> anyhow::Result<()> {
         cluster.stop().await?;
     }
     result
+}
+
+/// `admin create --email EMAIL | list | disable EMAIL | reset-password EMAIL`.
+/// Works while the store runs: the same database (DATA_DIR or DATABASE_URL).
+async fn admin(settings: Settings, args: &[String]) -> anyhow::Result<()> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (command, email) = match words.as_slice() {
+        ["create", "--email", email] => ("create", Some(*email)),
+        ["create", flag] if flag.starts_with("--email=") => {
+            ("create", flag.strip_prefix("--email="))
+        }
+        ["list"] => ("list", None),
+        ["disable", email] => ("disable", Some(*email)),
+        ["reset-password", email] => ("reset-password", Some(*email)),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
+    };
+    // Ask for the password before anything starts, so that a mistyped
+    // confirmation costs nothing.
+    let password = match command {
+        "create" | "reset-password" => Some(read_password()?),
+        _ => None,
+    };
+    let database = Database::prepare(&settings).await?;
+    let result = async {
+        let mut conn = storefront::db::connect(&database.url)
+            .await
+            .context("connecting to the database")?;
+        let email = email.unwrap_or_default();
+        match (command, password) {
+            ("create", Some(password)) => {
+                staff::create(&mut conn, email, password).await?;
+                println!("created back-office account {email}; sign in at /admin/login");
+            }
+            ("reset-password", Some(password)) => {
+                staff::reset_password(&mut conn, email, password).await?;
+                println!("new password set for {email}; its sessions have ended");
+            }
+            ("disable", _) => {
+                staff::disable(&mut conn, email).await?;
+                println!("disabled {email}; its sessions have ended");
+            }
+            _ => {
+                for member in staff::list(&mut conn).await? {
+                    let last = member
+                        .last_sign_in_at
+                        .map_or("never".to_owned(), |t| t.to_rfc3339());
+                    let state = member
+                        .disabled_at
+                        .map_or("active".to_owned(), |t| format!("disabled {}", t.to_rfc3339()));
+                    println!(
+                        "{}\t{}\tcreated {}\tlast sign-in {last}\t{state}",
+                        member.id,
+                        member.email,
+                        member.created_at.to_rfc3339()
+                    );
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Some(cluster) = database.cluster {
+        cluster.stop().await?;
+    }
+    result
+}
+
+/// The new password: typed twice, hidden, at a terminal; else the first
+/// line of standard input (for scripts: `printf '%s\n' "$PASSWORD" | ...`).
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")?;
+        let second = rpassword::prompt_password("Repeat it: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ; nothing was changed");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\n', '\r']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        Ok(password)
+    }
 }

@@ -19,6 +19,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use rand::RngCore;
 
+use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::checkout::reconciler;
@@ -195,6 +196,11 @@ impl Application {
         ));
         let purge = tokio::spawn(purge::run(jobs.db.clone(), settings.cart_retention));
         let https = settings.secure_cookies();
+        let staff_sessions = SessionRules {
+            idle_timeout: settings.admin_idle_timeout,
+            secure_cookie: https,
+        };
+        let upload_dir: Arc<Path> = settings.upload_dir.clone().into();
         let checkout_origin = stripe.checkout_origin();
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
@@ -206,6 +212,8 @@ impl Application {
                 pools: pools.clone(),
                 catalog: catalog.clone(),
                 stripe: stripe.clone(),
+                staff_sessions,
+                upload_dir: upload_dir.clone(),
             });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())

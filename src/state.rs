@@ -2,8 +2,10 @@
 //! layer (handlers, the route table, the server) names `AppState`; jobs get
 //! the smaller `Jobs`.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
@@ -24,6 +26,10 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator).
     pub stripe: Arc<StripeGateway>,
+    /// How long back-office sessions last, and their cookie.
+    pub staff_sessions: SessionRules,
+    /// Where uploaded product images are kept (UPLOAD_DIR).
+    pub upload_dir: Arc<Path>,
 }
 
 impl AppState {

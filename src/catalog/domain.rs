@@ -61,6 +61,16 @@ impl Product {
     }
 
     pub fn image_url(&self) -> String {
-        format!("/static/{}", self.image_path)
+        image_url(&self.image_path)
+    }
+}
+
+/// Where a product image is served: uploads (`uploads/<name>`, see
+/// `media`) from `/uploads`, the sample catalog's from `/static`.
+pub fn image_url(image_path: &str) -> String {
+    if image_path.starts_with("uploads/") {
+        format!("/{image_path}")
+    } else {
+        format!("/static/{image_path}")
     }
 }

@@ -54,12 +54,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        staff_id -> Nullable<Int8>,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Int8,
         order_id -> Int8,
         kind -> Text,
         source -> Text,
         created_at -> Timestamptz,
+        staff_id -> Nullable<Int8>,
     }
 }
 
@@ -71,6 +85,7 @@ diesel::table! {
         product_name -> Text,
         unit_price_minor -> Int8,
         quantity -> Int4,
+        restocked_quantity -> Int4,
     }
 }
 
@@ -145,25 +160,108 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        archived_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Int8,
+        order_id -> Int8,
+        amount_minor -> Int8,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        status -> Text,
+        idempotency_key -> Nullable<Text>,
+        stripe_refund_id -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        restock -> Jsonb,
+        restocked_at -> Nullable<Timestamptz>,
+        staff_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipments (order_id) {
+        order_id -> Int8,
+        carrier -> Nullable<Text>,
+        tracking_url -> Nullable<Text>,
+        staff_id -> Int8,
+        shipped_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+        password_changed_at -> Timestamptz,
+        last_sign_in_at -> Nullable<Timestamptz>,
+        disabled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    staff_login_attempts (id) {
+        id -> Int8,
+        client -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff_sessions (token_hash) {
+        token_hash -> Bytea,
+        staff_id -> Int8,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_adjustments (id) {
+        id -> Int8,
+        product_id -> Int8,
+        staff_id -> Int8,
+        delta -> Int4,
+        reason -> Text,
+        stock_after -> Nullable<Int4>,
+        created_at -> Timestamptz,
     }
 }
 
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
+diesel::joinable!(audit_log -> staff (staff_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_events -> staff (staff_id));
 diesel::joinable!(order_issues -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(orders -> carts (cart_id));
 diesel::joinable!(payments -> accounts (account_id));
 diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(refunds -> staff (staff_id));
+diesel::joinable!(shipments -> orders (order_id));
+diesel::joinable!(shipments -> staff (staff_id));
+diesel::joinable!(staff_sessions -> staff (staff_id));
+diesel::joinable!(stock_adjustments -> products (product_id));
+diesel::joinable!(stock_adjustments -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     api_idempotency,
     api_keys,
+    audit_log,
     cart_items,
     carts,
     order_events,
@@ -172,6 +270,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     payments,
     products,
+    refunds,
+    shipments,
+    staff,
+    staff_login_attempts,
+    staff_sessions,
+    stock_adjustments,
     stripe_events,
 );
 

@@ -1,6 +1,6 @@
-//! Static files, and a versioned URL for the stylesheet: its version comes
-//! from its content, so browsers may keep it for a year and still fetch a
-//! changed one at once.
+//! Static files, and versioned URLs for the stylesheets (the shop's and the
+//! back office's): a version comes from the file's content, so browsers may
+//! keep it for a year and still fetch a changed one at once.
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -12,6 +12,7 @@ use actix_web::middleware::Next;
 use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = "css/app.css";
+const ADMIN_STYLESHEET: &str = "css/admin.css";
 
 /// Where the static files are.
 pub fn dir() -> PathBuf {
@@ -23,21 +24,31 @@ pub fn stylesheet_url() -> &'static str {
     &STYLESHEET_URL
 }
 
+/// The back office's stylesheet's URL, `/static/css/admin.css?v=<version>`.
+pub fn admin_stylesheet_url() -> &'static str {
+    &ADMIN_STYLESHEET_URL
+}
+
 /// Whether this request names the current version of a static file (which
 /// may then be cached for good).
 fn is_current_version(path: &str, query: &str) -> bool {
-    STYLESHEET_URL.split_once('?') == Some((path, query))
+    [&*STYLESHEET_URL, &*ADMIN_STYLESHEET_URL]
+        .iter()
+        .any(|url| url.split_once('?') == Some((path, query)))
 }
 
 /// Read once, when the first page is rendered.
-static STYLESHEET_URL: LazyLock<String> = LazyLock::new(|| {
-    let version = match std::fs::read(dir().join(STYLESHEET)) {
+static STYLESHEET_URL: LazyLock<String> = LazyLock::new(|| versioned(STYLESHEET));
+static ADMIN_STYLESHEET_URL: LazyLock<String> = LazyLock::new(|| versioned(ADMIN_STYLESHEET));
+
+fn versioned(file: &str) -> String {
+    let version = match std::fs::read(dir().join(file)) {
         Ok(content) => hex::encode(&Sha256::digest(&content)[..8]),
         // Served unversioned below (no `v` is ever current): the 1-hour cache.
         Err(_) => "unreadable".to_owned(),
     };
-    format!("/static/{STYLESHEET}?v={version}")
-});
+    format!("/static/{file}?v={version}")
+}
 
 /// Middleware for `/static`: files may be cached for an hour, then
 /// revalidated with the ETag and Last-Modified headers actix-files sends;

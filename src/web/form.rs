@@ -1,12 +1,45 @@
-//! The CSRF-checked url-encoded form extractor.
+//! The CSRF-checked url-encoded form extractor, and the check itself.
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
 
 use super::{AppError, TypedSession};
+
+/// The CSRF token of a session other than the shopper's cookie session (a
+/// staff session, kept in PostgreSQL), put in the request's extensions by
+/// that session's middleware: the request's forms are checked against it,
+/// never against the shopper's.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub String);
+
+/// Whether `submitted` is the CSRF token of the request's session: the one
+/// its middleware set (`SessionCsrf`), else the shopper's. An empty token
+/// matches nothing.
+pub async fn csrf_matches(req: &HttpRequest, submitted: &str) -> bool {
+    let expected = req.extensions().get::<SessionCsrf>().cloned();
+    match expected {
+        Some(SessionCsrf(token)) => {
+            !token.is_empty() && bool::from(token.as_bytes().ct_eq(submitted.as_bytes()))
+        }
+        None => TypedSession::extract(req)
+            .await
+            .unwrap_or_else(|e| match e {})
+            .csrf_matches(submitted),
+    }
+}
+
+/// The answer to a form whose CSRF token is missing or wrong.
+pub fn csrf_refused() -> AppError {
+    AppError::Forbidden(
+        "This form has expired or did not come from our site. \
+         Please go back, reload the page and try again."
+            .into(),
+    )
+}
 
 /// An url-encoded form whose `csrf_token` field must match the session's token
 /// (403 otherwise). `T` describes the other fields; unknown fields are ignored.
@@ -35,15 +68,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .find(|(name, _)| name == "csrf_token")
                 .map(|(_, value)| value.as_str())
                 .unwrap_or_default();
-            let session = TypedSession::extract(&req)
-                .await
-                .unwrap_or_else(|e| match e {});
-            if !session.csrf_matches(token) {
-                return Err(AppError::Forbidden(
-                    "This form has expired or did not come from our site. \
-                     Please go back, reload the page and try again."
-                        .into(),
-                ));
+            if !csrf_matches(&req, token).await {
+                return Err(csrf_refused());
             }
             let form = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("That form was incomplete.".into()))?;

@@ -11,7 +11,7 @@ pub mod rate_limit;
 mod session;
 
 pub use error::{AppError, fmt_chain};
-pub use form::CsrfForm;
+pub use form::{CsrfForm, SessionCsrf, csrf_matches, csrf_refused};
 pub use pages::{
     CartPage, MIXED_CURRENCIES, ProductForm, ProductPage, availability_class, availability_label,
     product_not_found,

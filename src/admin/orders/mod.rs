@@ -1,0 +1,3 @@
+//! Orders in the back office.
+
+pub mod store;
