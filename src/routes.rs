@@ -6,9 +6,13 @@ use actix_files::Files;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig, get, patch, post};
 
+use crate::admin::auth::http as staff;
+use crate::admin::orders::http as admin_orders;
+use crate::admin::products::http as products;
+use crate::admin::{audit, dashboard};
 use crate::payments_api::http::{self as api, auth, error as api_error, openapi};
 use crate::web::{AppError, assets};
-use crate::{cart, catalog, checkout, ops, orders, webhooks};
+use crate::{cart, catalog, checkout, media, ops, orders, webhooks};
 
 /// The routes, registered on the app of each HTTP worker.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -68,6 +72,41 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .default_service(web::to(api_error::route_not_found))
                 .wrap(from_fn(auth::require_api_key)),
         )
+        // The back office: every page behind a staff sign-in (the guard),
+        // every answer `no-store`.
+        .service(
+            web::scope("/admin")
+                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::page_not_found().into()))
+                .route("", get().to(dashboard::http::show))
+                .route("/", get().to(dashboard::http::show))
+                .route("/login", get().to(staff::login_page))
+                .route("/login", post().to(staff::login))
+                .route("/logout", post().to(staff::logout))
+                .route("/products", get().to(products::index))
+                .route("/products", post().to(products::create))
+                .route("/products/new", get().to(products::new_page))
+                .route("/products/{id}", get().to(products::show))
+                .route("/products/{id}", post().to(products::update))
+                .route("/products/{id}/stock", post().to(products::change_stock))
+                .route("/products/{id}/tracking", post().to(products::set_tracking))
+                .route("/products/{id}/archive", post().to(products::archive))
+                .route("/products/{id}/restore", post().to(products::restore))
+                .route("/products/{id}/delete", post().to(products::delete))
+                .route("/orders", get().to(admin_orders::index))
+                .route("/orders/export.csv", get().to(admin_orders::export_csv))
+                .route("/orders/{number}", get().to(admin_orders::show))
+                .route("/orders/{number}/refunds", post().to(admin_orders::refund))
+                .route("/orders/{number}/shipment", post().to(admin_orders::ship))
+                .route("/attention", get().to(admin_orders::attention))
+                .route("/attention/{id}/resolve", post().to(admin_orders::resolve_issue))
+                .route("/audit", get().to(audit::http::index))
+                .default_service(web::to(|| async {
+                    Err::<String, _>(AppError::page_not_found())
+                }))
+                .wrap(from_fn(staff::guard)),
+        )
+        // Uploaded product images, named by their content's hash.
+        .route("/uploads/{name}", get().to(media::http::serve))
         // Images and the stylesheet.
         .service(
             web::scope("/static")

@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ErrorEnvelope;
-use super::params::{NewCheckoutSession, OffSessionCharge};
-use super::types::{CheckoutSession, List, PaymentIntent, PaymentMethod, WebhookEndpoint};
+use super::params::{NewCheckoutSession, NewRefund, OffSessionCharge};
+use super::types::{CheckoutSession, List, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint};
 use super::{Form, StripeError};
 use crate::config::Secret;
 
@@ -114,6 +114,16 @@ impl StripeClient {
         idempotency_key: &str,
     ) -> Result<PaymentIntent, StripeError> {
         self.post("/v1/payment_intents", &charge.form(), idempotency_key)
+            .await
+    }
+
+    /// Refunds part or all of a payment (Stripe refuses more than is left).
+    pub async fn create_refund(
+        &self,
+        refund: &NewRefund<'_>,
+        idempotency_key: &str,
+    ) -> Result<Refund, StripeError> {
+        self.post("/v1/refunds", &refund.form(), idempotency_key)
             .await
     }
 

@@ -97,3 +97,27 @@ impl OffSessionCharge<'_> {
             .field("metadata[account_id]", self.account_id)
     }
 }
+
+/// A refund of part or all of a payment, asked for by staff.
+pub struct NewRefund<'a> {
+    /// The PaymentIntent whose charge is refunded.
+    pub payment_intent: &'a str,
+    pub amount: Money,
+    /// Stripe's reason: `duplicate`, `fraudulent` or `requested_by_customer`.
+    pub reason: Option<&'a str>,
+    /// Our refund's id: finds it again from Stripe's refund events.
+    pub refund_id: i64,
+    /// The order's public number, for Stripe's dashboard.
+    pub order_number: &'a str,
+}
+
+impl NewRefund<'_> {
+    pub fn form(&self) -> Form {
+        Form::new()
+            .field("payment_intent", self.payment_intent)
+            .field("amount", self.amount.minor())
+            .optional("reason", self.reason)
+            .field("metadata[storefront_refund_id]", self.refund_id)
+            .field("metadata[order_number]", self.order_number)
+    }
+}

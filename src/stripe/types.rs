@@ -136,3 +136,24 @@ pub struct List<T> {
 pub struct PaymentMethod {
     pub id: String,
 }
+
+/// A refund (`POST /v1/refunds`, and `refund.*` / `charge.refund.updated` events).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    pub status: String,
+    pub payment_intent: Option<IdOrObject>,
+    /// Why it failed: `expired_or_canceled_card`, `lost_or_stolen_card`...
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+impl Refund {
+    /// Our refund's id, which we send Stripe with it.
+    pub fn storefront_id(&self) -> Option<i64> {
+        self.metadata.get("storefront_refund_id")?.parse().ok()
+    }
+}

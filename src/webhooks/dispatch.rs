@@ -7,13 +7,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::de::DeserializeOwned;
 
 use super::store;
+use crate::admin::orders::refunding::apply_stripe_refund;
 use crate::checkout::settle::{apply_refund, apply_session};
 use crate::db::DbPool;
 use crate::metrics;
 use crate::orders::domain::{OrderStatus, Source};
 use crate::orders::store as orders;
 use crate::payments_api::debit;
-use crate::stripe::types::{Charge, CheckoutSession, Event, PaymentIntent};
+use crate::stripe::types::{Charge, CheckoutSession, Event, PaymentIntent, Refund};
 
 /// Applies `event` unless it was processed before (then `false`).
 pub async fn process(db: &DbPool, event: &Event) -> anyhow::Result<bool> {
@@ -66,6 +67,12 @@ async fn apply(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Result<()
                 let source = Source::Webhook("charge.refunded");
                 apply_refund(conn, payment_intent.id(), charge.amount_refunded, source).await?;
             }
+        }
+        // A refund's own story (the back office's, or one made at Stripe):
+        // pending, succeeded, failed.
+        "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
+            let refund: Refund = object(event)?;
+            apply_stripe_refund(conn, &refund).await?;
         }
         kind @ ("payment_intent.succeeded" | "payment_intent.payment_failed") => {
             let intent: PaymentIntent = object(event)?;

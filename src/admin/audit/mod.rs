@@ -1,5 +1,5 @@
 //! The audit log of staff actions, and its page.
 
 pub mod domain;
-
+pub mod http;
 pub mod store;
