@@ -1,10 +1,13 @@
 //! Forgets what is no longer needed, when a node starts and then every hour:
 //! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
-//! and refunds held for a payment that never came. Safe on several nodes at
-//! once: each takes only carts no other node has locked.
+//! refunds held for a payment that never came, and ended staff sessions and
+//! old sign-in attempts. Safe on several nodes at once: each takes only
+//! carts no other node has locked.
 
 use std::time::Duration;
 
+use crate::admin::auth::domain::SESSION_MAX_AGE;
+use crate::admin::auth::store as staff;
 use crate::cart::store as carts;
 use crate::db::DbPool;
 use crate::ledger::held_refunds;
@@ -17,7 +20,7 @@ const BATCH: i64 = 1000;
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
-pub async fn run(db: DbPool, retention: Duration) {
+pub async fn run(db: DbPool, retention: Duration, staff_idle_timeout: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -34,7 +37,20 @@ pub async fn run(db: DbPool, retention: Duration) {
             }
             Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
         }
+        if let Err(error) = purge_staff_sessions(&db, staff_idle_timeout).await {
+            tracing::warn!(error = ?error, "deleting ended staff sessions failed");
+        }
     }
+}
+
+/// Deletes staff sessions past their idle timeout or maximum age, and
+/// sign-in attempts older than a day (far past the limits' window).
+async fn purge_staff_sessions(db: &DbPool, idle_timeout: Duration) -> anyhow::Result<usize> {
+    let now = chrono::Utc::now();
+    let idle_cutoff = now - chrono::Duration::from_std(idle_timeout)?;
+    let age_cutoff = now - chrono::Duration::from_std(SESSION_MAX_AGE)?;
+    let attempts_cutoff = now - chrono::TimeDelta::days(1);
+    Ok(staff::purge(&mut *db.get().await?, idle_cutoff, age_cutoff, attempts_cutoff).await?)
 }
 
 /// Deletes every cart untouched for `retention`; returns how many.

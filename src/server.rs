@@ -194,7 +194,11 @@ impl Application {
             settings.reconcile_interval,
             settings.reconcile_after,
         ));
-        let purge = tokio::spawn(purge::run(jobs.db.clone(), settings.cart_retention));
+        let purge = tokio::spawn(purge::run(
+            jobs.db.clone(),
+            settings.cart_retention,
+            settings.admin_idle_timeout,
+        ));
         let https = settings.secure_cookies();
         let staff_sessions = SessionRules {
             idle_timeout: settings.admin_idle_timeout,

@@ -7,6 +7,8 @@ use askama_web::WebTemplate;
 
 use super::domain::{Order, OrderItem, OrderStatus};
 use super::store;
+use crate::admin::orders::domain::{RefundLine, Shipment};
+use crate::admin::orders::{refunds, store as back_office};
 use crate::ids::OrderToken;
 use crate::money::Currency;
 use crate::state::AppState;
@@ -31,6 +33,9 @@ pub struct OrderPage {
     layout: Layout,
     order: Order,
     items: Vec<OrderItem>,
+    /// Refunds Stripe has taken (made or under way), from the back office.
+    refunds: Vec<RefundLine>,
+    shipment: Option<Shipment>,
 }
 
 impl OrderPage {
@@ -53,10 +58,18 @@ pub async fn show(
         .await?
         .ok_or_else(not_found)?;
     let items = store::items(&mut conn, &order).await?;
+    let refunds = refunds::lines(&mut conn, order.id, order.currency())
+        .await?
+        .into_iter()
+        .filter(|refund| refund.status.holds_money() && refund.stripe_refund_id.is_some())
+        .collect();
+    let shipment = back_office::shipment(&mut conn, order.id).await?;
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
         items,
+        refunds,
+        shipment,
     })
 }
 

@@ -186,6 +186,10 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
 
 fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
     let db_url = db_url.expose().to_owned();
+    let upload_dir = std::env::temp_dir()
+        .join(format!("storefront-uploads-{}", Uuid::new_v4().simple()))
+        .display()
+        .to_string();
     Settings::from_lookup(|name| {
         if let Some((_, value)) = vars.iter().rev().find(|(k, _)| k == name) {
             return Some(value.clone());
@@ -197,6 +201,8 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             "SESSION_KEY" => Some("test-session-key-".repeat(5)),
             // Every test client is 127.0.0.1; the rate-limit test turns limits on.
             "RATE_LIMIT_PER_MINUTE" => Some("0".into()),
+            // Each app its own (the default is under the working directory).
+            "UPLOAD_DIR" => Some(upload_dir.clone()),
             _ => None,
         }
     })
@@ -225,6 +231,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Where this app keeps uploaded images.
+    pub fn settings_upload_dir(&self) -> std::path::PathBuf {
+        self.settings.upload_dir.clone()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -1,6 +1,7 @@
 //! Integration tests: the real app on a real port, a real PostgreSQL database
 //! per test (cloned from a migrated, seeded template), a real HTTP client.
 
+mod admin;
 mod batch;
 mod cart;
 mod cart_limits;

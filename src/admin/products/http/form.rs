@@ -34,7 +34,10 @@ pub async fn read(req: &HttpRequest, mut multipart: Multipart) -> Result<Product
     let mut image = None;
     let mut image_error = None;
     let mut fields = 0;
-    while let Some(mut field) = multipart.try_next().await.map_err(|_| unreadable())? {
+    // A body that is not a multipart form at all carries no token: 403.
+    let first = multipart.try_next().await.map_err(|_| csrf_refused())?;
+    let mut next = first;
+    while let Some(mut field) = next.take() {
         fields += 1;
         if fields > MAX_FIELDS {
             return Err(unreadable());
@@ -50,6 +53,9 @@ pub async fn read(req: &HttpRequest, mut multipart: Multipart) -> Result<Product
                     break;
                 }
             }
+            // A field must be done with before the next one is read.
+            drop(field);
+            next = multipart.try_next().await.map_err(|_| unreadable())?;
             continue;
         }
         let value = match field.bytes(MAX_FIELD_BYTES).await {
@@ -69,6 +75,8 @@ pub async fn read(req: &HttpRequest, mut multipart: Multipart) -> Result<Product
             // Other fields are ignored, as in every form.
             _ => {}
         }
+        drop(field);
+        next = multipart.try_next().await.map_err(|_| unreadable())?;
     }
     // Nothing is stored before the token is checked.
     if !csrf_matches(req, &csrf_token).await {
