@@ -202,7 +202,9 @@ impl UploadName {
     pub fn parse(raw: &str) -> Option<UploadName> {
         let (hash, extension) = raw.split_once('.')?;
         let plausible = hash.len() == 32
-            && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             && ["png", "jpg", "webp"].contains(&extension);
         plausible.then(|| UploadName(raw.to_owned()))
     }
@@ -266,7 +268,13 @@ mod tests {
         assert_eq!(AccountId::parse("acct_000"), None);
         assert_eq!(AccountId::parse("acct_✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓"), None);
         assert!(UploadName::parse("0123456789abcdef0123456789abcdef.png").is_some());
-        for bad in ["../etc/passwd", "0123456789abcdef0123456789abcdef.svg", "0123456789ABCDEF0123456789ABCDEF.png", "x.png", "0123456789abcdef0123456789abcdef.png.png"] {
+        for bad in [
+            "../etc/passwd",
+            "0123456789abcdef0123456789abcdef.svg",
+            "0123456789ABCDEF0123456789ABCDEF.png",
+            "x.png",
+            "0123456789abcdef0123456789abcdef.png.png",
+        ] {
             assert_eq!(UploadName::parse(bad), None, "{bad:?}");
         }
         assert!(CheckoutSessionId::parse("cs_test_a1B2").is_some());

@@ -199,9 +199,9 @@ async fn admin(settings: Settings, args: &[String]) -> anyhow::Result<()> {
                     let last = member
                         .last_sign_in_at
                         .map_or("never".to_owned(), |t| t.to_rfc3339());
-                    let state = member
-                        .disabled_at
-                        .map_or("active".to_owned(), |t| format!("disabled {}", t.to_rfc3339()));
+                    let state = member.disabled_at.map_or("active".to_owned(), |t| {
+                        format!("disabled {}", t.to_rfc3339())
+                    });
                     println!(
                         "{}\t{}\tcreated {}\tlast sign-in {last}\t{state}",
                         member.id,
@@ -226,7 +226,10 @@ fn read_password() -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("New password: ")?;
         let second = rpassword::prompt_password("Repeat it: ")?;
-        anyhow::ensure!(first == second, "the two passwords differ; nothing was changed");
+        anyhow::ensure!(
+            first == second,
+            "the two passwords differ; nothing was changed"
+        );
         Ok(first)
     } else {
         let mut line = String::new();

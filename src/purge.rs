@@ -50,7 +50,13 @@ async fn purge_staff_sessions(db: &DbPool, idle_timeout: Duration) -> anyhow::Re
     let idle_cutoff = now - chrono::Duration::from_std(idle_timeout)?;
     let age_cutoff = now - chrono::Duration::from_std(SESSION_MAX_AGE)?;
     let attempts_cutoff = now - chrono::TimeDelta::days(1);
-    Ok(staff::purge(&mut *db.get().await?, idle_cutoff, age_cutoff, attempts_cutoff).await?)
+    Ok(staff::purge(
+        &mut *db.get().await?,
+        idle_cutoff,
+        age_cutoff,
+        attempts_cutoff,
+    )
+    .await?)
 }
 
 /// Deletes every cart untouched for `retention`; returns how many.

@@ -76,7 +76,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // every answer `no-store`.
         .service(
             web::scope("/admin")
-                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::page_not_found().into()))
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|_, _| AppError::page_not_found().into()),
+                )
                 .route("", get().to(dashboard::http::show))
                 .route("/", get().to(dashboard::http::show))
                 .route("/login", get().to(staff::login_page))
@@ -98,7 +101,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/orders/{number}/refunds", post().to(admin_orders::refund))
                 .route("/orders/{number}/shipment", post().to(admin_orders::ship))
                 .route("/attention", get().to(admin_orders::attention))
-                .route("/attention/{id}/resolve", post().to(admin_orders::resolve_issue))
+                .route(
+                    "/attention/{id}/resolve",
+                    post().to(admin_orders::resolve_issue),
+                )
                 .route("/audit", get().to(audit::http::index))
                 .default_service(web::to(|| async {
                     Err::<String, _>(AppError::page_not_found())

@@ -79,7 +79,6 @@ impl AdminLayout {
             "false"
         }
     }
-
 }
 
 /// The messages a redirect after a change may ask for (`?notice=...`):
@@ -89,12 +88,21 @@ const NOTICES: &[(&str, &str)] = &[
     ("product-created", "Product created."),
     ("product-saved", "Product saved."),
     ("stock-adjusted", "Stock adjusted."),
-    ("product-archived", "Product archived: it is off sale and hidden from the shop."),
-    ("product-kept", "Orders name this product, so it was archived instead of deleted."),
+    (
+        "product-archived",
+        "Product archived: it is off sale and hidden from the shop.",
+    ),
+    (
+        "product-kept",
+        "Orders name this product, so it was archived instead of deleted.",
+    ),
     ("product-restored", "Product restored as a draft."),
     ("product-deleted", "Product deleted."),
     ("refund-sent", "Refund sent to Stripe."),
-    ("refund-done", "That refund was already made: nothing more was refunded."),
+    (
+        "refund-done",
+        "That refund was already made: nothing more was refunded.",
+    ),
     ("shipped", "Order marked as shipped."),
     ("issue-resolved", "Issue marked as resolved."),
 ];
@@ -111,7 +119,11 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
 /// `path` with the query `pairs` (empty values left out), for links that
 /// keep a list's filters.
 pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
-    let kept: Vec<(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).copied().collect();
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
     if kept.is_empty() {
         path.to_owned()
     } else {

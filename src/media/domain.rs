@@ -50,7 +50,9 @@ pub enum ImageError {
     TooLarge,
     #[error("That file is not a PNG, JPEG or WebP image.")]
     NotAnImage,
-    #[error("That image is {width} × {height} pixels; images can have at most 25 megapixels and {MAX_SIDE} pixels a side.")]
+    #[error(
+        "That image is {width} × {height} pixels; images can have at most 25 megapixels and {MAX_SIDE} pixels a side."
+    )]
     TooManyPixels { width: u32, height: u32 },
     #[error("That image could not be read: it may be damaged. Please export it again.")]
     Unreadable,
@@ -67,9 +69,18 @@ mod tests {
 
     #[test]
     fn formats_are_told_by_their_bytes() {
-        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageKind::Png));
-        assert_eq!(ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageKind::Jpeg));
-        assert_eq!(ImageKind::sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageKind::Png)
+        );
+        assert_eq!(
+            ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageKind::Jpeg)
+        );
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\x10\0\0\0WEBPVP8 "),
+            Some(ImageKind::Webp)
+        );
         for other in [&b"<html><body>"[..], b"GIF89a", b"", b"RIFF\0\0\0\0WAVE"] {
             assert_eq!(ImageKind::sniff(other), None);
         }

@@ -31,7 +31,11 @@ pub async fn store(dir: &Path, bytes: Vec<u8>) -> Result<StoredImage, StoreError
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let (encoded, kind) = reencode(&bytes)?;
-        let name = format!("{}.{}", hex::encode(&Sha256::digest(&encoded)[..16]), kind.extension());
+        let name = format!(
+            "{}.{}",
+            hex::encode(&Sha256::digest(&encoded)[..16]),
+            kind.extension()
+        );
         save(&dir, &name, &encoded)?;
         Ok(StoredImage {
             path: format!("uploads/{name}"),
@@ -63,13 +67,19 @@ pub fn reencode(bytes: &[u8]) -> Result<(Vec<u8>, ImageKind), ImageError> {
         reader
     };
     // The header alone first: a canvas too large is refused undecoded.
-    let (width, height) = reader().into_dimensions().map_err(|e| too_big_or_unreadable(&e))?;
+    let (width, height) = reader()
+        .into_dimensions()
+        .map_err(|e| too_big_or_unreadable(&e))?;
     if !fits(width, height) {
         return Err(ImageError::TooManyPixels { width, height });
     }
     let image = reader().decode().map_err(|e| too_big_or_unreadable(&e))?;
     let image = if image.width() > DISPLAY_SIDE || image.height() > DISPLAY_SIDE {
-        image.resize(DISPLAY_SIDE, DISPLAY_SIDE, image::imageops::FilterType::Triangle)
+        image.resize(
+            DISPLAY_SIDE,
+            DISPLAY_SIDE,
+            image::imageops::FilterType::Triangle,
+        )
     } else {
         image
     };
@@ -79,7 +89,10 @@ pub fn reencode(bytes: &[u8]) -> Result<(Vec<u8>, ImageKind), ImageError> {
 
 fn too_big_or_unreadable(error: &image::ImageError) -> ImageError {
     match error {
-        image::ImageError::Limits(_) => ImageError::TooManyPixels { width: 0, height: 0 },
+        image::ImageError::Limits(_) => ImageError::TooManyPixels {
+            width: 0,
+            height: 0,
+        },
         _ => ImageError::Unreadable,
     }
 }
@@ -91,7 +104,9 @@ fn encode(image: &DynamicImage, kind: ImageKind) -> image::ImageResult<Vec<u8>> 
         ImageKind::Jpeg => {
             // JPEG has no alpha channel.
             let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
-            rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85))?;
+            rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                &mut out, 85,
+            ))?;
         }
         ImageKind::Webp => {
             let rgba = DynamicImage::ImageRgba8(image.to_rgba8());
@@ -143,6 +158,9 @@ mod tests {
         fake.extend_from_slice(b"<html><script>alert(1)</script></html>");
         assert_eq!(reencode(&fake), Err(ImageError::Unreadable));
         assert_eq!(reencode(b"<html></html>"), Err(ImageError::NotAnImage));
-        assert_eq!(reencode(&vec![0xFF; MAX_UPLOAD_BYTES + 1]), Err(ImageError::TooLarge));
+        assert_eq!(
+            reencode(&vec![0xFF; MAX_UPLOAD_BYTES + 1]),
+            Err(ImageError::TooLarge)
+        );
     }
 }

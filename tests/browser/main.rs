@@ -20,6 +20,7 @@
 mod helpers;
 
 mod a11y;
+mod admin;
 mod assets;
 mod driver;
 mod journeys;

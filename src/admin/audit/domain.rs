@@ -10,7 +10,10 @@ use crate::db::schema::audit_log;
 /// Who acted.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
-    Staff { id: i64, email: &'a str },
+    Staff {
+        id: i64,
+        email: &'a str,
+    },
     /// `storefront admin ...` on the server.
     CommandLine,
 }
@@ -116,9 +119,21 @@ mod tests {
         assert_eq!(
             changes,
             [
-                Change { field: "active".into(), before: "true".into(), after: "false".into() },
-                Change { field: "price".into(), before: "24.00".into(), after: "26.00".into() },
-                Change { field: "slug".into(), before: "".into(), after: "mug".into() },
+                Change {
+                    field: "active".into(),
+                    before: "true".into(),
+                    after: "false".into()
+                },
+                Change {
+                    field: "price".into(),
+                    before: "24.00".into(),
+                    after: "26.00".into()
+                },
+                Change {
+                    field: "slug".into(),
+                    before: "".into(),
+                    after: "mug".into()
+                },
             ]
         );
     }

@@ -37,7 +37,10 @@ impl AuditPage {
         let (kind, id) = entry.subject.split_once(':')?;
         match kind {
             "product" => Some(format!("/admin/products/{id}")),
-            "order" => Some(format!("/admin/orders/{}", crate::ids::OrderNumber::display(id))),
+            "order" => Some(format!(
+                "/admin/orders/{}",
+                crate::ids::OrderNumber::display(id)
+            )),
             _ => None,
         }
     }
@@ -54,7 +57,13 @@ pub async fn index(
         staff_id: query.staff,
         subject: (!subject.is_empty()).then(|| subject.to_owned()),
     };
-    let mut entries = store::list(&mut *state.db.get().await?, &filter, query.before, PAGE_SIZE + 1).await?;
+    let mut entries = store::list(
+        &mut *state.db.get().await?,
+        &filter,
+        query.before,
+        PAGE_SIZE + 1,
+    )
+    .await?;
     let more = entries.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
     entries.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
     let staff_filter = query.staff.map(|id| id.to_string()).unwrap_or_default();
@@ -63,7 +72,11 @@ pub async fn index(
             entries.last().map(|last| {
                 link(
                     "/admin/audit",
-                    &[("staff", &staff_filter), ("subject", subject), ("before", &last.id.to_string())],
+                    &[
+                        ("staff", &staff_filter),
+                        ("subject", subject),
+                        ("before", &last.id.to_string()),
+                    ],
                 )
             })
         })

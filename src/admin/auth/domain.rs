@@ -24,9 +24,13 @@ impl StaffEmail {
         let email = raw.trim();
         let well_formed = email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            });
         if well_formed {
             Ok(StaffEmail(email.to_owned()))
         } else {
@@ -166,26 +170,56 @@ mod tests {
             StaffEmail::parse("  Alice@Example.com ").unwrap().as_str(),
             "Alice@Example.com"
         );
-        assert_eq!(StaffEmail::parse("Alice@Example.com").unwrap().lowercase(), "alice@example.com");
-        for bad in ["", "alice", "@example.com", "alice@", "alice@example", "a b@example.com", "alice@.com", "a@b@c.com"] {
+        assert_eq!(
+            StaffEmail::parse("Alice@Example.com").unwrap().lowercase(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "alice@.com",
+            "a@b@c.com",
+        ] {
             assert!(StaffEmail::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn common_or_short_passwords_are_refused() {
-        assert_eq!(check_new_password("short", &email()), Err(PasswordError::TooShort));
+        assert_eq!(
+            check_new_password("short", &email()),
+            Err(PasswordError::TooShort)
+        );
         assert_eq!(
             check_new_password(&"x".repeat(MAX_PASSWORD_CHARS + 1), &email()),
             Err(PasswordError::TooLong)
         );
-        for common in ["password1234", "PASSWORD1234", "qwertyuiop123", "123456789012", "iloveyou1234", "alice@example.com", "aaaaaaaaaaaaaaaa"] {
+        for common in [
+            "password1234",
+            "PASSWORD1234",
+            "qwertyuiop123",
+            "123456789012",
+            "iloveyou1234",
+            "alice@example.com",
+            "aaaaaaaaaaaaaaaa",
+        ] {
             assert!(
-                matches!(check_new_password(common, &email()), Err(PasswordError::Guessable(_))),
+                matches!(
+                    check_new_password(common, &email()),
+                    Err(PasswordError::Guessable(_))
+                ),
                 "{common:?} should be refused"
             );
         }
-        for fine in ["correct horse battery staple", "vX9#qLm2!rTz", "Plum-Kettle-Orbit-42"] {
+        for fine in [
+            "correct horse battery staple",
+            "vX9#qLm2!rTz",
+            "Plum-Kettle-Orbit-42",
+        ] {
             assert_eq!(check_new_password(fine, &email()), Ok(()), "{fine:?}");
         }
     }
@@ -195,7 +229,17 @@ mod tests {
         for ok in ["/admin", "/admin/orders?status=paid", "/admin/products/42"] {
             assert_eq!(NextPath::parse(ok).map(|p| p.0), Some(ok.to_owned()));
         }
-        for bad in ["", "/", "//evil.example/admin", "/admin//evil", "https://evil.example/admin", "/admin/\\evil", "/administrator", "/admin/\nx", "admin"] {
+        for bad in [
+            "",
+            "/",
+            "//evil.example/admin",
+            "/admin//evil",
+            "https://evil.example/admin",
+            "/admin/\\evil",
+            "/administrator",
+            "/admin/\nx",
+            "admin",
+        ] {
             assert_eq!(NextPath::parse(bad), None, "{bad:?}");
         }
     }

@@ -122,7 +122,9 @@ impl FromRequest for StaffSession {
             req.extensions()
                 .get::<StaffSession>()
                 .cloned()
-                .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no staff session on an /admin route"))),
+                .ok_or_else(|| {
+                    AppError::Unexpected(anyhow::anyhow!("no staff session on an /admin route"))
+                }),
         )
     }
 }
@@ -152,7 +154,7 @@ pub async fn login_page(
     if staff_session(&req).await?.is_some() {
         return Ok(see_other(next.as_str()));
     }
-    Ok(sign_in_page(&state, &req, String::new(), next, None, StatusCode::OK)?)
+    sign_in_page(&state, &req, String::new(), next, None, StatusCode::OK)
 }
 
 /// The sign-in page, with a CSRF token from its cookie (a new one if the
@@ -216,7 +218,14 @@ pub async fn login(
     )
     .await;
     let again = |message: String, status| {
-        sign_in_page(&state, &req, form.email.clone(), next.clone(), Some(message), status)
+        sign_in_page(
+            &state,
+            &req,
+            form.email.clone(),
+            next.clone(),
+            Some(message),
+            status,
+        )
     };
     match outcome {
         Ok(signed_in) => {
@@ -243,10 +252,9 @@ pub async fn login(
                 ),
                 StatusCode::TOO_MANY_REQUESTS,
             )?;
-            response.headers_mut().insert(
-                RETRY_AFTER,
-                HeaderValue::from(retry_after_secs),
-            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             Ok(response)
         }
         Err(SignInError::Database(error)) => Err(error.into()),

@@ -47,9 +47,24 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let hash = hash("Plum-Kettle-Orbit-42".to_owned()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(verify("Plum-Kettle-Orbit-42".to_owned(), Some(hash.clone())).await.unwrap());
-        assert!(!verify("plum-kettle-orbit-42".to_owned(), Some(hash)).await.unwrap());
-        assert!(!verify("no account has this password".to_owned(), None).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            verify("Plum-Kettle-Orbit-42".to_owned(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("plum-kettle-orbit-42".to_owned(), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("no account has this password".to_owned(), None)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -9,9 +9,7 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::domain::{
-    ATTEMPT_WINDOW, ATTEMPTS_PER_ACCOUNT, ATTEMPTS_PER_CLIENT, StaffSession,
-};
+use super::domain::{ATTEMPT_WINDOW, ATTEMPTS_PER_ACCOUNT, ATTEMPTS_PER_CLIENT, StaffSession};
 use super::{passwords, store};
 use crate::admin::audit::domain::Actor;
 use crate::admin::audit::store as audit;
@@ -65,12 +63,16 @@ pub async fn sign_in(
     // The attempt is recorded before it is checked: concurrent attempts
     // count each other, so a burst cannot slip past the limits together.
     let attempt = store::record_attempt(&mut conn, client, &key).await?;
-    let by_client = store::wait_for(&mut conn, true, client, ATTEMPTS_PER_CLIENT + 1, window).await?;
-    let by_email = store::wait_for(&mut conn, false, &key, ATTEMPTS_PER_ACCOUNT + 1, window).await?;
+    let by_client =
+        store::wait_for(&mut conn, true, client, ATTEMPTS_PER_CLIENT + 1, window).await?;
+    let by_email =
+        store::wait_for(&mut conn, false, &key, ATTEMPTS_PER_ACCOUNT + 1, window).await?;
     if let Some(wait) = by_client.max(by_email) {
         // A refused attempt is not a failure: it does not prolong the wait.
         store::forget_attempt(&mut conn, attempt).await?;
-        return Err(SignInError::Throttled { retry_after_secs: wait });
+        return Err(SignInError::Throttled {
+            retry_after_secs: wait,
+        });
     }
     let member = store::find_by_email(&mut conn, &key).await?;
     // No connection is held while the hash is computed.
@@ -102,7 +104,10 @@ pub async fn sign_in(
         store::record_sign_in(conn, member.id).await?;
         audit::record(
             conn,
-            Actor::Staff { id: member.id, email: &member.email },
+            Actor::Staff {
+                id: member.id,
+                email: &member.email,
+            },
             "staff.signed_in",
             &format!("staff:{}", member.id),
             None,
@@ -133,7 +138,10 @@ pub async fn sign_out(db: &DbPool, session: &StaffSession) -> Result<(), DbError
         store::end_session(conn, &session.token_hash).await?;
         audit::record(
             conn,
-            Actor::Staff { id: session.staff_id, email: &session.email },
+            Actor::Staff {
+                id: session.staff_id,
+                email: &session.email,
+            },
             "staff.signed_out",
             &format!("staff:{}", session.staff_id),
             None,

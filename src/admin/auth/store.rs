@@ -16,7 +16,11 @@ pub async fn find_by_email(
     email: &str,
 ) -> QueryResult<Option<StaffMember>> {
     staff::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(").bind::<Text, _>(email).sql(")"))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
+                .bind::<Text, _>(email)
+                .sql(")"),
+        )
         .select(StaffMember::as_select())
         .first(conn)
         .await
@@ -38,7 +42,10 @@ pub async fn insert(
     password_hash: &str,
 ) -> QueryResult<Option<i64>> {
     diesel::insert_into(staff::table)
-        .values((staff::email.eq(email), staff::password_hash.eq(password_hash)))
+        .values((
+            staff::email.eq(email),
+            staff::password_hash.eq(password_hash),
+        ))
         .on_conflict_do_nothing()
         .returning(staff::id)
         .get_result(conn)
@@ -48,10 +55,14 @@ pub async fn insert(
 
 /// Disables the account and ends its sessions; `false` if none is active.
 pub async fn disable(conn: &mut AsyncPgConnection, staff_id: i64) -> QueryResult<bool> {
-    let disabled = diesel::update(staff::table.find(staff_id).filter(staff::disabled_at.is_null()))
-        .set(staff::disabled_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
+    let disabled = diesel::update(
+        staff::table
+            .find(staff_id)
+            .filter(staff::disabled_at.is_null()),
+    )
+    .set(staff::disabled_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await?;
     end_all_sessions(conn, staff_id).await?;
     Ok(disabled > 0)
 }

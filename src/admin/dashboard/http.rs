@@ -49,7 +49,9 @@ pub async fn show(
     req: HttpRequest,
 ) -> Result<DashboardPage, AppError> {
     let today = Utc::now().date_naive();
-    let since = today.checked_sub_days(Days::new(u64::from(DAYS - 1))).unwrap_or(today);
+    let since = today
+        .checked_sub_days(Days::new(u64::from(DAYS - 1)))
+        .unwrap_or(today);
     let mut conn = state.db.get().await?;
     let days = store::daily_sales(&mut conn, since).await?;
     let low_stock = store::low_stock(&mut conn, LOW_STOCK, 10).await?;

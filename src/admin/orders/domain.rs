@@ -193,19 +193,21 @@ impl RefundStatus {
 
     /// Counts against what is left to refund.
     pub fn holds_money(self) -> bool {
-        !matches!(self, RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled)
+        !matches!(
+            self,
+            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled
+        )
     }
 
     /// Statuses only move forward: a late answer never undoes a later
-    /// event (Stripe does not order them).
+    /// event (Stripe does not order them). A card refund that succeeded
+    /// may still fail later (a closed card), never the other way round.
     pub fn rank(self) -> u8 {
         match self {
             RefundStatus::Requested => 0,
             RefundStatus::Pending | RefundStatus::RequiresAction => 1,
-            RefundStatus::Refused
-            | RefundStatus::Succeeded
-            | RefundStatus::Failed
-            | RefundStatus::Canceled => 2,
+            RefundStatus::Succeeded => 2,
+            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled => 3,
         }
     }
 }
@@ -291,7 +293,10 @@ pub fn parse_tracking_url(raw: &str) -> Result<Option<String>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let url = reqwest::Url::parse(raw).map_err(|_| "Enter the tracking link as a full address, like https://carrier.example/track/123.".to_owned())?;
+    let url = reqwest::Url::parse(raw).map_err(|_| {
+        "Enter the tracking link as a full address, like https://carrier.example/track/123."
+            .to_owned()
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("Tracking links start with https:// (or http://).".into());
     }
@@ -305,7 +310,9 @@ pub fn parse_tracking_url(raw: &str) -> Result<Option<String>, String> {
 pub fn parse_carrier(raw: &str) -> Result<Option<String>, String> {
     match raw.trim() {
         "" => Ok(None),
-        name if name.chars().count() > 100 => Err("Carrier names have at most 100 characters.".into()),
+        name if name.chars().count() > 100 => {
+            Err("Carrier names have at most 100 characters.".into())
+        }
         name => Ok(Some(name.to_owned())),
     }
 }
@@ -354,11 +361,19 @@ mod tests {
     #[test]
     fn tracking_links_are_http_only() {
         assert_eq!(
-            parse_tracking_url(" https://track.example/123 ").unwrap().as_deref(),
+            parse_tracking_url(" https://track.example/123 ")
+                .unwrap()
+                .as_deref(),
             Some("https://track.example/123")
         );
         assert_eq!(parse_tracking_url("").unwrap(), None);
-        for bad in ["javascript:alert(1)", "ftp://x.example/1", "track.example/123", "https://", "data:text/html,hi"] {
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x.example/1",
+            "track.example/123",
+            "https://",
+            "data:text/html,hi",
+        ] {
             assert!(parse_tracking_url(bad).is_err(), "{bad}");
         }
     }
@@ -367,8 +382,12 @@ mod tests {
     fn refund_statuses_move_forward() {
         assert!(RefundStatus::Requested.rank() < RefundStatus::Pending.rank());
         assert!(RefundStatus::Pending.rank() < RefundStatus::Failed.rank());
+        assert!(RefundStatus::Succeeded.rank() < RefundStatus::Failed.rank());
         assert!(!RefundStatus::Failed.holds_money());
         assert!(RefundStatus::Requested.holds_money());
-        assert_eq!(RefundStatus::parse("requires_action"), Some(RefundStatus::RequiresAction));
+        assert_eq!(
+            RefundStatus::parse("requires_action"),
+            Some(RefundStatus::RequiresAction)
+        );
     }
 }

@@ -24,7 +24,9 @@ pub fn csv(db: DbPool, filter: OrderFilter) -> impl Stream<Item = Result<Bytes, 
     tokio::spawn(async move {
         if let Err(error) = produce(&db, &filter, &sender).await {
             tracing::error!(error = ?error, "the order export failed");
-            let _ = sender.send(Err(std::io::Error::other("the export failed"))).await;
+            let _ = sender
+                .send(Err(std::io::Error::other("the export failed")))
+                .await;
         }
     });
     futures_util::stream::unfold(receiver, |mut receiver| async move {
@@ -38,7 +40,11 @@ async fn produce(
     sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
     let mut conn = db.get().await?;
-    let mut rows = std::pin::pin!(store::export(filter).load_stream::<OrderRow>(&mut conn).await?);
+    let mut rows = std::pin::pin!(
+        store::export(filter)
+            .load_stream::<OrderRow>(&mut conn)
+            .await?
+    );
     let mut buffer = String::with_capacity(CHUNK + 1024);
     buffer.push_str(HEADER);
     while let Some(row) = rows.next().await {
@@ -59,7 +65,8 @@ async fn produce(
 }
 
 fn write_row(out: &mut String, row: &OrderRow) {
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let time =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let cells = [
         row.display_number(),
         row.created_at.to_rfc3339(),

@@ -12,7 +12,10 @@ use crate::db::{DbError, DbPool};
 use crate::orders::domain::Order;
 
 fn actor(staff: &StaffSession) -> Actor<'_> {
-    Actor::Staff { id: staff.staff_id, email: &staff.email }
+    Actor::Staff {
+        id: staff.staff_id,
+        email: &staff.email,
+    }
 }
 
 /// Marks the order shipped; `false` if it was already (or cannot be).
@@ -45,11 +48,16 @@ pub async fn ship(
 }
 
 /// Resolves an open issue; `false` if it was not open.
-pub async fn resolve_issue(db: &DbPool, staff: &StaffSession, issue_id: i64) -> Result<bool, DbError> {
+pub async fn resolve_issue(
+    db: &DbPool,
+    staff: &StaffSession,
+    issue_id: i64,
+) -> Result<bool, DbError> {
     let mut conn = db.get().await?;
     let resolved = conn
         .transaction(async |conn| {
-            let Some((order_id, kind)) = store::resolve_issue(conn, issue_id, &staff.email).await? else {
+            let Some((order_id, kind)) = store::resolve_issue(conn, issue_id, &staff.email).await?
+            else {
                 return Ok(false);
             };
             audit::record(

@@ -117,10 +117,8 @@ pub async fn refund(
     let mut conn = db.get().await?;
     match answer {
         Ok(refund) => {
-            conn.transaction(async |conn| {
-                apply(conn, &record, &refund, Some(staff), &order).await
-            })
-            .await?;
+            conn.transaction(async |conn| apply(conn, &record, &refund, Some(staff), &order).await)
+                .await?;
             Ok(Refunded::Sent)
         }
         Err(error) if error.is_outage() || error.status() == Some(409) => {
@@ -129,11 +127,20 @@ pub async fn refund(
         }
         Err(error) => {
             let message = match &error {
-                StripeError::Api { body, .. } => body.message.clone().unwrap_or_else(|| body.kind.clone()),
+                StripeError::Api { body, .. } => {
+                    body.message.clone().unwrap_or_else(|| body.kind.clone())
+                }
                 other => other.to_string(),
             };
             tracing::warn!(%error, refund.id = record.id, "Stripe refused a refund");
-            refunds::record_status(&mut conn, record.id, RefundStatus::Refused, None, Some(&message)).await?;
+            refunds::record_status(
+                &mut conn,
+                record.id,
+                RefundStatus::Refused,
+                None,
+                Some(&message),
+            )
+            .await?;
             Err(RefundError::Refused(message))
         }
     }
@@ -255,13 +262,25 @@ async fn restock(
     let reason = format!("Returned with a refund of order {}", order.display_number());
     for (product_id, quantity) in lines {
         if let Some(stock) = products::change_stock(conn, product_id, quantity).await? {
-            products::record_adjustment(conn, product_id, staff.staff_id, quantity, &reason, Some(stock)).await?;
+            products::record_adjustment(
+                conn,
+                product_id,
+                staff.staff_id,
+                quantity,
+                &reason,
+                Some(stock),
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
-async fn record_failure(conn: &mut AsyncPgConnection, order_id: i64, refund: &Refund) -> QueryResult<()> {
+async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    refund: &Refund,
+) -> QueryResult<()> {
     let details = json!({
         "refund": refund.id,
         "amount_minor": refund.amount,

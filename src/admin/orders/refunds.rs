@@ -67,7 +67,9 @@ pub async fn held(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<i6
     refunds::table
         .filter(refunds::order_id.eq(order_id))
         .filter(refunds::status.eq_any(statuses))
-        .select(diesel::dsl::sql::<BigInt>("COALESCE(sum(amount_minor), 0)::bigint"))
+        .select(diesel::dsl::sql::<BigInt>(
+            "COALESCE(sum(amount_minor), 0)::bigint",
+        ))
         .get_result(conn)
         .await
 }
@@ -102,7 +104,10 @@ pub async fn insert(
 ) -> QueryResult<i64> {
     let restock: Vec<RestockLine> = restock
         .iter()
-        .map(|&(order_item_id, quantity)| RestockLine { order_item_id, quantity })
+        .map(|&(order_item_id, quantity)| RestockLine {
+            order_item_id,
+            quantity,
+        })
         .collect();
     diesel::insert_into(refunds::table)
         .values((
@@ -137,11 +142,13 @@ pub async fn record_status(
     failure_reason: Option<&str>,
 ) -> QueryResult<Option<RefundStatus>> {
     if let Some(stripe_refund_id) = stripe_refund_id {
-        Statement::new("UPDATE refunds SET stripe_refund_id = $2 WHERE id = $1 AND stripe_refund_id IS NULL")
-            .bind::<BigInt, _>(id)
-            .bind::<Text, _>(stripe_refund_id)
-            .execute(conn)
-            .await?;
+        Statement::new(
+            "UPDATE refunds SET stripe_refund_id = $2 WHERE id = $1 AND stripe_refund_id IS NULL",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(stripe_refund_id)
+        .execute(conn)
+        .await?;
     }
     let moved: Option<Moved> = Statement::new(include_str!("sql/record_refund_status.sql"))
         .bind::<BigInt, _>(id)
@@ -156,11 +163,18 @@ pub async fn record_status(
 
 /// Marks the refund's items as returned; `false` if they were already.
 pub async fn mark_restocked(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
-    diesel::update(refunds::table.find(id).filter(refunds::restocked_at.is_null()))
-        .set(refunds::restocked_at.eq(diesel::dsl::sql::<Nullable<diesel::sql_types::Timestamptz>>("now()")))
-        .execute(conn)
-        .await
-        .map(|n| n > 0)
+    diesel::update(
+        refunds::table
+            .find(id)
+            .filter(refunds::restocked_at.is_null()),
+    )
+    .set(
+        refunds::restocked_at
+            .eq(diesel::dsl::sql::<Nullable<diesel::sql_types::Timestamptz>>("now()")),
+    )
+    .execute(conn)
+    .await
+    .map(|n| n > 0)
 }
 
 #[derive(QueryableByName)]
@@ -236,29 +250,47 @@ pub async fn lines(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, amount, reason, note, status, stripe_refund_id, failure_reason, staff_email, created_at, restock, restocked_at)| {
-            let restock = serde_json::from_value::<Vec<RestockLine>>(restock)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|line| {
-                    let name = names.iter().find(|(id, _)| *id == line.order_item_id)?.1.clone();
-                    Some((name, line.quantity))
-                })
-                .collect();
-            RefundLine {
+        .map(
+            |(
                 id,
-                amount: Money::new(amount, currency).unwrap_or_else(|_| Money::zero(currency)),
+                amount,
                 reason,
                 note,
-                status: RefundStatus::parse(&status).unwrap_or(RefundStatus::Requested),
+                status,
                 stripe_refund_id,
                 failure_reason,
                 staff_email,
                 created_at,
                 restock,
-                restocked: restocked_at.is_some(),
-            }
-        })
+                restocked_at,
+            )| {
+                let restock = serde_json::from_value::<Vec<RestockLine>>(restock)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|line| {
+                        let name = names
+                            .iter()
+                            .find(|(id, _)| *id == line.order_item_id)?
+                            .1
+                            .clone();
+                        Some((name, line.quantity))
+                    })
+                    .collect();
+                RefundLine {
+                    id,
+                    amount: Money::new(amount, currency).unwrap_or_else(|_| Money::zero(currency)),
+                    reason,
+                    note,
+                    status: RefundStatus::parse(&status).unwrap_or(RefundStatus::Requested),
+                    stripe_refund_id,
+                    failure_reason,
+                    staff_email,
+                    created_at,
+                    restock,
+                    restocked: restocked_at.is_some(),
+                }
+            },
+        )
         .collect())
 }
 

@@ -82,9 +82,9 @@ fn filtered(select: &str, filter: &OrderFilter) -> Filtered {
         };
     }
     match filter.fulfilment {
-        Some(Fulfilment::Unshipped) => query.sql(
-            " AND orders.status IN ('paid', 'partially_refunded') AND s.order_id IS NULL",
-        ),
+        Some(Fulfilment::Unshipped) => {
+            query.sql(" AND orders.status IN ('paid', 'partially_refunded') AND s.order_id IS NULL")
+        }
         Some(Fulfilment::Shipped) => query.sql(" AND s.order_id IS NOT NULL"),
         None => query,
     }
@@ -168,10 +168,7 @@ pub async fn find_by_number(
         .optional()
 }
 
-pub async fn items(
-    conn: &mut AsyncPgConnection,
-    order: &Order,
-) -> QueryResult<Vec<ItemLine>> {
+pub async fn items(conn: &mut AsyncPgConnection, order: &Order) -> QueryResult<Vec<ItemLine>> {
     let rows: Vec<(i64, i64, String, i64, i32, i32)> = order_items::table
         .filter(order_items::order_id.eq(order.id))
         .order_by(order_items::id)
@@ -188,14 +185,16 @@ pub async fn items(
     let currency = order.currency();
     Ok(rows
         .into_iter()
-        .map(|(id, product_id, product_name, unit, quantity, restocked)| ItemLine {
-            id,
-            product_id,
-            product_name,
-            unit_price: Money::new(unit, currency).unwrap_or_else(|_| Money::zero(currency)),
-            quantity,
-            restocked,
-        })
+        .map(
+            |(id, product_id, product_name, unit, quantity, restocked)| ItemLine {
+                id,
+                product_id,
+                product_name,
+                unit_price: Money::new(unit, currency).unwrap_or_else(|_| Money::zero(currency)),
+                quantity,
+                restocked,
+            },
+        )
         .collect())
 }
 
@@ -218,10 +217,17 @@ pub async fn events(
         .await
 }
 
-pub async fn shipment(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<Option<Shipment>> {
+pub async fn shipment(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+) -> QueryResult<Option<Shipment>> {
     let row: Option<(Option<String>, Option<String>, DateTime<Utc>)> = shipments::table
         .find(order_id)
-        .select((shipments::carrier, shipments::tracking_url, shipments::shipped_at))
+        .select((
+            shipments::carrier,
+            shipments::tracking_url,
+            shipments::shipped_at,
+        ))
         .first(conn)
         .await
         .optional()?;
@@ -244,7 +250,10 @@ pub async fn mark_shipped(
 ) -> QueryResult<bool> {
     let shippable = orders::table
         .find(order_id)
-        .filter(orders::status.eq_any([OrderStatus::Paid.as_str(), OrderStatus::PartiallyRefunded.as_str()]))
+        .filter(orders::status.eq_any([
+            OrderStatus::Paid.as_str(),
+            OrderStatus::PartiallyRefunded.as_str(),
+        ]))
         .select(orders::id)
         .for_update()
         .first::<i64>(conn)
@@ -351,7 +360,8 @@ pub async fn resolve_issue(
             .filter(order_issues::resolved_at.is_null()),
     )
     .set((
-        order_issues::resolved_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<Timestamptz>>("now()")),
+        order_issues::resolved_at
+            .eq(diesel::dsl::sql::<diesel::sql_types::Nullable<Timestamptz>>("now()")),
         order_issues::resolved_by.eq(staff_email),
     ))
     .returning((order_issues::order_id, order_issues::kind))

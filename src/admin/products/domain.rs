@@ -213,7 +213,10 @@ impl ProductInput {
         };
         let description = self.description.trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            errors.insert("description", format!("Descriptions have at most {MAX_DESCRIPTION_CHARS} characters."));
+            errors.insert(
+                "description",
+                format!("Descriptions have at most {MAX_DESCRIPTION_CHARS} characters."),
+            );
         }
         let price = match self.currency.parse::<Currency>() {
             Err(_) => {
@@ -255,12 +258,15 @@ fn parse_price(raw: &str, currency: Currency) -> Result<Money, String> {
         Ok(price) if price.minor() == 0 => Err("Prices start above zero.".into()),
         Ok(price) if price.minor() > MAX_PRICE_MINOR => Err(format!("Prices go up to {highest}.")),
         Ok(price) => Ok(price),
-        Err(MoneyError::TooPrecise { currency, exponent: 0 }) => {
-            Err(format!("{currency} prices are whole numbers, without decimals."))
-        }
-        Err(MoneyError::TooPrecise { currency, exponent }) => {
-            Err(format!("{currency} prices have at most {exponent} decimal places."))
-        }
+        Err(MoneyError::TooPrecise {
+            currency,
+            exponent: 0,
+        }) => Err(format!(
+            "{currency} prices are whole numbers, without decimals."
+        )),
+        Err(MoneyError::TooPrecise { currency, exponent }) => Err(format!(
+            "{currency} prices have at most {exponent} decimal places."
+        )),
         Err(MoneyError::Negative) => Err("Prices can't be negative.".into()),
         Err(MoneyError::Overflow) => Err(format!("Prices go up to {highest}.")),
         Err(_) if raw.trim().is_empty() => Err("Enter a price, like 24.00.".into()),
@@ -297,7 +303,9 @@ pub fn parse_change(raw: &str) -> Result<StockChange, String> {
     match digits.parse::<i64>() {
         Ok(0) => Err("Enter how many units to add (like 5) or remove (like -3).".into()),
         Ok(n) if n.abs() <= i64::from(MAX_STOCK) => Ok(StockChange { delta: n as i32 }),
-        Ok(_) => Err(format!("Change the stock by at most {MAX_STOCK} units at a time.")),
+        Ok(_) => Err(format!(
+            "Change the stock by at most {MAX_STOCK} units at a time."
+        )),
         Err(_) => Err("Enter a whole number of units, like 5 or -3.".into()),
     }
 }
@@ -352,7 +360,11 @@ pub fn slugify(name: &str) -> String {
             None => pending_hyphen = true,
         }
     }
-    if slug.is_empty() { "product".to_owned() } else { slug }
+    if slug.is_empty() {
+        "product".to_owned()
+    } else {
+        slug
+    }
 }
 
 /// A recorded change of stock.

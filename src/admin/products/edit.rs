@@ -51,7 +51,10 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ProductError {
 }
 
 fn actor(staff: &StaffSession) -> Actor<'_> {
-    Actor::Staff { id: staff.staff_id, email: &staff.email }
+    Actor::Staff {
+        id: staff.staff_id,
+        email: &staff.email,
+    }
 }
 
 fn subject(id: i64) -> String {
@@ -99,7 +102,15 @@ pub async fn create(
     let mut conn = db.get().await?;
     conn.transaction(async |conn| {
         let product = insert_with_slug(conn, &draft, stock, &image_path).await?;
-        audit::record(conn, actor(staff), "product.created", &subject(product.id), None, Some(product.snapshot())).await?;
+        audit::record(
+            conn,
+            actor(staff),
+            "product.created",
+            &subject(product.id),
+            None,
+            Some(product.snapshot()),
+        )
+        .await?;
         Ok(product)
     })
     .await
@@ -113,13 +124,19 @@ async fn insert_with_slug(
 ) -> Result<AdminProduct, ProductError> {
     if let Some(slug) = &draft.slug {
         return conn
-            .transaction(async |conn| store::insert(conn, draft, slug.as_str(), stock, image_path).await)
+            .transaction(async |conn| {
+                store::insert(conn, draft, slug.as_str(), stock, image_path).await
+            })
             .await
             .map_err(|error| slug_error(error, slug.as_str()));
     }
     let base = slugify(&draft.name);
     for n in 1..=50 {
-        let slug = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let slug = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
         // A savepoint each: a taken slug must not abort the transaction.
         let inserted = conn
             .transaction(async |conn| store::insert(conn, draft, &slug, stock, image_path).await)
@@ -129,12 +146,18 @@ async fn insert_with_slug(
             other => return Ok(other?),
         }
     }
-    Err(invalid("slug", "Many products have names like this one: please choose a slug."))
+    Err(invalid(
+        "slug",
+        "Many products have names like this one: please choose a slug.",
+    ))
 }
 
 fn slug_error(error: diesel::result::Error, slug: &str) -> ProductError {
     if store::is_slug_taken(&error) {
-        invalid("slug", format!("Another product already uses the slug \u{201c}{slug}\u{201d}."))
+        invalid(
+            "slug",
+            format!("Another product already uses the slug \u{201c}{slug}\u{201d}."),
+        )
     } else {
         error.into()
     }
@@ -158,15 +181,29 @@ pub async fn update(
     conn.transaction(async |conn| {
         let before = store::lock(conn, id).await?.ok_or(ProductError::NotFound)?;
         if before.archived_at.is_some() && draft.active {
-            return Err(invalid("active", "Restore the product from the archive before putting it on sale."));
+            return Err(invalid(
+                "active",
+                "Restore the product from the archive before putting it on sale.",
+            ));
         }
-        let slug = draft.slug.as_ref().map_or(before.slug.as_str(), |s| s.as_str());
+        let slug = draft
+            .slug
+            .as_ref()
+            .map_or(before.slug.as_str(), |s| s.as_str());
         let image_path = new_image.as_deref().unwrap_or(&before.image_path);
         let after = conn
             .transaction(async |conn| store::update(conn, id, &draft, slug, image_path).await)
             .await
             .map_err(|error| slug_error(error, slug))?;
-        audit::record(conn, actor(staff), "product.updated", &subject(id), Some(before.snapshot()), Some(after.snapshot())).await?;
+        audit::record(
+            conn,
+            actor(staff),
+            "product.updated",
+            &subject(id),
+            Some(before.snapshot()),
+            Some(after.snapshot()),
+        )
+        .await?;
         Ok(after)
     })
     .await
@@ -185,7 +222,9 @@ pub async fn change_stock(
     conn.transaction(async |conn| {
         let Some(stock) = store::change_stock(conn, id, delta).await? else {
             let product = store::find(conn, id).await?.ok_or(ProductError::NotFound)?;
-            return Err(ProductError::StockOutOfRange { stock: product.stock });
+            return Err(ProductError::StockOutOfRange {
+                stock: product.stock,
+            });
         };
         let before = stock - delta;
         store::record_adjustment(conn, id, staff.staff_id, delta, reason, Some(stock)).await?;
@@ -255,7 +294,15 @@ pub async fn delete(db: &DbPool, staff: &StaffSession, id: i64) -> Result<Remove
             return Ok(Removed::Archived);
         }
         store::delete(conn, id).await?;
-        audit::record(conn, actor(staff), "product.deleted", &subject(id), Some(product.snapshot()), None).await?;
+        audit::record(
+            conn,
+            actor(staff),
+            "product.deleted",
+            &subject(id),
+            Some(product.snapshot()),
+            None,
+        )
+        .await?;
         Ok(Removed::Deleted)
     })
     .await
@@ -279,8 +326,18 @@ async fn archive_locked(
         return Ok(());
     }
     store::archive(conn, product.id).await?;
-    let after = store::find(conn, product.id).await?.ok_or(ProductError::NotFound)?;
-    audit::record(conn, actor(staff), "product.archived", &subject(product.id), Some(product.snapshot()), Some(after.snapshot())).await?;
+    let after = store::find(conn, product.id)
+        .await?
+        .ok_or(ProductError::NotFound)?;
+    audit::record(
+        conn,
+        actor(staff),
+        "product.archived",
+        &subject(product.id),
+        Some(product.snapshot()),
+        Some(after.snapshot()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -294,7 +351,15 @@ pub async fn restore(db: &DbPool, staff: &StaffSession, id: i64) -> Result<(), P
         }
         store::restore(conn, id).await?;
         let after = store::find(conn, id).await?.ok_or(ProductError::NotFound)?;
-        audit::record(conn, actor(staff), "product.restored", &subject(id), Some(product.snapshot()), Some(after.snapshot())).await?;
+        audit::record(
+            conn,
+            actor(staff),
+            "product.restored",
+            &subject(id),
+            Some(product.snapshot()),
+            Some(after.snapshot()),
+        )
+        .await?;
         Ok(())
     })
     .await

@@ -196,7 +196,10 @@ pub async fn set_stock(
     stock: Option<i32>,
 ) -> QueryResult<()> {
     diesel::update(products::table.find(id))
-        .set((products::stock.eq(stock), products::updated_at.eq(diesel::dsl::now)))
+        .set((
+            products::stock.eq(stock),
+            products::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
         .await
         .map(drop)

@@ -37,12 +37,19 @@ async fn signing_in_gives_a_strict_admin_only_cookie_and_a_new_session_each_time
     assert_eq!(status, StatusCode::OK);
     assert_eq!(texts(&page, "h1"), ["Dashboard"]);
     // Signed in already, the sign-in page moves on.
-    assert_eq!(staff.get("/admin/login").await.headers()["location"], "/admin");
+    assert_eq!(
+        staff.get("/admin/login").await.headers()["location"],
+        "/admin"
+    );
     // Signing out ends the session everywhere.
     let response = staff.post("/admin/logout", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(staff.get("/admin").await.status(), StatusCode::SEE_OTHER);
-    let sessions: i64 = staff_sessions::table.count().get_result(&mut app.db().await).await.unwrap();
+    let sessions: i64 = staff_sessions::table
+        .count()
+        .get_result(&mut app.db().await)
+        .await
+        .unwrap();
     assert_eq!(sessions, 0);
     // Signing in again makes a new session id.
     let again = session_cookie(&staff.sign_in("alice@example.com", PASSWORD).await).unwrap();
@@ -55,7 +62,9 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_and_attempts_are_l
     create_staff(&app, "alice@example.com").await;
     let staff = Staff::new(&app);
     let wrong = staff.sign_in("alice@example.com", "not the password").await;
-    let unknown = staff.sign_in("nobody@example.com", "not the password").await;
+    let unknown = staff
+        .sign_in("nobody@example.com", "not the password")
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let message = |page: &str| texts(page, "#sign-in-error");
@@ -64,20 +73,35 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_and_attempts_are_l
     assert!(message(&wrong)[0].contains("don't match an account"));
     // Four more failures at the account, then even the right password waits.
     for _ in 0..4 {
-        assert_eq!(staff.sign_in("alice@example.com", "nope nope nope").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            staff
+                .sign_in("alice@example.com", "nope nope nope")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let limited = staff.sign_in("alice@example.com", PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
     assert!(message(&limited.text().await.unwrap())[0].contains("Too many failed sign-ins"));
     // Once the failures age out of the window, the account signs in.
     diesel::update(staff_login_attempts::table)
-        .set(staff_login_attempts::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(16)))
+        .set(
+            staff_login_attempts::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(16)),
+        )
         .execute(&mut app.db().await)
         .await
         .unwrap();
-    assert_eq!(staff.sign_in("alice@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        staff.sign_in("alice@example.com", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -93,15 +117,41 @@ async fn a_disabled_account_is_signed_out_and_idle_sessions_expire() {
         .unwrap();
     let response = staff.get("/admin/orders").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()["location"], "/admin/login?next=%2Fadmin%2Forders");
+    assert_eq!(
+        response.headers()["location"],
+        "/admin/login?next=%2Fadmin%2Forders"
+    );
     // Signed in again, then disabled from the command line.
-    assert_eq!(staff.sign_in("alice@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    accounts::disable(&mut app.db().await, "alice@example.com").await.unwrap();
-    assert_eq!(staff.get("/admin/orders").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(staff.sign_in("alice@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        staff.sign_in("alice@example.com", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    accounts::disable(&mut app.db().await, "alice@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        staff.get("/admin/orders").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        staff.sign_in("alice@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // A new password enables it again.
-    accounts::reset_password(&mut app.db().await, "alice@example.com", "Another-Long-Phrase-77".into()).await.unwrap();
-    assert_eq!(staff.sign_in("alice@example.com", "Another-Long-Phrase-77").await.status(), StatusCode::SEE_OTHER);
+    accounts::reset_password(
+        &mut app.db().await,
+        "alice@example.com",
+        "Another-Long-Phrase-77".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        staff
+            .sign_in("alice@example.com", "Another-Long-Phrase-77")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -110,7 +160,10 @@ async fn sign_in_returns_to_the_page_asked_for_on_this_site_only() {
     create_staff(&app, "alice@example.com").await;
     let staff = Staff::new(&app);
     let response = staff.get("/admin/orders?status=paid").await;
-    assert_eq!(response.headers()["location"], "/admin/login?next=%2Fadmin%2Forders%3Fstatus%3Dpaid");
+    assert_eq!(
+        response.headers()["location"],
+        "/admin/login?next=%2Fadmin%2Forders%3Fstatus%3Dpaid"
+    );
     for (next, expected) in [
         ("/admin/orders?status=paid", "/admin/orders?status=paid"),
         ("//evil.example/admin", "/admin"),
@@ -122,7 +175,12 @@ async fn sign_in_returns_to_the_page_asked_for_on_this_site_only() {
         let response = staff
             .client
             .post(staff.url("/admin/login"))
-            .form(&[("email", "alice@example.com"), ("password", PASSWORD), ("csrf_token", &token), ("next", next)])
+            .form(&[
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+                ("next", next),
+            ])
             .send()
             .await
             .unwrap();
@@ -136,10 +194,19 @@ async fn accounts_refuse_common_passwords_and_taken_emails() {
     let app = spawn_app().await;
     let mut conn = app.db().await;
     for weak in ["short", "password1234", "qwertyuiop123"] {
-        assert!(accounts::create(&mut conn, "bob@example.com", weak.into()).await.is_err(), "{weak}");
+        assert!(
+            accounts::create(&mut conn, "bob@example.com", weak.into())
+                .await
+                .is_err(),
+            "{weak}"
+        );
     }
-    accounts::create(&mut conn, "bob@example.com", PASSWORD.into()).await.unwrap();
-    let taken = accounts::create(&mut conn, "BOB@example.com", PASSWORD.into()).await.unwrap_err();
+    accounts::create(&mut conn, "bob@example.com", PASSWORD.into())
+        .await
+        .unwrap();
+    let taken = accounts::create(&mut conn, "BOB@example.com", PASSWORD.into())
+        .await
+        .unwrap_err();
     assert!(taken.to_string().contains("already exists"), "{taken}");
     let listed = accounts::list(&mut conn).await.unwrap();
     assert_eq!(listed.len(), 1);

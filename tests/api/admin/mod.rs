@@ -48,7 +48,12 @@ impl Staff {
         create_staff(app, email).await;
         let staff = Staff::new(app);
         let response = staff.sign_in(email, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text().await.unwrap()
+        );
         staff
     }
 
@@ -70,7 +75,12 @@ impl Staff {
         let token = form_value(&page, "csrf_token").expect("a sign-in form");
         self.client
             .post(self.url("/admin/login"))
-            .form(&[("email", email), ("password", password), ("csrf_token", &token), ("next", "")])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+                ("next", ""),
+            ])
             .send()
             .await
             .unwrap()
@@ -88,7 +98,12 @@ impl Staff {
         let token = self.csrf().await;
         let mut all = fields.to_vec();
         all.push(("csrf_token", &token));
-        self.client.post(self.url(path)).form(&all).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -100,7 +115,12 @@ pub async fn paid_order(app: &TestApp, slug: &str, quantity: &str) -> (i64, Stri
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let response = shopper.post_form("/checkout", &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
     let payment_url = response.headers()["location"].to_str().unwrap().to_owned();
     let paid = pay(&payment_url, CARD_OK).await;
     let success = paid.headers()["location"].to_str().unwrap().to_owned();

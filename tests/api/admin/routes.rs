@@ -19,17 +19,41 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/products/{id}", "/admin/products/1"),
     ("POST", "/products/{id}", "/admin/products/1"),
     ("POST", "/products/{id}/stock", "/admin/products/1/stock"),
-    ("POST", "/products/{id}/tracking", "/admin/products/1/tracking"),
-    ("POST", "/products/{id}/archive", "/admin/products/1/archive"),
-    ("POST", "/products/{id}/restore", "/admin/products/1/restore"),
+    (
+        "POST",
+        "/products/{id}/tracking",
+        "/admin/products/1/tracking",
+    ),
+    (
+        "POST",
+        "/products/{id}/archive",
+        "/admin/products/1/archive",
+    ),
+    (
+        "POST",
+        "/products/{id}/restore",
+        "/admin/products/1/restore",
+    ),
     ("POST", "/products/{id}/delete", "/admin/products/1/delete"),
     ("GET", "/orders", "/admin/orders?status=paid"),
     ("GET", "/orders/export.csv", "/admin/orders/export.csv"),
     ("GET", "/orders/{number}", "/admin/orders/K7M2-9QXD"),
-    ("POST", "/orders/{number}/refunds", "/admin/orders/K7M2-9QXD/refunds"),
-    ("POST", "/orders/{number}/shipment", "/admin/orders/K7M2-9QXD/shipment"),
+    (
+        "POST",
+        "/orders/{number}/refunds",
+        "/admin/orders/K7M2-9QXD/refunds",
+    ),
+    (
+        "POST",
+        "/orders/{number}/shipment",
+        "/admin/orders/K7M2-9QXD/shipment",
+    ),
     ("GET", "/attention", "/admin/attention"),
-    ("POST", "/attention/{id}/resolve", "/admin/attention/1/resolve"),
+    (
+        "POST",
+        "/attention/{id}/resolve",
+        "/admin/attention/1/resolve",
+    ),
     ("GET", "/audit", "/admin/audit"),
     ("POST", "/logout", "/admin/logout"),
 ];
@@ -39,7 +63,8 @@ const OPEN: &[(&str, &str)] = &[("GET", "/login"), ("POST", "/login")];
 
 /// The `/admin` scope's routes as `src/routes.rs` registers them.
 fn registered() -> Vec<(String, String)> {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs")).unwrap();
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs")).unwrap();
     let scope = source
         .split("web::scope(\"/admin\")")
         .nth(1)
@@ -50,7 +75,13 @@ fn registered() -> Vec<(String, String)> {
         .filter_map(|line| {
             let rest = line.trim().strip_prefix(".route(\"")?;
             let (path, rest) = rest.split_once('"')?;
-            let verb = if rest.contains("get()") { "GET" } else if rest.contains("post()") { "POST" } else { "OTHER" };
+            let verb = if rest.contains("get()") {
+                "GET"
+            } else if rest.contains("post()") {
+                "POST"
+            } else {
+                "OTHER"
+            };
             Some((verb.to_owned(), path.to_owned()))
         })
         .collect()
@@ -61,15 +92,27 @@ fn the_table_names_every_staff_route() {
     let mut listed: Vec<(String, String)> = ROUTES
         .iter()
         .map(|(verb, path, _)| (verb.to_string(), path.to_string()))
-        .chain(OPEN.iter().map(|(verb, path)| (verb.to_string(), path.to_string())))
+        .chain(
+            OPEN.iter()
+                .map(|(verb, path)| (verb.to_string(), path.to_string())),
+        )
         .collect();
     let mut registered = registered();
     listed.sort();
     registered.sort();
-    assert_eq!(listed, registered, "tests/api/admin/routes.rs must list every /admin route");
+    assert_eq!(
+        listed, registered,
+        "tests/api/admin/routes.rs must list every /admin route"
+    );
 }
 
-async fn send(client: &reqwest::Client, app: &TestApp, verb: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn send(
+    client: &reqwest::Client,
+    app: &TestApp,
+    verb: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let url = app.url(path);
     match verb {
         "GET" => client.get(url).send().await.unwrap(),
@@ -78,19 +121,38 @@ async fn send(client: &reqwest::Client, app: &TestApp, verb: &str, path: &str, f
 }
 
 fn assert_to_sign_in(response: &reqwest::Response, who: &str, verb: &str, path: &str) {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{who} {verb} {path}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{who} {verb} {path}"
+    );
     let location = response.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with("/admin/login"), "{who} {verb} {path} went to {location}");
-    assert_eq!(response.headers()["cache-control"], "no-store", "{verb} {path}");
+    assert!(
+        location.starts_with("/admin/login"),
+        "{who} {verb} {path} went to {location}"
+    );
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "{verb} {path}"
+    );
 }
 
 #[tokio::test]
 async fn every_staff_route_refuses_anonymous_clients_shoppers_and_forged_posts() {
     let app = spawn_app().await;
-    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     // A shopper with a session of their own (a cart, a CSRF token).
     let shopper = app.new_browser();
-    shopper.post_form("/cart/items", &[("product", "aurora-ceramic-mug"), ("quantity", "1")]).await;
+    shopper
+        .post_form(
+            "/cart/items",
+            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        )
+        .await;
     let shopper_token = shopper.csrf_token().await;
     let staff = Staff::signed_in(&app, "alice@example.com").await;
     let audit_before = audit_entries(&app).await;
@@ -98,23 +160,55 @@ async fn every_staff_route_refuses_anonymous_clients_shoppers_and_forged_posts()
     for (verb, _, path) in ROUTES {
         let response = send(&anonymous, &app, verb, path, &[]).await;
         assert_to_sign_in(&response, "anonymous", verb, path);
-        let response = send(&shopper.client, &app, verb, path, &[("csrf_token", &shopper_token)]).await;
+        let response = send(
+            &shopper.client,
+            &app,
+            verb,
+            path,
+            &[("csrf_token", &shopper_token)],
+        )
+        .await;
         assert_to_sign_in(&response, "shopper", verb, path);
         if *verb == "POST" {
             // Signed in, but the form's token is missing, wrong, or the shopper's.
-            for fields in [vec![], vec![("csrf_token", "forged")], vec![("csrf_token", shopper_token.as_str())]] {
+            for fields in [
+                vec![],
+                vec![("csrf_token", "forged")],
+                vec![("csrf_token", shopper_token.as_str())],
+            ] {
                 let response = send(&staff.client, &app, verb, path, &fields).await;
-                assert_eq!(response.status(), StatusCode::FORBIDDEN, "staff {verb} {path} {fields:?}");
+                assert_eq!(
+                    response.status(),
+                    StatusCode::FORBIDDEN,
+                    "staff {verb} {path} {fields:?}"
+                );
                 assert_eq!(response.headers()["cache-control"], "no-store");
             }
             // A multipart body without a token, like a forged product form.
-            let form = multipart::Form::new().text("name", "Forged").text("price", "1").text("currency", "USD");
-            let response = staff.client.post(app.url(path)).multipart(form).send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::FORBIDDEN, "staff multipart {path}");
+            let form = multipart::Form::new()
+                .text("name", "Forged")
+                .text("price", "1")
+                .text("currency", "USD");
+            let response = staff
+                .client
+                .post(app.url(path))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "staff multipart {path}"
+            );
         } else {
             let response = staff.get(path).await;
             assert_ne!(response.status(), StatusCode::SEE_OTHER, "staff GET {path}");
-            assert!(response.status().is_success() || response.status() == StatusCode::NOT_FOUND, "staff GET {path}: {}", response.status());
+            assert!(
+                response.status().is_success() || response.status() == StatusCode::NOT_FOUND,
+                "staff GET {path}: {}",
+                response.status()
+            );
             assert_eq!(response.headers()["cache-control"], "no-store");
         }
     }
@@ -123,14 +217,23 @@ async fn every_staff_route_refuses_anonymous_clients_shoppers_and_forged_posts()
     // The sign-in form itself needs its token too.
     let response = anonymous
         .post(app.url("/admin/login"))
-        .form(&[("email", "alice@example.com"), ("password", super::PASSWORD)])
+        .form(&[
+            ("email", "alice@example.com"),
+            ("password", super::PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // The shop's pages never set a staff cookie, nor the back office a shopper's.
     let response = staff.get("/admin/products").await;
-    assert!(response.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("storefront_session")));
+    assert!(
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("storefront_session"))
+    );
 }
 
 async fn audit_entries(app: &TestApp) -> i64 {

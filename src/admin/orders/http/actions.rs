@@ -53,7 +53,15 @@ pub async fn refund(
         page.restock = page
             .items
             .iter()
-            .map(|item| (item.id, form.rest.get(&format!("restock_{}", item.id)).cloned().unwrap_or_default()))
+            .map(|item| {
+                (
+                    item.id,
+                    form.rest
+                        .get(&format!("restock_{}", item.id))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         // The same key: sending the form again is the same refund.
         if form.refund_key.len() >= 16 {
@@ -64,27 +72,53 @@ pub async fn refund(
     let currency = page.order.currency();
     let amount = match Money::parse_decimal(&form.amount, currency) {
         Ok(amount) if amount.minor() > 0 => amount,
-        Ok(_) => return again(page, "Enter an amount above zero.".into(), StatusCode::BAD_REQUEST),
+        Ok(_) => {
+            return again(
+                page,
+                "Enter an amount above zero.".into(),
+                StatusCode::BAD_REQUEST,
+            );
+        }
         Err(MoneyError::TooPrecise { currency, exponent }) => {
             let message = format!("{currency} amounts have at most {exponent} decimal places.");
             return again(page, message, StatusCode::BAD_REQUEST);
         }
-        Err(_) => return again(page, "Enter the amount to refund, like 12.50.".into(), StatusCode::BAD_REQUEST),
+        Err(_) => {
+            return again(
+                page,
+                "Enter the amount to refund, like 12.50.".into(),
+                StatusCode::BAD_REQUEST,
+            );
+        }
     };
     let reason = match form.reason.as_str() {
         "" => None,
         code => match REFUND_REASONS.iter().find(|(known, _)| *known == code) {
             Some((known, _)) => Some(*known),
-            None => return again(page, "Choose a reason from the list.".into(), StatusCode::BAD_REQUEST),
+            None => {
+                return again(
+                    page,
+                    "Choose a reason from the list.".into(),
+                    StatusCode::BAD_REQUEST,
+                );
+            }
         },
     };
     let note = form.note.trim();
     if note.chars().count() > 500 {
-        return again(page, "Notes have at most 500 characters.".into(), StatusCode::BAD_REQUEST);
+        return again(
+            page,
+            "Notes have at most 500 characters.".into(),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let mut restock = Vec::new();
     for item in &page.items {
-        let raw = form.rest.get(&format!("restock_{}", item.id)).map(|v| v.trim()).unwrap_or("");
+        let raw = form
+            .rest
+            .get(&format!("restock_{}", item.id))
+            .map(|v| v.trim())
+            .unwrap_or("");
         match raw {
             "" | "0" => {}
             raw => match raw.parse::<i32>() {
@@ -101,7 +135,11 @@ pub async fn refund(
         }
     }
     if !(16..=64).contains(&form.refund_key.len()) {
-        return again(page, "This form is incomplete: please reload the page.".into(), StatusCode::BAD_REQUEST);
+        return again(
+            page,
+            "This form is incomplete: please reload the page.".into(),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let request = RefundRequest {
         amount,
@@ -179,8 +217,17 @@ pub async fn ship(
     if page.shipment.is_some() {
         return see_other(format!("{order_path}?notice=shipped"));
     }
-    if !fulfilment::ship(&state.db, &staff, &page.order, carrier.as_deref(), tracking_url.as_deref()).await? {
-        page.ship_error = Some("Only paid orders that are not fully refunded can be shipped.".into());
+    if !fulfilment::ship(
+        &state.db,
+        &staff,
+        &page.order,
+        carrier.as_deref(),
+        tracking_url.as_deref(),
+    )
+    .await?
+    {
+        page.ship_error =
+            Some("Only paid orders that are not fully refunded can be shipped.".into());
         return rerender(page, StatusCode::CONFLICT);
     }
     see_other(format!("{order_path}?notice=shipped"))
@@ -190,7 +237,9 @@ pub async fn ship(
 pub fn issue_label(issue: &IssueRow) -> &'static str {
     match issue.kind() {
         Some(IssueKind::AmountMismatch) => "Paid a different amount or currency than the order's",
-        Some(IssueKind::PaidAfterClose) => "Paid after the order had closed (its stock was released)",
+        Some(IssueKind::PaidAfterClose) => {
+            "Paid after the order had closed (its stock was released)"
+        }
         Some(IssueKind::RefundFailed) => "A refund failed at Stripe",
         None => "Unknown issue",
     }

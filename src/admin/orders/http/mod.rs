@@ -68,13 +68,16 @@ impl ListQuery {
         };
         let status = match self.status.as_str() {
             "" => None,
-            raw => Some(OrderStatus::parse(raw).map_err(|_| "Choose a status from the list.".to_owned())?),
+            raw => Some(
+                OrderStatus::parse(raw).map_err(|_| "Choose a status from the list.".to_owned())?,
+            ),
         };
         let filter = OrderFilter {
             status,
             from: date(&self.from, "from")?,
             to: date(&self.to, "to")?,
-            search: Some(self.q.trim().chars().take(100).collect::<String>()).filter(|q| !q.is_empty()),
+            search: Some(self.q.trim().chars().take(100).collect::<String>())
+                .filter(|q| !q.is_empty()),
             fulfilment: Fulfilment::parse(&self.fulfilment),
         };
         if let (Some(from), Some(to)) = (filter.from, filter.to)
@@ -149,7 +152,9 @@ pub async fn index(
                 newer: None,
                 older: None,
             };
-            return Ok(page.customize().with_status(actix_web::http::StatusCode::BAD_REQUEST));
+            return Ok(page
+                .customize()
+                .with_status(actix_web::http::StatusCode::BAD_REQUEST));
         }
     };
     let page = match (query.after, query.before) {
@@ -174,10 +179,18 @@ pub async fn index(
         Page::Before(_) => more,
     };
     let older = has_older
-        .then(|| orders.last().map(|o| query.link("/admin/orders", Some(("after", o.id.to_string())))))
+        .then(|| {
+            orders
+                .last()
+                .map(|o| query.link("/admin/orders", Some(("after", o.id.to_string()))))
+        })
         .flatten();
     let newer = has_newer
-        .then(|| orders.first().map(|o| query.link("/admin/orders", Some(("before", o.id.to_string())))))
+        .then(|| {
+            orders
+                .first()
+                .map(|o| query.link("/admin/orders", Some(("before", o.id.to_string()))))
+        })
         .flatten();
     Ok(OrderListPage {
         layout,
@@ -201,7 +214,10 @@ pub async fn export_csv(
     let name = format!("orders-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
         .streaming(export::csv(state.db.clone(), filter)))
 }
 
@@ -257,7 +273,10 @@ impl OrderPage {
 
     fn can_ship(&self) -> bool {
         self.shipment.is_none()
-            && matches!(self.order.status, OrderStatus::Paid | OrderStatus::PartiallyRefunded)
+            && matches!(
+                self.order.status,
+                OrderStatus::Paid | OrderStatus::PartiallyRefunded
+            )
     }
 
     /// Loads the order's page, with empty forms.
@@ -313,7 +332,12 @@ impl OrderPage {
 
 /// Everything that happened to the order, oldest first.
 fn timeline(
-    events: &[(String, String, chrono::DateTime<chrono::Utc>, Option<String>)],
+    events: &[(
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<String>,
+    )],
     refunds: &[RefundLine],
     issues: &[IssueRow],
 ) -> Vec<TimelineEntry> {
@@ -326,7 +350,8 @@ fn timeline(
                 "paid" => "Paid".to_owned(),
                 "refunded" => "Refund reported by Stripe".to_owned(),
                 "shipped" => "Shipped".to_owned(),
-                other => status_label(&OrderStatus::parse(other).unwrap_or(OrderStatus::Pending)).to_owned(),
+                other => status_label(&OrderStatus::parse(other).unwrap_or(OrderStatus::Pending))
+                    .to_owned(),
             },
             by: source_label(source, staff.as_deref()),
         })
@@ -334,8 +359,15 @@ fn timeline(
     for refund in refunds {
         entries.push(TimelineEntry {
             at: refund.created_at,
-            what: format!("Refund of {} ({})", refund.amount, refund.status.label().to_lowercase()),
-            by: refund.staff_email.clone().unwrap_or_else(|| "Stripe's dashboard".to_owned()),
+            what: format!(
+                "Refund of {} ({})",
+                refund.amount,
+                refund.status.label().to_lowercase()
+            ),
+            by: refund
+                .staff_email
+                .clone()
+                .unwrap_or_else(|| "Stripe's dashboard".to_owned()),
         });
     }
     for issue in issues {

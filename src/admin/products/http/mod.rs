@@ -50,7 +50,10 @@ pub struct ProductListPage {
 
 impl ProductListPage {
     fn tab_link(&self, filter: &ProductFilter) -> String {
-        link("/admin/products", &[("q", &self.q), ("status", filter.as_str())])
+        link(
+            "/admin/products",
+            &[("q", &self.q), ("status", filter.as_str())],
+        )
     }
 }
 
@@ -81,7 +84,11 @@ pub async fn index(
     let page_link = |key: &str, id: i64| {
         link(
             "/admin/products",
-            &[("q", &q), ("status", filter.as_str()), (key, &id.to_string())],
+            &[
+                ("q", &q),
+                ("status", filter.as_str()),
+                (key, &id.to_string()),
+            ],
         )
     };
     // Going back, there is a later page; going on, an earlier one.
@@ -227,9 +234,14 @@ async fn form_again(
 ) -> FormResponse<ProductPage> {
     let (errors, status) = match error {
         ProductError::Invalid(errors) => {
-            let status = if errors.get("image").map(String::as_str) == Some(&ImageError::TooLarge.to_string()) {
+            let status = if errors.get("image").map(String::as_str)
+                == Some(&ImageError::TooLarge.to_string())
+            {
                 StatusCode::PAYLOAD_TOO_LARGE
-            } else if errors.get("slug").is_some_and(|m| m.starts_with("Another product")) {
+            } else if errors
+                .get("slug")
+                .is_some_and(|m| m.starts_with("Another product"))
+            {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::BAD_REQUEST
@@ -238,7 +250,9 @@ async fn form_again(
         }
         ProductError::NotFound => return Err(product_not_found()),
         ProductError::StockOutOfRange { .. } => {
-            return Err(AppError::Unexpected(anyhow::anyhow!("a product form changed stock")));
+            return Err(AppError::Unexpected(anyhow::anyhow!(
+                "a product form changed stock"
+            )));
         }
         ProductError::Database(error) => return Err(error.into()),
         ProductError::Unexpected(error) => return Err(error.into()),
@@ -261,8 +275,19 @@ pub async fn create(
         let error = ProductError::Invalid(FieldErrors::from([("image", error.to_string())]));
         return form_again(&state, &staff, &req, None, upload.input, error).await;
     }
-    match edit::create(&state.db, &staff, &upload.input, upload.image, &state.upload_dir).await {
-        Ok(product) => see_other(format!("/admin/products/{}?notice=product-created", product.id)),
+    match edit::create(
+        &state.db,
+        &staff,
+        &upload.input,
+        upload.image,
+        &state.upload_dir,
+    )
+    .await
+    {
+        Ok(product) => see_other(format!(
+            "/admin/products/{}?notice=product-created",
+            product.id
+        )),
         Err(error) => form_again(&state, &staff, &req, None, upload.input, error).await,
     }
 }
@@ -278,11 +303,27 @@ pub async fn update(
     let upload = form::read(&req, multipart).await?;
     let product = existing(&state, *id).await?;
     let result = match upload.image_error {
-        Some(error) => Err(ProductError::Invalid(FieldErrors::from([("image", error.to_string())]))),
-        None => edit::update(&state.db, &staff, *id, &upload.input, upload.image, &state.upload_dir).await,
+        Some(error) => Err(ProductError::Invalid(FieldErrors::from([(
+            "image",
+            error.to_string(),
+        )]))),
+        None => {
+            edit::update(
+                &state.db,
+                &staff,
+                *id,
+                &upload.input,
+                upload.image,
+                &state.upload_dir,
+            )
+            .await
+        }
     };
     match result {
-        Ok(product) => see_other(format!("/admin/products/{}?notice=product-saved", product.id)),
+        Ok(product) => see_other(format!(
+            "/admin/products/{}?notice=product-saved",
+            product.id
+        )),
         Err(error) => {
             let mut input = upload.input;
             // The stock is not part of this form.
@@ -326,26 +367,60 @@ pub async fn change_stock(
     CsrfForm(form): CsrfForm<StockForm>,
 ) -> FormResponse<ProductPage> {
     let product = existing(&state, *id).await?;
-    let checked = parse_change(&form.change).and_then(|c| parse_reason(&form.reason).map(|r| (c, r)));
+    let checked =
+        parse_change(&form.change).and_then(|c| parse_reason(&form.reason).map(|r| (c, r)));
     let (change, reason) = match checked {
         Ok(checked) => checked,
         Err(message) => {
-            return stock_again(&state, &staff, &req, product, &form, message, StatusCode::BAD_REQUEST).await;
+            return stock_again(
+                &state,
+                &staff,
+                &req,
+                product,
+                &form,
+                message,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     match edit::change_stock(&state.db, &staff, *id, change.delta, &reason).await {
         Ok(_) => see_other(format!("/admin/products/{}?notice=stock-adjusted", *id)),
         Err(ProductError::StockOutOfRange { stock: None }) => {
             let message = "This product's stock is unlimited: track its stock first.".to_owned();
-            stock_again(&state, &staff, &req, product, &form, message, StatusCode::CONFLICT).await
+            stock_again(
+                &state,
+                &staff,
+                &req,
+                product,
+                &form,
+                message,
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(ProductError::StockOutOfRange { stock: Some(stock) }) => {
             let message = if change.delta < 0 {
-                format!("Only {stock} left (units in pending orders are already taken off): you can remove at most {stock}.")
+                format!(
+                    "Only {stock} left (units in pending orders are already taken off): you can remove at most {stock}."
+                )
             } else {
-                format!("Stock goes up to {}: you can add at most {}.", super::domain::MAX_STOCK, super::domain::MAX_STOCK - stock)
+                format!(
+                    "Stock goes up to {}: you can add at most {}.",
+                    super::domain::MAX_STOCK,
+                    super::domain::MAX_STOCK - stock
+                )
             };
-            stock_again(&state, &staff, &req, product, &form, message, StatusCode::CONFLICT).await
+            stock_again(
+                &state,
+                &staff,
+                &req,
+                product,
+                &form,
+                message,
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(ProductError::NotFound) => Err(product_not_found()),
         Err(ProductError::Database(error)) => Err(error.into()),
@@ -387,7 +462,16 @@ pub async fn set_tracking(
             }
         }
         Err(message) => {
-            stock_again(&state, &staff, &req, product, &form.stock, message, StatusCode::BAD_REQUEST).await
+            stock_again(
+                &state,
+                &staff,
+                &req,
+                product,
+                &form.stock,
+                message,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
         }
     }
 }
