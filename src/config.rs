@@ -72,6 +72,9 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_proxy_headers: bool,
+    /// Where `/metrics` is served: a listener of its own, apart from the
+    /// shop's (the metrics tell sales volumes).
+    pub metrics_bind: SocketAddr,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -214,6 +217,10 @@ impl Settings {
             "false" | "0" => Ok(false),
             _ => Err("expected true or false".to_owned()),
         })?;
+        let metrics_bind: SocketAddr = parse(&lookup, "METRICS_BIND", "127.0.0.1:9464", |v| {
+            v.parse()
+                .map_err(|_| "expected an address like 127.0.0.1:9464".to_owned())
+        })?;
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -233,6 +240,7 @@ impl Settings {
             rate_limit_per_minute,
             rate_limit_burst,
             trust_proxy_headers,
+            metrics_bind,
         })
     }
 
@@ -316,6 +324,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         for (var, value) in [
             ("BIND", "localhost"),
+            ("METRICS_BIND", "9464"),
             ("APP_BASE_URL", "shop.example.com"),
             ("APP_BASE_URL", "https://shop.example.com/path"),
             ("DATABASE_URL", "mysql://x"),

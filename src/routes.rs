@@ -13,10 +13,9 @@ use crate::{cart, catalog, checkout, ops, orders, webhooks};
 /// The routes, registered on the app of each HTTP worker.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg
-        // Operations.
+        // Operations (the metrics have a listener of their own: `metrics`).
         .route("/healthz", get().to(ops::http::healthz))
         .route("/readyz", get().to(ops::http::readyz))
-        .route("/metrics", get().to(ops::http::metrics))
         // The catalog.
         .route("/", get().to(catalog::http::index))
         .route("/products/{slug}", get().to(catalog::http::show))
@@ -77,4 +76,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .default_service(web::to(|| async {
             Err::<String, _>(AppError::page_not_found())
         }));
+}
+
+/// The metrics listener's one route (`METRICS_BIND`, apart from the shop's
+/// port: the metrics tell sales volumes).
+pub fn metrics(cfg: &mut ServiceConfig) {
+    cfg.route("/metrics", get().to(ops::http::metrics));
 }

@@ -25,6 +25,7 @@ use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
+use crate::ops::http::NodePools;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
 use crate::web::AppError;
@@ -145,6 +146,9 @@ pub struct Application {
     server: Server,
     /// The in-process Stripe simulator, in test mode.
     simulator: Option<stripe_sim::Simulator>,
+    /// `/metrics`, on METRICS_BIND.
+    metrics_server: Server,
+    metrics_port: u16,
     reconciler: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
@@ -170,6 +174,20 @@ impl Application {
             .collect();
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
+        let metrics_listener = TcpListener::bind(settings.metrics_bind)
+            .with_context(|| format!("binding METRICS_BIND {}", settings.metrics_bind))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
+        let node_pools = web::Data::new(NodePools(pools));
+        // Stopped with the shop's server (run_until_stopped), not by signals.
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(node_pools.clone())
+                .configure(routes::metrics)
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(metrics_listener)?
+        .run();
         let port = listener.local_addr()?.port();
         let base_url = match &settings.app_base_url {
             Some(url) => url.clone(),
@@ -203,7 +221,6 @@ impl Application {
             let state = web::Data::new(AppState {
                 db: pool.clone(),
                 cart: CartWrites::new(pool),
-                pools: pools.clone(),
                 catalog: catalog.clone(),
                 stripe: stripe.clone(),
             });
@@ -244,6 +261,8 @@ impl Application {
         .run();
         Ok(Application {
             port,
+            metrics_server,
+            metrics_port,
             base_url,
             server,
             simulator,
@@ -255,6 +274,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// The origin shoppers use, e.g. `http://127.0.0.1:8080`.
@@ -275,7 +299,11 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or a stop through `handle`), then drains
     /// in-flight requests and stops the background tasks and the simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.handle();
+        let metrics_server = tokio::spawn(self.metrics_server);
         let result = self.server.await;
+        metrics.stop(true).await;
+        let _ = metrics_server.await;
         self.reconciler.abort();
         self.purge.abort();
         self.catalog_listener.abort();

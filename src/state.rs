@@ -18,8 +18,6 @@ pub struct AppState {
     pub db: DbPool,
     /// This worker's cart changes, batched on its pool.
     pub cart: CartWrites,
-    /// All the node's pools, for the metrics.
-    pub pools: Arc<[DbPool]>,
     /// The active products, in memory.
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator).

@@ -143,6 +143,16 @@ impl CartSummary {
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
+
+    /// Stripe's largest charge, when the subtotal is above it: the cart
+    /// cannot be paid in one payment.
+    pub fn above_maximum_charge(&self) -> Option<Money> {
+        let subtotal = self.subtotal?;
+        let currency = subtotal.currency();
+        (subtotal.minor() > currency.maximum_charge())
+            .then(|| Money::new(currency.maximum_charge(), currency).ok())
+            .flatten()
+    }
 }
 
 #[cfg(test)]

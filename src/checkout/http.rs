@@ -40,10 +40,10 @@ fn checkout_failure(error: CheckoutError) -> Result<(String, StatusCode), AppErr
         CheckoutError::Order(CreateOrderError::BelowMinimum(minimum)) => refused(format!(
             "Orders start at {minimum}: please add a little more."
         )),
-        CheckoutError::Order(CreateOrderError::Money(MoneyError::Overflow)) => refused(
-            "That order's total is more than one payment can take. Please lower the quantities."
-                .into(),
-        ),
+        CheckoutError::Order(CreateOrderError::AboveMaximum(maximum)) => refused(format!(
+            "One payment can be at most {maximum}: please lower the quantities, or split \
+             your order."
+        )),
         CheckoutError::Order(CreateOrderError::Money(MoneyError::CurrencyMismatch(..))) => {
             refused(MIXED_CURRENCIES.into())
         }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::domain::{IssueKind, Order, OrderItem, OrderLine, OrderStatus, Source};
 use crate::db::Statement;
-use crate::db::schema::{cart_items, order_events, order_issues, order_items, orders, products};
+use crate::db::schema::{order_events, order_issues, order_items, orders, products};
 use crate::ids::{OrderNumber, OrderToken};
 use crate::money::{Currency, Money, MoneyError};
 
@@ -26,6 +26,9 @@ pub enum CreateOrderError {
     /// Less than Stripe will charge.
     #[error("below the minimum charge of {0}")]
     BelowMinimum(Money),
+    /// More than Stripe will charge in one payment.
+    #[error("above the maximum charge of {0}")]
+    AboveMaximum(Money),
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -163,6 +166,16 @@ pub async fn create_pending(
     }
 }
 
+/// A total past what `Money` can hold is past Stripe's maximum too.
+fn above_maximum(error: MoneyError, currency: Currency) -> CreateOrderError {
+    match error {
+        MoneyError::Overflow => CreateOrderError::AboveMaximum(
+            Money::new(currency.maximum_charge(), currency).unwrap_or(Money::zero(currency)),
+        ),
+        other => other.into(),
+    }
+}
+
 fn is_number_taken(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(
         diesel::result::DatabaseErrorKind::UniqueViolation, info)
@@ -208,18 +221,27 @@ async fn create(
                 });
             };
             let currency: Currency = row.currency.parse()?;
-            let line_total = Money::new(row.price_minor, currency)?.checked_mul(line.quantity)?;
+            let line_total = Money::new(row.price_minor, currency)?
+                .checked_mul(line.quantity)
+                .map_err(|error| above_maximum(error, currency))?;
             total = Some(match total {
-                Some(sum) => sum.checked_add(line_total)?,
+                Some(sum) => sum
+                    .checked_add(line_total)
+                    .map_err(|error| above_maximum(error, currency))?,
                 None => line_total,
             });
             reserved.push((line, row));
         }
         let total = total.ok_or(CreateOrderError::Empty)?;
-        let minimum = Money::new(total.currency().minimum_charge(), total.currency())?;
+        // Returning an error rolls the reservations back: nothing is held.
+        let currency = total.currency();
+        let minimum = Money::new(currency.minimum_charge(), currency)?;
         if total.minor() < minimum.minor() {
-            // Rolls the reservations back.
             return Err(CreateOrderError::BelowMinimum(minimum));
+        }
+        let maximum = Money::new(currency.maximum_charge(), currency)?;
+        if total.minor() > maximum.minor() {
+            return Err(CreateOrderError::AboveMaximum(maximum));
         }
         let items: Vec<OrderItem> = reserved
             .iter()
@@ -339,21 +361,41 @@ pub async fn mark_paid(
             return Ok(false);
         };
         if let Some(cart_id) = cart_id {
-            let ordered = order_items::table
-                .filter(order_items::order_id.eq(order_id))
-                .select(order_items::product_id);
-            diesel::delete(
-                cart_items::table
-                    .filter(cart_items::cart_id.eq(cart_id))
-                    .filter(cart_items::product_id.eq_any(ordered)),
-            )
-            .execute(conn)
-            .await?;
+            take_paid_from_cart(conn, cart_id, order_id).await?;
         }
         record_event(conn, order_id, OrderStatus::Paid.as_str(), source).await?;
         Ok(true)
     })
     .await
+}
+
+/// Takes what the order paid for out of its cart: a line the shopper raised
+/// after checking out (in another tab) keeps the units not paid for; a line
+/// with nothing left goes.
+async fn take_paid_from_cart(
+    conn: &mut AsyncPgConnection,
+    cart_id: Uuid,
+    order_id: i64,
+) -> QueryResult<()> {
+    Statement::new(
+        "DELETE FROM cart_items c USING order_items o \
+         WHERE c.cart_id = $1 AND o.order_id = $2 AND c.product_id = o.product_id \
+           AND c.quantity <= o.quantity",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(order_id)
+    .execute(conn)
+    .await?;
+    Statement::new(
+        "UPDATE cart_items c SET quantity = c.quantity - o.quantity, updated_at = now() \
+         FROM order_items o \
+         WHERE c.cart_id = $1 AND o.order_id = $2 AND c.product_id = o.product_id",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// pending → expired, cancelled or failed, at most once, returning the

@@ -149,6 +149,60 @@ async fn oversized_and_malformed_bodies_are_rejected_without_changes() {
 }
 
 #[tokio::test]
+async fn form_routes_take_only_urlencoded_bodies() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let line = app.cart_item_ids().await[0].clone();
+    let token = app.csrf_token().await;
+    let body = format!("csrf_token={token}&product=aurora-ceramic-mug&quantity=3");
+    let before = app.cart_rows().await;
+    let routes = [
+        "/cart/items".to_owned(),
+        format!("/cart/items/{line}"),
+        format!("/cart/items/{line}/delete"),
+        "/checkout".to_owned(),
+        "/checkout/express".to_owned(),
+    ];
+    for route in &routes {
+        for content_type in [
+            Some("application/json"),
+            Some("text/xml"),
+            Some("text/plain"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let mut request = app.client.post(app.url(route)).body(body.clone());
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{route} as {content_type:?}"
+            );
+            let page = response.text().await.unwrap();
+            assert!(page.contains("as a browser sends it"), "{page}");
+        }
+    }
+    assert_eq!(app.cart_rows().await, before, "nothing changed");
+    assert!(app.orders().await.is_empty(), "no checkout started");
+    // A charset parameter is still a form.
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn many_posts_without_reading_a_page_keep_only_the_latest_flashes() {
     let app = spawn_app().await;
 

@@ -397,6 +397,59 @@ async fn an_order_below_stripe_s_minimum_charge_is_explained_and_reserves_nothin
 }
 
 #[tokio::test]
+async fn an_order_above_stripe_s_maximum_charge_is_explained_and_reserves_nothing() {
+    let app = spawn_app().await;
+    // $1,500,000.00: one is more than Stripe takes in one payment.
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE products SET price_minor = 150000000 WHERE slug = 'aurora-ceramic-mug'",
+        )
+        .await
+        .unwrap();
+    let stock = app.stock("aurora-ceramic-mug").await;
+    let limit = "One payment can be at most $999,999.99";
+
+    let response = app
+        .post_form(
+            "/checkout/express",
+            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(limit), "{page}");
+
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let cart = app.get("/cart").await.text().await.unwrap();
+    assert!(
+        cart.contains(limit),
+        "the cart says so before checkout: {cart}"
+    );
+    let response = app.post_form("/checkout", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(limit), "{page}");
+
+    assert!(app.orders().await.is_empty(), "no order was created");
+    assert_eq!(
+        app.stock("aurora-ceramic-mug").await,
+        stock,
+        "nothing reserved"
+    );
+    // Priced within the limit, the same cart checks out.
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE products SET price_minor = 9999999 WHERE slug = 'aurora-ceramic-mug'",
+        )
+        .await
+        .unwrap();
+    app.checkout().await;
+    assert_eq!(app.orders().await[0].total, 9_999_999);
+}
+
+#[tokio::test]
 async fn a_browser_whose_stripe_customer_is_gone_still_checks_out() {
     // The app's own simulator forgets everything when the app restarts; the
     // browser still remembers the customer that paid its last order.

@@ -75,6 +75,8 @@ pub const STRIPE_KEY: &str = "sk_test_storefront_tests";
 
 pub struct TestApp {
     pub address: String,
+    /// Where its metrics listener is.
+    metrics_address: String,
     pub client: reqwest::Client,
     pub db_url: Secret,
     /// The simulator this app talks to, started by the test like an outside
@@ -165,14 +167,15 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
         None => test_database().await,
     };
     let settings = test_settings(&db_url, vars);
-    let (address, server) = start(&settings, &db_url).await;
+    let started = start(&settings, &db_url).await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
         .build()
         .unwrap();
     TestApp {
-        address,
+        address: started.address,
+        metrics_address: started.metrics_address,
         client,
         db_url,
         sim: None,
@@ -180,7 +183,7 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
         webhook_secret: Secret::new(""),
         csrf_token: Default::default(),
         settings,
-        server,
+        server: started.server,
     }
 }
 
@@ -197,20 +200,32 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             "SESSION_KEY" => Some("test-session-key-".repeat(5)),
             // Every test client is 127.0.0.1; the rate-limit test turns limits on.
             "RATE_LIMIT_PER_MINUTE" => Some("0".into()),
+            // Every test app gets a free port for its metrics.
+            "METRICS_BIND" => Some("127.0.0.1:0".into()),
             _ => None,
         }
     })
     .expect("test settings")
 }
 
-async fn start(settings: &Settings, db_url: &Secret) -> (String, actix_web::dev::ServerHandle) {
+/// A running app: its address, its metrics listener's, and its handle.
+struct Started {
+    address: String,
+    metrics_address: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+async fn start(settings: &Settings, db_url: &Secret) -> Started {
     let app = Application::build(settings, db_url, session_key(settings).unwrap())
         .await
         .expect("building the app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
+    let started = Started {
+        address: format!("http://127.0.0.1:{}", app.port()),
+        metrics_address: format!("http://127.0.0.1:{}", app.metrics_port()),
+        server: app.handle(),
+    };
     tokio::spawn(app.run_until_stopped());
-    (address, handle)
+    started
 }
 
 impl TestApp {
@@ -218,13 +233,19 @@ impl TestApp {
     /// session key, as a deploy or crash-restart would.
     pub async fn restart(&mut self) {
         self.server.stop(true).await;
-        let (address, server) = start(&self.settings, &self.db_url).await;
-        self.address = address;
-        self.server = server;
+        let started = start(&self.settings, &self.db_url).await;
+        self.address = started.address;
+        self.metrics_address = started.metrics_address;
+        self.server = started.server;
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// `/metrics` on the app's metrics listener (METRICS_BIND).
+    pub fn metrics_url(&self) -> String {
+        format!("{}/metrics", self.metrics_address)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

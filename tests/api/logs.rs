@@ -44,6 +44,7 @@ async fn secrets_never_reach_the_logs() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BIND", format!("127.0.0.1:{port}"))
+        .env("METRICS_BIND", "127.0.0.1:0")
         .env("DATABASE_URL", db_url.expose())
         .env("SESSION_KEY", &session_key)
         .env("STRIPE_SECRET_KEY", &stripe_key)
