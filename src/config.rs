@@ -72,6 +72,9 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_proxy_headers: bool,
+    /// Most checkouts waiting for payment one client address may hold (each
+    /// holds its stock until paid or expired); 0 for no cap.
+    pub pending_checkouts_per_client: u32,
     /// Where `/metrics` is served: a listener of its own, apart from the
     /// shop's (the metrics tell sales volumes).
     pub metrics_bind: SocketAddr,
@@ -217,6 +220,10 @@ impl Settings {
             "false" | "0" => Ok(false),
             _ => Err("expected true or false".to_owned()),
         })?;
+        let pending_checkouts_per_client = parse(&lookup, "CHECKOUTS_PER_CLIENT", "10", |v| {
+            v.parse::<u32>()
+                .map_err(|_| "expected a whole number (0 turns the cap off)".to_owned())
+        })?;
         let metrics_bind: SocketAddr = parse(&lookup, "METRICS_BIND", "127.0.0.1:9464", |v| {
             v.parse()
                 .map_err(|_| "expected an address like 127.0.0.1:9464".to_owned())
@@ -240,6 +247,7 @@ impl Settings {
             rate_limit_per_minute,
             rate_limit_burst,
             trust_proxy_headers,
+            pending_checkouts_per_client,
             metrics_bind,
         })
     }
@@ -337,6 +345,7 @@ mod tests {
             ("CHECKOUT_SESSION_MINUTES", "10"),
             ("RECONCILE_INTERVAL_MS", "0"),
             ("CART_RETENTION_DAYS", "0"),
+            ("CHECKOUTS_PER_CLIENT", "-1"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

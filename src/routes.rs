@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/checkout/cancel", get().to(checkout::http::cancel))
         // The shopper's orders.
         .route("/orders", get().to(orders::http::index))
+        .route("/orders/forget-card", post().to(orders::http::forget_card))
         .route("/orders/{token}", get().to(orders::http::show))
         // Stripe's events, with a body limit of their own.
         .service(

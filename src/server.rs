@@ -29,6 +29,7 @@ use crate::ops::http::NodePools;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
 use crate::web::AppError;
+use crate::web::caching;
 use crate::web::rate_limit::{self, RateLimiter};
 use crate::{purge, routes, seed, telemetry};
 
@@ -213,6 +214,7 @@ impl Application {
         ));
         let purge = tokio::spawn(purge::run(jobs.db.clone(), settings.cart_retention));
         let https = settings.secure_cookies();
+        let pending_checkouts_per_client = settings.pending_checkouts_per_client;
         let checkout_origin = stripe.checkout_origin();
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
@@ -223,6 +225,7 @@ impl Application {
                 cart: CartWrites::new(pool),
                 catalog: catalog.clone(),
                 stripe: stripe.clone(),
+                pending_checkouts_per_client,
             });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -246,6 +249,7 @@ impl Application {
                 }))
                 .wrap(session)
                 .wrap(from_fn(rate_limit::limit_writes))
+                .wrap(from_fn(caching::default_cache_control))
                 .wrap(security_headers(&checkout_origin, https))
                 .wrap(from_fn(telemetry::request_id))
                 .configure(routes::configure)

@@ -22,6 +22,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator).
     pub stripe: Arc<StripeGateway>,
+    /// Most checkouts waiting for payment one client address may hold.
+    pub pending_checkouts_per_client: u32,
 }
 
 impl AppState {

@@ -56,6 +56,12 @@ impl CartLine {
     pub fn purchasable(&self) -> bool {
         self.product.active && !self.product.sold_out()
     }
+
+    /// How many are left, when that is fewer than the line holds (but some).
+    pub fn fewer_left(&self) -> Option<u32> {
+        let left = u32::try_from(self.product.stock?).unwrap_or(0);
+        (left > 0 && left < self.quantity).then_some(left)
+    }
 }
 
 /// A cart line with its computed total.

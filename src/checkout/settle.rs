@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::ids::OrderToken;
 use crate::ledger::{held_refunds, store as ledger};
 use crate::metrics;
-use crate::orders::domain::{Order, OrderStatus, Source};
+use crate::orders::domain::{IssueKind, Order, OrderStatus, Source};
 use crate::orders::store;
 use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
 
@@ -47,8 +47,10 @@ pub async fn apply_session(
                     .as_deref()
                     == Some(order.currency().code());
             if !amount_matches {
-                // Never ship for a different amount than we asked for: leave it for a person.
+                // Never ship for a different amount than we asked for: leave
+                // it for a person, with what Stripe reported.
                 tracing::error!(order.id = order.id, session.id = %session.id, "paid amount differs from the order total");
+                needs_a_person(conn, &order, IssueKind::AmountMismatch, session).await?;
                 Applied::Unchanged
             } else if mark_paid(conn, &order, session, source).await? {
                 tracing::info!(order.id = order.id, %source, "order paid");
@@ -58,6 +60,7 @@ pub async fn apply_session(
                 if order.status.is_closed_unpaid() {
                     // Its stock is released and may be sold: a person refunds or ships.
                     tracing::error!(order.id = order.id, session.id = %session.id, status = order.status.as_str(), "a closed order was paid");
+                    needs_a_person(conn, &order, IssueKind::PaidAfterClose, session).await?;
                 }
                 Applied::Unchanged
             }
@@ -75,6 +78,29 @@ pub async fn apply_session(
     };
     let order = store::find_by_session(conn, &session.id).await?;
     Ok((order, applied))
+}
+
+/// Records that the order needs a person, with Stripe's figures; counted
+/// once however often the event is delivered.
+async fn needs_a_person(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    kind: IssueKind,
+    session: &CheckoutSession,
+) -> anyhow::Result<()> {
+    let details = serde_json::json!({
+        "order_total_minor": order.total().minor(),
+        "order_currency": order.currency().code(),
+        "stripe_amount_total": session.amount_total,
+        "stripe_currency": session.currency,
+        "checkout_session": session.id,
+        "payment_intent": session.payment_intent_id(),
+        "order_status": order.status.as_str(),
+    });
+    if store::record_issue(conn, order.id, kind, &details).await? {
+        metrics::get().order_issue(kind.as_str());
+    }
+    Ok(())
 }
 
 /// Fulfils the order and, in the same transaction, records its payment in

@@ -39,6 +39,21 @@ pub async fn find_payment(
         .optional()
 }
 
+/// The Stripe customer whose account a paid order's payment is in.
+pub async fn customer_of_order(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+) -> QueryResult<Option<String>> {
+    payments::table
+        .inner_join(accounts::table)
+        .filter(payments::order_id.eq(order_id))
+        .select(accounts::stripe_customer_id)
+        .first::<Option<String>>(conn)
+        .await
+        .optional()
+        .map(Option::flatten)
+}
+
 /// The account of the Stripe customer that paid a checkout, created on its
 /// first payment; `None` for a payment with no customer. The email is only
 /// kept to show (the first one the customer paid with): Stripe's page lets

@@ -29,6 +29,12 @@ pub enum CreateOrderError {
     /// More than Stripe will charge in one payment.
     #[error("above the maximum charge of {0}")]
     AboveMaximum(Money),
+    /// The browser started another checkout at the same moment.
+    #[error("another checkout of this browser is starting")]
+    CheckoutInProgress,
+    /// The client address already holds this many pending checkouts.
+    #[error("{0} checkouts are already waiting for payment from this address")]
+    TooManyPending(u32),
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -57,6 +63,36 @@ pub async fn find_by_session(
         .first(conn)
         .await
         .optional()
+}
+
+/// The browser's checkouts waiting for payment.
+pub async fn pending_for_browser(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::browser_id.eq(browser_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .order_by(orders::id)
+        .select(Order::as_select())
+        .load(conn)
+        .await
+}
+
+/// Whether Stripe may be asked about this pending order now: at most once
+/// every few seconds per order, across nodes, however often its return
+/// page is loaded. Notes the time when it may.
+pub async fn may_ask_stripe(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE orders SET stripe_checked_at = now() \
+         WHERE id = $1 AND status = $2 \
+           AND (stripe_checked_at IS NULL OR stripe_checked_at < now() - interval '3 seconds')",
+    )
+    .bind::<BigInt, _>(order_id)
+    .bind::<Text, _>(OrderStatus::Pending.as_str())
+    .execute(conn)
+    .await
+    .map(|updated| updated > 0)
 }
 
 /// The newest orders placed from this browser.
@@ -141,15 +177,12 @@ struct Created {
 /// however many checkouts race for the last units.
 pub async fn create_pending(
     conn: &mut AsyncPgConnection,
-    browser_id: Uuid,
-    cart_id: Option<Uuid>,
-    lines: &[OrderLine],
-    livemode: bool,
+    order: &NewOrder<'_>,
 ) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
-    if lines.is_empty() {
+    if order.lines.is_empty() {
         return Err(CreateOrderError::Empty);
     }
-    let mut lines = lines.to_vec();
+    let mut lines = order.lines.to_vec();
     // A fixed lock order keeps concurrent checkouts of overlapping carts from deadlocking.
     lines.sort_by_key(|l| l.product_id);
     // A random public number may be taken: draw another (one in a trillion
@@ -157,13 +190,66 @@ pub async fn create_pending(
     let mut draws = 0;
     loop {
         let number = OrderNumber::generate();
-        match create(conn, browser_id, cart_id, &lines, livemode, &number).await {
+        match create(conn, order, &lines, &number).await {
             Err(CreateOrderError::Database(error)) if is_number_taken(&error) && draws < 3 => {
                 draws += 1;
             }
             result => return result,
         }
     }
+}
+
+/// A checkout to create: what to buy, for whom, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    pub browser_id: Uuid,
+    /// The cart it comes from (emptied of what is paid), or none for Buy now.
+    pub cart_id: Option<Uuid>,
+    pub lines: &'a [OrderLine],
+    pub livemode: bool,
+    pub save_card: bool,
+    /// The client address (`rate_limit`'s key), if known.
+    pub client_key: Option<&'a str>,
+    /// Most pending checkouts one client address may hold; 0 for no cap.
+    pub pending_per_client: u32,
+}
+
+/// A browser has at most one live checkout, and a client address at most
+/// `pending_per_client`: checked under locks on both (taken in this order
+/// by every checkout), so that concurrent checkouts cannot both pass.
+async fn hold_checkout_slot(
+    conn: &mut AsyncPgConnection,
+    order: &NewOrder<'_>,
+) -> Result<(), CreateOrderError> {
+    if let Some(client) = order.client_key.filter(|_| order.pending_per_client > 0) {
+        Statement::new("SELECT pg_advisory_xact_lock(hashtextextended('client ' || $1, 0))")
+            .bind::<Text, _>(client)
+            .execute(conn)
+            .await?;
+        let pending: i64 = orders::table
+            .filter(orders::client_key.eq(client))
+            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+            .count()
+            .get_result(conn)
+            .await?;
+        if pending >= i64::from(order.pending_per_client) {
+            return Err(CreateOrderError::TooManyPending(order.pending_per_client));
+        }
+    }
+    Statement::new("SELECT pg_advisory_xact_lock(hashtextextended('browser ' || $1::text, 0))")
+        .bind::<SqlUuid, _>(order.browser_id)
+        .execute(conn)
+        .await?;
+    let live: i64 = orders::table
+        .filter(orders::browser_id.eq(order.browser_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .count()
+        .get_result(conn)
+        .await?;
+    if live > 0 {
+        return Err(CreateOrderError::CheckoutInProgress);
+    }
+    Ok(())
 }
 
 /// A total past what `Money` can hold is past Stripe's maximum too.
@@ -185,13 +271,19 @@ fn is_number_taken(error: &diesel::result::Error) -> bool {
 /// `create_pending` with one order number.
 async fn create(
     conn: &mut AsyncPgConnection,
-    browser_id: Uuid,
-    cart_id: Option<Uuid>,
+    order: &NewOrder<'_>,
     lines: &[OrderLine],
-    livemode: bool,
     number: &OrderNumber,
 ) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
+    let NewOrder {
+        browser_id,
+        cart_id,
+        livemode,
+        save_card,
+        ..
+    } = *order;
     conn.transaction(async |conn| {
+        hold_checkout_slot(conn, order).await?;
         let mut reserved = Vec::with_capacity(lines.len());
         let mut total: Option<Money> = None;
         for line in lines {
@@ -275,6 +367,8 @@ async fn create(
             .bind::<Text, _>(Source::Checkout.to_string())
             .bind::<Text, _>(number.as_str())
             .bind::<Bool, _>(livemode)
+            .bind::<Nullable<Text>, _>(order.client_key)
+            .bind::<Bool, _>(save_card)
             .get_result(conn)
             .await?;
         let order = Order {
@@ -294,6 +388,7 @@ async fn create(
             created_at: created.created_at,
             number: number.to_string(),
             livemode,
+            save_card,
         };
         Ok((order, items))
     })

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    assert_answer_mentions, assert_redirect_to, cart_item_ids, count, spawn_app, texts,
+    Browser, assert_answer_mentions, assert_redirect_to, cart_item_ids, count, spawn_app, texts,
 };
 
 #[tokio::test]
@@ -28,6 +28,38 @@ async fn concurrent_adds_to_one_cart_never_exceed_the_stock() {
     assert_eq!(rows[1].2, 3, "one line of 3");
     let (_, page) = app.get_page("/cart").await;
     assert_eq!(texts(&page, ".cart-count"), ["4"]);
+}
+
+#[tokio::test]
+async fn two_tabs_adding_at_once_before_the_cart_exists_fill_one_cart() {
+    let app = spawn_app().await;
+    for attempt in 0..8 {
+        // One browser, one page seen, no cart yet; then two tabs add at once.
+        let browser = Browser::at(&app.address);
+        let token = browser.csrf_token().await;
+        let add = |product: &'static str| {
+            let form = [
+                ("csrf_token", token.clone()),
+                ("product", product.to_owned()),
+                ("quantity", "1".to_owned()),
+            ];
+            browser
+                .client
+                .post(app.url("/cart/items"))
+                .form(&form)
+                .send()
+        };
+        let (mug, journal) = tokio::join!(add("aurora-ceramic-mug"), add("field-notes-journal"));
+        assert_eq!(mug.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(journal.unwrap().status(), StatusCode::SEE_OTHER);
+        let cart = browser.page("/cart").await;
+        for name in ["Aurora Ceramic Mug", "Field Notes Journal"] {
+            assert!(
+                cart.contains(name),
+                "attempt {attempt}: {name} is in the cart"
+            );
+        }
+    }
 }
 
 #[tokio::test]

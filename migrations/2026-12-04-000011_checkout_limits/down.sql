@@ -1,0 +1,1 @@
+ALTER TABLE orders DROP COLUMN stripe_checked_at, DROP COLUMN save_card, DROP COLUMN client_key;
