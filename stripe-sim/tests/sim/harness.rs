@@ -74,6 +74,16 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// The ids of a list's objects, in order.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The line items and URLs of a typical one-item session.
 pub fn session_params() -> Vec<(&'static str, String)> {
     vec![

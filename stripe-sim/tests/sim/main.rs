@@ -7,4 +7,5 @@ mod hosted;
 mod idempotency;
 mod receiver;
 mod schema;
+mod sessions;
 mod webhooks;

@@ -1,0 +1,73 @@
+//! Events and the webhook endpoints they are delivered to.
+
+use serde_json::{Map, Value, json};
+
+use super::API_VERSION;
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub created: i64,
+    pub kind: String,
+    pub object: Value,
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub pending_webhooks: i64,
+}
+
+impl Event {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.created,
+            "data": { "object": self.object },
+            "livemode": false,
+            "pending_webhooks": self.pending_webhooks,
+            "request": { "id": self.request_id, "idempotency_key": self.idempotency_key },
+            "type": self.kind,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub created: i64,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub secret: String,
+    pub description: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub api_version: Option<String>,
+}
+
+impl WebhookEndpoint {
+    pub fn matches(&self, event_type: &str) -> bool {
+        self.enabled_events
+            .iter()
+            .any(|e| e == "*" || e == event_type)
+    }
+
+    /// Stripe reveals the secret only in the response that creates the endpoint.
+    pub fn to_json(&self, with_secret: bool) -> Value {
+        let mut value = json!({
+            "id": self.id,
+            "object": "webhook_endpoint",
+            "api_version": self.api_version,
+            "application": null,
+            "created": self.created,
+            "description": self.description,
+            "enabled_events": self.enabled_events,
+            "livemode": false,
+            "metadata": self.metadata,
+            "status": "enabled",
+            "url": self.url,
+        });
+        if with_secret {
+            value["secret"] = json!(self.secret);
+        }
+        value
+    }
+}
