@@ -98,11 +98,17 @@ pub async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpR
     let shared = shared.into_inner();
     let now = shared.with_state(|st| {
         st.clock_advance = st.clock_advance.saturating_add(advance.seconds);
-        // Expire at once rather than at the next tick, so tests need not wait.
-        st.expire_due();
+        // Expire and sweep at once rather than at the next tick, so tests need not wait.
+        st.tick();
         st.now()
     });
     HttpResponse::Ok().json(json!({ "now": now }))
+}
+
+/// How many objects of each kind the simulator holds (see `Config::max_objects`).
+pub async fn stats(shared: web::Data<Shared>) -> HttpResponse {
+    let counts = shared.lock().counts();
+    HttpResponse::Ok().json(counts)
 }
 
 pub async fn deliveries(shared: web::Data<Shared>) -> HttpResponse {

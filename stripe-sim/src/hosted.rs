@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::model::{Session, SessionStatus};
 use crate::money;
 use crate::payments::{self, CardEntry, PayOutcome};
-use crate::state::{Shared, State, find};
+use crate::state::{Shared, State};
 
 struct ItemView {
     name: String,
@@ -155,7 +155,7 @@ fn error_page(err: &ApiError, req: &HttpRequest) -> HttpResponse {
 }
 
 fn session(shared: &Shared, id: &str) -> Option<Session> {
-    find(&shared.lock().sessions, id).cloned()
+    shared.lock().sessions.get(id).cloned()
 }
 
 pub async fn show(
@@ -219,7 +219,10 @@ pub async fn authenticate(
             .finish();
     };
     // If authentication fails, the form comes back with what the customer entered.
-    let prefill = find(&shared.lock().payment_methods, &pm_id)
+    let prefill = shared
+        .lock()
+        .payment_methods
+        .get(&pm_id)
         .map(|pm| PayForm {
             email: pm.email.clone().unwrap_or_default(),
             name: pm.name.clone().unwrap_or_default(),
@@ -246,7 +249,9 @@ pub async fn authenticate(
 }
 
 fn still_open(st: &State, id: &str) -> bool {
-    find(&st.sessions, id).is_some_and(|s| s.status == SessionStatus::Open)
+    st.sessions
+        .get(id)
+        .is_some_and(|s| s.status == SessionStatus::Open)
 }
 
 /// Turns a payment outcome into the redirect, the 3D Secure page or the re-rendered form.
@@ -271,7 +276,11 @@ fn finish(
                 .pending_authentication
                 .as_deref()
                 .and_then(|pm| {
-                    find(&shared.lock().payment_methods, pm).map(|pm| pm.card.test_card.last4())
+                    shared
+                        .lock()
+                        .payment_methods
+                        .get(pm)
+                        .map(|pm| pm.card.test_card.last4())
                 })
                 .unwrap_or_default()
                 .to_owned();

@@ -18,6 +18,7 @@ mod money;
 mod payments;
 mod server;
 mod state;
+mod store;
 mod webhooks;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -29,7 +30,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::state::{Shared, State};
+use crate::state::{Limits, Shared, State};
 
 /// How to run the simulator.
 #[derive(Debug, Clone)]
@@ -43,6 +44,17 @@ pub struct Config {
     pub webhook_retry_base: Duration,
     /// Delivery attempts per event and endpoint, the first included.
     pub webhook_max_attempts: u32,
+    /// The memory bound: most objects of each kind kept (Checkout Sessions,
+    /// PaymentIntents, payment methods, customers, events, idempotency keys,
+    /// and delivery log entries). Once a second the oldest final objects
+    /// beyond it are dropped: expired or paid sessions, settled intents (with
+    /// their charges and refunds), unsaved cards, customers (with their saved
+    /// cards), events, finished idempotency keys. Open sessions and payments
+    /// still settling are never dropped.
+    pub max_objects: usize,
+    /// Final objects and events older than this are dropped (Stripe keeps
+    /// events 30 days), whatever their number.
+    pub retention: Duration,
 }
 
 impl Default for Config {
@@ -52,6 +64,8 @@ impl Default for Config {
             public_url: None,
             webhook_retry_base: Duration::from_secs(1),
             webhook_max_attempts: 8,
+            max_objects: 10_000,
+            retention: Duration::from_secs(30 * 24 * 60 * 60),
         }
     }
 }
@@ -84,7 +98,13 @@ impl Simulator {
             .context("cannot build the webhook HTTP client")?;
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared::new(
-            State::new(public_url),
+            State::new(
+                public_url,
+                Limits {
+                    max_objects: config.max_objects,
+                    retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
+                },
+            ),
             http,
             stopped,
             config.webhook_retry_base,
@@ -110,7 +130,7 @@ impl Simulator {
             let mut interval = tokio::time::interval(Duration::from_secs(1));
             loop {
                 interval.tick().await;
-                ticker.with_state(State::expire_due);
+                ticker.with_state(State::tick);
             }
         });
 

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::model::{Card, Charge, Customer, PaymentIntent, PaymentMethod, Refund, SessionStatus};
 use crate::money;
-use crate::state::{State, find};
+use crate::state::State;
 
 /// The message Checkout shows when the customer fails 3D Secure.
 const AUTHENTICATION_FAILED: &str = "We are unable to authenticate your payment method. Please choose a different payment \
@@ -41,6 +41,7 @@ pub struct NewIntent {
     pub payment_method: Option<String>,
     pub setup_future_usage: Option<&'static str>,
     pub receipt_email: Option<String>,
+    pub checkout_session: Option<String>,
 }
 
 pub fn create_intent(st: &mut State, new: NewIntent) -> String {
@@ -66,9 +67,10 @@ pub fn create_intent(st: &mut State, new: NewIntent) -> String {
         next_action: None,
         setup_future_usage: new.setup_future_usage,
         receipt_email: new.receipt_email,
+        checkout_session: new.checkout_session,
     };
     st.emit("payment_intent.created", intent.to_json());
-    st.payment_intents.push(intent);
+    st.payment_intents.insert(intent);
     id
 }
 
@@ -115,9 +117,11 @@ pub fn pay_session(
         email: Some(entry.email.clone()),
         name: entry.name.clone(),
         set_up_for: None,
+        payment_intent: None,
     };
-    st.payment_methods.push(payment_method);
+    st.payment_methods.insert(payment_method);
     let intent_id = session_intent(st, session_id, &pm_id)?;
+    st.payment_method_mut(&pm_id)?.payment_intent = Some(intent_id.clone());
     match entry.test_card.on_session {
         OnSession::Succeed => finish_session(st, session_id, &pm_id).map(PayOutcome::Paid),
         OnSession::Decline(decline) => {
@@ -200,9 +204,11 @@ fn session_intent(st: &mut State, session_id: &str, pm_id: &str) -> Result<Strin
         payment_method: Some(pm_id.to_owned()),
         setup_future_usage: session.setup_future_usage,
         receipt_email: None,
+        checkout_session: Some(session_id.to_owned()),
     };
     let id = create_intent(st, new);
     st.session_mut(session_id)?.payment_intent = Some(id.clone());
+    st.sessions.reindex(session_id);
     Ok(id)
 }
 
@@ -228,6 +234,7 @@ fn finish_session(st: &mut State, session_id: &str, pm_id: &str) -> Result<Strin
         pm.customer = Some(customer.clone());
         pm.set_up_for = Some(usage);
         let json = pm.to_json();
+        st.payment_methods.reindex(pm_id);
         st.emit("payment_method.attached", json);
     }
     st.payment_intent_mut(&intent_id)?.customer = customer.clone();
@@ -242,6 +249,7 @@ fn finish_session(st: &mut State, session_id: &str, pm_id: &str) -> Result<Strin
         .success_url
         .replace("{CHECKOUT_SESSION_ID}", &session.id);
     let json = session.to_json();
+    st.sessions.reindex(session_id);
     st.emit("checkout.session.completed", json);
     Ok(redirect)
 }
@@ -275,9 +283,15 @@ fn intent_and_method(
     st: &State,
     intent_id: &str,
 ) -> Result<(PaymentIntent, PaymentMethod), ApiError> {
-    let intent = find(&st.payment_intents, intent_id).ok_or_else(ApiError::internal)?;
+    let intent = st
+        .payment_intents
+        .get(intent_id)
+        .ok_or_else(ApiError::internal)?;
     let pm_id = intent.payment_method.as_deref().unwrap_or_default();
-    let pm = find(&st.payment_methods, pm_id).ok_or_else(ApiError::internal)?;
+    let pm = st
+        .payment_methods
+        .get(pm_id)
+        .ok_or_else(ApiError::internal)?;
     Ok((intent.clone(), pm.clone()))
 }
 
@@ -286,7 +300,7 @@ fn succeed(st: &mut State, intent_id: &str) -> Result<(), ApiError> {
     let charge = new_charge(st, &intent, &pm, None);
     let charge_id = charge.id.clone();
     let charge_json = st.charge_json(&charge);
-    st.charges.push(charge);
+    st.charges.insert(charge);
     st.emit("charge.succeeded", charge_json);
     let intent = st.payment_intent_mut(intent_id)?;
     intent.status = "succeeded";
@@ -306,7 +320,7 @@ fn decline_intent(st: &mut State, intent_id: &str, decline: Decline) -> Result<A
     let charge = new_charge(st, &intent, &pm, Some(decline));
     let charge_id = charge.id.clone();
     let charge_json = st.charge_json(&charge);
-    st.charges.push(charge);
+    st.charges.insert(charge);
     let mut error = ApiError::card(decline.code, decline.message)
         .with_decline_code(decline.decline_code)
         .with_extra("charge", json!(charge_id));
@@ -380,8 +394,8 @@ pub fn refund(
         metadata,
     };
     let refund_json = refund.to_json();
-    st.refunds.push(refund);
-    let charge = find(&st.charges, charge_id).ok_or_else(ApiError::internal)?;
+    st.refunds.insert(refund);
+    let charge = st.charges.get(charge_id).ok_or_else(ApiError::internal)?;
     let charge_json = st.charge_json(charge);
     st.emit("charge.refunded", charge_json);
     st.emit("refund.created", refund_json.clone());

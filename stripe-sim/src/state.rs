@@ -1,21 +1,24 @@
 //! The simulator's whole world, behind one mutex: objects, events, idempotency
-//! records, fault knobs, the clock and the webhook delivery log.
+//! records, fault knobs, the clock and the webhook delivery log, and the sweep
+//! that bounds how much of it is kept.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::ids;
 use crate::model::{
-    Charge, Customer, Event, HasId, PaymentIntent, PaymentMethod, Refund, Session, SessionStatus,
+    Charge, Customer, Event, PaymentIntent, PaymentMethod, Refund, Session, SessionStatus,
     WebhookEndpoint,
 };
+use crate::store::{Record, Table};
 use crate::webhooks::{self, Delivery, Outgoing, Target};
 
 /// How long Stripe keeps idempotency keys.
@@ -65,33 +68,67 @@ pub struct DeliveryRecord {
     pub signature_timestamp: Option<i64>,
 }
 
-/// What identifies a request for idempotency: a key reused with anything else is an error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fingerprint {
-    pub method: String,
-    pub path: String,
-    pub params: Value,
+/// What identifies a request for idempotency (a key reused with anything else
+/// is an error): a SHA-256 of its method, path and parameter tree, so a kept
+/// key costs 32 bytes rather than a copy of the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub fn new(method: &str, path: &str, params: &Value) -> Self {
+        let mut hash = Sha256::new();
+        // NUL cannot occur in a method or path, so the parts cannot run together.
+        for part in [method.as_bytes(), b"\0", path.as_bytes(), b"\0"] {
+            hash.update(part);
+        }
+        hash.update(params.to_string().as_bytes());
+        Self(hash.finalize().into())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum Idempotent {
     InFlight {
         fingerprint: Fingerprint,
-        created: i64,
     },
     Done {
         fingerprint: Fingerprint,
-        created: i64,
         status: u16,
-        body: Vec<u8>,
+        body: Box<[u8]>,
         request_id: String,
     },
 }
 
-impl Idempotent {
+/// An idempotency key's record, under the id `"{api key} {Idempotency-Key}"`
+/// (API keys have no spaces): keys are scoped per API key.
+#[derive(Debug)]
+pub struct IdempotencyRecord {
+    pub id: String,
+    pub created: i64,
+    pub entry: Idempotent,
+}
+
+impl Record for IdempotencyRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
     fn created(&self) -> i64 {
-        match self {
-            Idempotent::InFlight { created, .. } | Idempotent::Done { created, .. } => *created,
+        self.created
+    }
+}
+
+/// How much the simulator keeps; see [`crate::Config::max_objects`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_objects: usize,
+    pub retention_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_objects: usize::MAX,
+            retention_secs: i64::MAX,
         }
     }
 }
@@ -103,16 +140,9 @@ pub struct RequestRef {
     pub idempotency_key: Option<String>,
 }
 
-pub fn find<'a, T: HasId>(items: &'a [T], id: &str) -> Option<&'a T> {
-    items.iter().find(|item| item.id() == id)
-}
-
 /// Internal references are consistent by construction; a dangling one is Stripe's 500.
-fn must<'a, T: HasId>(items: &'a mut [T], id: &str) -> Result<&'a mut T, ApiError> {
-    items
-        .iter_mut()
-        .find(|item| item.id() == id)
-        .ok_or_else(ApiError::internal)
+fn must<'a, T: Record>(table: &'a mut Table<T>, id: &str) -> Result<&'a mut T, ApiError> {
+    table.get_mut(id).ok_or_else(ApiError::internal)
 }
 
 fn system_now() -> i64 {
@@ -125,24 +155,23 @@ fn system_now() -> i64 {
 pub struct State {
     /// Base of the hosted page URLs handed out in `url`.
     pub public_url: String,
-    pub sessions: Vec<Session>,
-    pub payment_intents: Vec<PaymentIntent>,
-    pub charges: Vec<Charge>,
-    pub customers: Vec<Customer>,
-    pub payment_methods: Vec<PaymentMethod>,
-    pub refunds: Vec<Refund>,
-    pub events: Vec<Event>,
-    pub endpoints: Vec<WebhookEndpoint>,
-    /// Keyed by (API key, Idempotency-Key): keys are scoped per API key.
-    pub idempotency: HashMap<(String, String), Idempotent>,
-    /// When `prune_idempotency` next sweeps, in simulated seconds.
-    next_idempotency_prune: i64,
+    pub limits: Limits,
+    pub sessions: Table<Session>,
+    pub payment_intents: Table<PaymentIntent>,
+    pub charges: Table<Charge>,
+    pub customers: Table<Customer>,
+    pub payment_methods: Table<PaymentMethod>,
+    pub refunds: Table<Refund>,
+    pub events: Table<Event>,
+    pub endpoints: Table<WebhookEndpoint>,
+    pub idempotency: Table<IdempotencyRecord>,
     pub faults: Faults,
     /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
     pub fault_counter: u64,
     /// Seconds added by `POST /_sim/advance_clock`.
     pub clock_advance: i64,
-    pub deliveries: Vec<DeliveryRecord>,
+    /// The newest `max_objects` delivery attempts.
+    pub deliveries: VecDeque<DeliveryRecord>,
     pub request: Option<RequestRef>,
     /// Deliveries emitted under the lock, started once it is released.
     outbox: Vec<Delivery>,
@@ -152,9 +181,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(public_url: String) -> Self {
+    pub fn new(public_url: String, limits: Limits) -> Self {
         Self {
             public_url,
+            limits,
             ..Self::default()
         }
     }
@@ -196,25 +226,22 @@ impl State {
         })
     }
 
-    /// The request saved under this key, unless Stripe would have forgotten it.
-    pub fn idempotent(&self, scope: &(String, String)) -> Option<&Idempotent> {
+    /// The request saved under this key, unless Stripe would have forgotten
+    /// it (the sweep drops such keys once a second; this hides them meanwhile).
+    pub fn idempotent(&self, scope: &str) -> Option<&Idempotent> {
         let cutoff = self.now() - IDEMPOTENCY_TTL_SECS;
         self.idempotency
             .get(scope)
-            .filter(|entry| entry.created() > cutoff)
+            .filter(|record| record.created > cutoff)
+            .map(|record| &record.entry)
     }
 
-    /// Drops the keys Stripe would have forgotten. A sweep over all of them,
-    /// so at most once a simulated minute (a sweep on every request made a
-    /// long run slower and slower); `idempotent` hides them in between.
-    pub fn prune_idempotency(&mut self) {
-        let now = self.now();
-        if now < self.next_idempotency_prune {
-            return;
+    /// Records a delivery attempt, forgetting the oldest beyond the bound.
+    pub fn log_delivery(&mut self, record: DeliveryRecord) {
+        self.deliveries.push_back(record);
+        while self.deliveries.len() > self.limits.max_objects {
+            self.deliveries.pop_front();
         }
-        self.next_idempotency_prune = now + 60;
-        let cutoff = now - IDEMPOTENCY_TTL_SECS;
-        self.idempotency.retain(|_, entry| entry.created() > cutoff);
     }
 
     pub fn session_mut(&mut self, id: &str) -> Result<&mut Session, ApiError> {
@@ -234,13 +261,12 @@ impl State {
     }
 
     pub fn charge_json(&self, charge: &Charge) -> Value {
-        let refunds = self
+        let mut refunds: Vec<Value> = self
             .refunds
-            .iter()
-            .rev()
-            .filter(|r| r.charge == charge.id)
+            .lookup("charge", &charge.id)
             .map(Refund::to_json)
             .collect();
+        refunds.reverse();
         charge.to_json(refunds)
     }
 
@@ -248,12 +274,12 @@ impl State {
     pub fn render(&self, id: &str) -> Option<Value> {
         let prefix = id.split('_').next().unwrap_or_default();
         match prefix {
-            "cs" => find(&self.sessions, id).map(Session::to_json),
-            "pi" => find(&self.payment_intents, id).map(PaymentIntent::to_json),
-            "ch" => find(&self.charges, id).map(|c| self.charge_json(c)),
-            "cus" => find(&self.customers, id).map(Customer::to_json),
-            "pm" => find(&self.payment_methods, id).map(PaymentMethod::to_json),
-            "re" => find(&self.refunds, id).map(Refund::to_json),
+            "cs" => self.sessions.get(id).map(Session::to_json),
+            "pi" => self.payment_intents.get(id).map(PaymentIntent::to_json),
+            "ch" => self.charges.get(id).map(|c| self.charge_json(c)),
+            "cus" => self.customers.get(id).map(Customer::to_json),
+            "pm" => self.payment_methods.get(id).map(PaymentMethod::to_json),
+            "re" => self.refunds.get(id).map(Refund::to_json),
             _ => None,
         }
     }
@@ -262,7 +288,7 @@ impl State {
     pub fn add_customer(&mut self, customer: Customer) -> String {
         let id = customer.id.clone();
         self.emit("customer.created", customer.to_json());
-        self.customers.push(customer);
+        self.customers.insert(customer);
         id
     }
 
@@ -283,7 +309,7 @@ impl State {
             id: ids::object("evt"),
             created: self.now(),
             kind: kind.to_owned(),
-            object,
+            object: object.to_string().into_boxed_str(),
             request_id: self.request.as_ref().map(|r| r.id.clone()),
             idempotency_key: self
                 .request
@@ -302,13 +328,13 @@ impl State {
             };
             self.queue(delivery);
         }
-        self.events.push(event);
+        self.events.insert(event);
     }
 
     fn queue(&mut self, delivery: Delivery) {
         if self.faults.webhook_drop {
             for target in &delivery.targets {
-                self.deliveries.push(DeliveryRecord {
+                self.log_delivery(DeliveryRecord {
                     event_id: delivery.event_id.clone(),
                     event_type: delivery.event_type.clone(),
                     endpoint_id: target.endpoint_id.clone(),
@@ -366,6 +392,92 @@ impl State {
             let _ = self.expire_session(&id);
         }
     }
+
+    /// Once a second, and on `advance_clock`: expires due sessions, then
+    /// applies the memory bound.
+    pub fn tick(&mut self) {
+        self.expire_due();
+        self.sweep();
+    }
+
+    /// Applies the bound of [`crate::Config::max_objects`]: in each table the
+    /// oldest final objects beyond `max_objects`, and final objects older than
+    /// `retention`, are dropped. What an open session or an unsettled payment
+    /// still needs is never final.
+    fn sweep(&mut self) {
+        let now = self.now();
+        let cap = self.limits.max_objects;
+        let cutoff = now.saturating_sub(self.limits.retention_secs);
+        self.sessions.evict(cap, cutoff, Session::is_final);
+
+        let sessions = &self.sessions;
+        let gone = self
+            .payment_intents
+            .evict(cap, cutoff, |pi| !intent_is_live(pi, sessions));
+        // An intent's charges and refunds go with it: nothing else reaches them.
+        for intent in gone {
+            for charge in ids(self.charges.lookup("payment_intent", &intent.id)) {
+                self.charges.remove(&charge);
+            }
+            for refund in ids(self.refunds.lookup("payment_intent", &intent.id)) {
+                self.refunds.remove(&refund);
+            }
+        }
+
+        let (intents, sessions) = (&self.payment_intents, &self.sessions);
+        self.payment_methods.evict(cap, cutoff, |pm| {
+            pm.customer.is_none()
+                && pm
+                    .payment_intent
+                    .as_deref()
+                    .and_then(|id| intents.get(id))
+                    .is_none_or(|pi| !intent_is_live(pi, sessions))
+        });
+
+        // Customers are never final: only the cap removes them, with their saved cards.
+        for customer in self.customers.evict(cap, i64::MIN, |_| true) {
+            for pm in ids(self.payment_methods.lookup("customer", &customer.id)) {
+                self.payment_methods.remove(&pm);
+            }
+        }
+
+        self.events.evict(cap, cutoff, |_| true);
+        self.idempotency
+            .evict(cap, now - IDEMPOTENCY_TTL_SECS, |record| {
+                matches!(record.entry, Idempotent::Done { .. })
+            });
+    }
+
+    /// How many objects of each kind are kept, for `GET /_sim/stats`.
+    pub fn counts(&self) -> Value {
+        serde_json::json!({
+            "checkout_sessions": self.sessions.len(),
+            "payment_intents": self.payment_intents.len(),
+            "charges": self.charges.len(),
+            "refunds": self.refunds.len(),
+            "payment_methods": self.payment_methods.len(),
+            "customers": self.customers.len(),
+            "events": self.events.len(),
+            "webhook_endpoints": self.endpoints.len(),
+            "idempotency_keys": self.idempotency.len(),
+            "deliveries": self.deliveries.len(),
+        })
+    }
+}
+
+/// Whether a PaymentIntent may still change: it waits on the customer or the
+/// bank, or its Checkout Session is not final.
+fn intent_is_live(intent: &PaymentIntent, sessions: &Table<Session>) -> bool {
+    matches!(intent.status, "processing" | "requires_action")
+        || intent
+            .checkout_session
+            .as_deref()
+            .and_then(|id| sessions.get(id))
+            .is_some_and(|session| !session.is_final())
+}
+
+fn ids<'t, T: Record + 't>(rows: impl Iterator<Item = &'t T>) -> Vec<String> {
+    rows.map(|row| row.id().to_owned()).collect()
 }
 
 /// What the server, the hosted page and the background tasks share.

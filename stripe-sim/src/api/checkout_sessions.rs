@@ -6,12 +6,12 @@ use super::common::{
     card_only, check_minimum_charge, currency_param, email_param, existing_customer, url_param,
 };
 use super::expand::expand;
-use super::list::{LIST_PARAMS, page};
+use super::list::{LIST_PARAMS, page, walk_slice};
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::ids;
 use crate::model::{LineItem, Session, SessionStatus};
-use crate::state::{State, find};
+use crate::state::State;
 
 const LOCALES: &[&str] = &[
     "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
@@ -209,12 +209,14 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         pending_authentication: None,
     };
     let json = session.to_json();
-    st.sessions.push(session);
+    st.sessions.insert(session);
     expand(st, p, json)
 }
 
 fn session_or_404<'a>(st: &'a State, id: &str) -> Result<&'a Session, ApiError> {
-    find(&st.sessions, id).ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))
+    st.sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "session", true))
 }
 
 pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
@@ -226,20 +228,24 @@ pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
         .opt_enum(&["open", "complete", "expired"])?;
     let customer = p.field("customer").opt_str()?;
     let intent = p.field("payment_intent").opt_str()?;
-    let items = st
-        .sessions
-        .iter()
-        .rev()
-        .filter(|s| status.is_none_or(|wanted| s.status.as_str() == wanted))
-        .filter(|s| customer.is_none_or(|c| s.customer.as_deref() == Some(c)))
-        .filter(|s| {
-            intent.is_none_or(|i| {
-                s.status == SessionStatus::Complete && s.payment_intent.as_deref() == Some(i)
-            })
-        })
-        .map(|s| (s.id.clone(), s.to_json()))
-        .collect();
-    let list = page(p, "/v1/checkout/sessions", "checkout.session", items)?;
+    // The most selective filter goes through an index, the others check each session.
+    let by = match (intent, customer) {
+        (Some(intent), _) => Some(("payment_intent", intent)),
+        (None, Some(customer)) => Some(("customer", customer)),
+        (None, None) => None,
+    };
+    let keep = move |s: &Session| {
+        status.is_none_or(|wanted| s.status.as_str() == wanted)
+            && customer.is_none_or(|c| s.customer.as_deref() == Some(c))
+            // A session shows its PaymentIntent only once complete.
+            && intent.is_none_or(|_| s.status == SessionStatus::Complete)
+    };
+    let list = page(
+        p,
+        "/v1/checkout/sessions",
+        |cursor| st.sessions.walk(cursor, "checkout.session", by, keep),
+        Session::to_json,
+    )?;
     expand(st, p, list)
 }
 
@@ -267,12 +273,12 @@ pub fn expire(st: &mut State, p: &Params, id: &str) -> Result<Value, ApiError> {
 pub fn line_items(st: &State, p: &Params, id: &str) -> Result<Value, ApiError> {
     p.check_allowed(LIST_PARAMS)?;
     let session = session_or_404(st, id)?;
-    let items = session
-        .line_items
-        .iter()
-        .map(|li| (li.id.clone(), li.to_json()))
-        .collect();
     let url = format!("/v1/checkout/sessions/{id}/line_items");
-    let list = page(p, &url, "item", items)?;
+    let list = page(
+        p,
+        &url,
+        |cursor| walk_slice(&session.line_items, cursor, "item", |li| &li.id),
+        LineItem::to_json,
+    )?;
     expand(st, p, list)
 }

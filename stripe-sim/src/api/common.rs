@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::form::Field;
-use crate::state::{State, find};
+use crate::state::State;
 
 fn valid_url(url: &str) -> bool {
     let rest = url
@@ -91,7 +91,7 @@ pub fn card_only(field: &Field<'_>) -> Result<Vec<String>, ApiError> {
 
 pub fn existing_customer(st: &State, field: &Field<'_>) -> Result<Option<String>, ApiError> {
     match field.opt_str()? {
-        Some(id) if find(&st.customers, id).is_none() => {
+        Some(id) if st.customers.get(id).is_none() => {
             Err(ApiError::no_such("customer", id, field.path(), false))
         }
         other => Ok(other.map(str::to_owned)),

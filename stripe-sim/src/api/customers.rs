@@ -7,8 +7,8 @@ use super::expand::expand;
 use super::list::{LIST_PARAMS, page};
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::model::Customer;
-use crate::state::{State, find};
+use crate::model::{Customer, PaymentMethod};
+use crate::state::State;
 
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     p.check_allowed(&[
@@ -41,21 +41,22 @@ pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
     p.check_allowed(&allowed)?;
     // Stripe's email filter is an exact, case-sensitive match.
     let email = p.field("email").opt_str()?;
-    let items = st
-        .customers
-        .iter()
-        .rev()
-        .filter(|c| email.is_none_or(|e| c.email.as_deref() == Some(e)))
-        .map(|c| (c.id.clone(), c.to_json()))
-        .collect();
-    let list = page(p, "/v1/customers", "customer", items)?;
+    let by = email.map(|e| ("email", e));
+    let list = page(
+        p,
+        "/v1/customers",
+        |cursor| st.customers.walk(cursor, "customer", by, |_| true),
+        Customer::to_json,
+    )?;
     expand(st, p, list)
 }
 
 pub fn retrieve(st: &State, p: &Params, id: &str) -> Result<Value, ApiError> {
     p.check_allowed(&["expand[N]"])?;
-    let customer =
-        find(&st.customers, id).ok_or_else(|| ApiError::no_such("customer", id, "id", true))?;
+    let customer = st
+        .customers
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("customer", id, "id", true))?;
     expand(st, p, customer.to_json())
 }
 
@@ -64,17 +65,19 @@ pub fn payment_methods(st: &State, p: &Params, id: &str) -> Result<Value, ApiErr
     allowed.push("type");
     p.check_allowed(&allowed)?;
     p.field("type").opt_enum(&["card"])?;
-    if find(&st.customers, id).is_none() {
+    if st.customers.get(id).is_none() {
         return Err(ApiError::no_such("customer", id, "customer", true));
     }
-    let items = st
-        .payment_methods
-        .iter()
-        .rev()
-        .filter(|pm| pm.customer.as_deref() == Some(id))
-        .map(|pm| (pm.id.clone(), pm.to_json()))
-        .collect();
     let url = format!("/v1/customers/{id}/payment_methods");
-    let list = page(p, &url, "payment_method", items)?;
+    let by = Some(("customer", id));
+    let list = page(
+        p,
+        &url,
+        |cursor| {
+            st.payment_methods
+                .walk(cursor, "payment_method", by, |_| true)
+        },
+        PaymentMethod::to_json,
+    )?;
     expand(st, p, list)
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::model::LineItem;
-use crate::state::{State, find};
+use crate::state::State;
 
 /// The `expand[]` fields each object type supports.
 fn expandable(object: &str) -> &'static [&'static str] {
@@ -58,7 +58,7 @@ fn expand_path(
     }
     if object == "checkout.session" && *field == "line_items" {
         let id = value["id"].as_str().unwrap_or_default();
-        if let Some(session) = find(&st.sessions, id) {
+        if let Some(session) = st.sessions.get(id) {
             // An expansion shows the first page with the default limit, like Stripe's.
             let items: Vec<Value> = session.line_items.iter().map(LineItem::to_json).collect();
             value["line_items"] = json!({

@@ -9,7 +9,7 @@ use super::expand::expand;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::payments::{self, NewIntent};
-use crate::state::{State, find};
+use crate::state::State;
 
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     p.check_allowed(&[
@@ -36,7 +36,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let payment_method = match p.field("payment_method").opt_str()? {
         None => None,
         Some(pm_id) => {
-            let pm = find(&st.payment_methods, pm_id).ok_or_else(|| {
+            let pm = st.payment_methods.get(pm_id).ok_or_else(|| {
                 ApiError::no_such("PaymentMethod", pm_id, "payment_method", false)
             })?;
             if pm.customer != customer {
@@ -88,6 +88,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             .field("setup_future_usage")
             .opt_enum(&["on_session", "off_session"])?,
         receipt_email: email_param(&p.field("receipt_email"))?,
+        checkout_session: None,
     };
     let id = payments::create_intent(st, new);
     if confirm {

@@ -6,7 +6,7 @@ use super::expand::expand;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::payments;
-use crate::state::{State, find};
+use crate::state::State;
 
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     p.check_allowed(&[
@@ -39,7 +39,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             ));
         }
         (Some(charge), None) => {
-            let found = find(&st.charges, charge)
+            let found = st
+                .charges
+                .get(charge)
                 .ok_or_else(|| ApiError::no_such("charge", charge, "charge", false))?;
             if found.failure.is_some() {
                 return Err(ApiError::invalid(format!(
@@ -50,7 +52,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             charge.to_owned()
         }
         (None, Some(intent_id)) => {
-            let intent = find(&st.payment_intents, intent_id).ok_or_else(|| {
+            let intent = st.payment_intents.get(intent_id).ok_or_else(|| {
                 ApiError::no_such("payment_intent", intent_id, "payment_intent", false)
             })?;
             match (&intent.latest_charge, intent.status) {

@@ -50,17 +50,19 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         api_version: p.field("api_version").opt_string()?,
     };
     let json = endpoint.to_json(true);
-    st.endpoints.push(endpoint);
+    st.endpoints.insert(endpoint);
     expand(st, p, json)
 }
 
 pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
     p.check_allowed(LIST_PARAMS)?;
-    let items = st
-        .endpoints
-        .iter()
-        .rev()
-        .map(|e| (e.id.clone(), e.to_json(false)))
-        .collect();
-    page(p, "/v1/webhook_endpoints", "webhook_endpoint", items)
+    page(
+        p,
+        "/v1/webhook_endpoints",
+        |cursor| {
+            st.endpoints
+                .walk(cursor, "webhook_endpoint", None, |_| true)
+        },
+        |e| e.to_json(false),
+    )
 }

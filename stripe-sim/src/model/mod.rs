@@ -8,6 +8,8 @@ mod session;
 
 use serde_json::{Value, json};
 
+use crate::store::Record;
+
 pub use customer::Customer;
 pub use event::{Event, WebhookEndpoint};
 pub use payment::{Card, Charge, PaymentIntent, PaymentMethod, Refund};
@@ -15,32 +17,50 @@ pub use session::{LineItem, Session, SessionStatus};
 
 pub const API_VERSION: &str = "2023-08-16";
 
-/// Everything that can be looked up by id in a `Vec`.
-pub trait HasId {
-    fn id(&self) -> &str;
-}
-
-macro_rules! has_id {
-    ($($t:ty),*) => {$(
-        impl HasId for $t {
+/// Implements [`Record`] from the `id` and `created` fields, with the
+/// secondary index keys computed by the optional closure-like expression.
+macro_rules! record {
+    ($t:ty $(, |$row:ident| $keys:expr)?) => {
+        impl Record for $t {
             fn id(&self) -> &str {
                 &self.id
             }
+            fn created(&self) -> i64 {
+                self.created
+            }
+            $(fn index_keys(&self) -> Vec<(&'static str, &str)> {
+                let $row = self;
+                $keys
+            })?
         }
-    )*};
+    };
 }
 
-has_id!(
-    Session,
-    LineItem,
-    PaymentIntent,
-    Charge,
-    Customer,
-    PaymentMethod,
-    Refund,
-    Event,
-    WebhookEndpoint
-);
+fn key<'a>(name: &'static str, value: Option<&'a String>) -> Option<(&'static str, &'a str)> {
+    value.map(|v| (name, v.as_str()))
+}
+
+record!(Session, |s| key("customer", s.customer.as_ref())
+    .into_iter()
+    .chain(key("payment_intent", s.payment_intent.as_ref()))
+    .collect());
+record!(Customer, |c| key("email", c.email.as_ref())
+    .into_iter()
+    .collect());
+record!(PaymentMethod, |pm| key("customer", pm.customer.as_ref())
+    .into_iter()
+    .collect());
+record!(PaymentIntent);
+record!(Charge, |c| vec![(
+    "payment_intent",
+    c.payment_intent.as_str()
+)]);
+record!(Refund, |r| vec![
+    ("charge", r.charge.as_str()),
+    ("payment_intent", r.payment_intent.as_str())
+]);
+record!(Event);
+record!(WebhookEndpoint);
 
 pub fn empty_address() -> Value {
     json!({

@@ -29,6 +29,9 @@ pub struct PaymentMethod {
     pub name: Option<String>,
     /// The `setup_future_usage` it was saved with, which decides off-session outcomes.
     pub set_up_for: Option<&'static str>,
+    /// The PaymentIntent it was entered for on the payment page (not shown):
+    /// an unsaved card is kept as long as that intent may still use it.
+    pub payment_intent: Option<String>,
 }
 
 impl PaymentMethod {
@@ -79,6 +82,8 @@ pub struct PaymentIntent {
     pub setup_future_usage: Option<&'static str>,
     pub receipt_email: Option<String>,
     pub client_secret: String,
+    /// The Checkout Session it pays (not shown): kept while that session is open.
+    pub checkout_session: Option<String>,
 }
 
 impl PaymentIntent {

@@ -107,6 +107,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// Nothing will change it any more: expired, or complete and paid.
+    pub fn is_final(&self) -> bool {
+        match self.status {
+            SessionStatus::Open => false,
+            SessionStatus::Expired => true,
+            SessionStatus::Complete => self.paid,
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let open = self.status == SessionStatus::Open;
         let customer_details = self.customer_details.as_ref().map(|(email, name)| {

@@ -44,18 +44,31 @@ impl Reply {
 }
 
 pub async fn start() -> Sim {
-    start_with(4).await
+    start_config(test_config()).await
 }
 
 pub async fn start_with(webhook_max_attempts: u32) -> Sim {
-    let sim = Simulator::start(Config {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_url: None,
-        webhook_retry_base: Duration::from_millis(100),
+    start_config(Config {
         webhook_max_attempts,
+        ..test_config()
     })
     .await
-    .expect("the simulator starts");
+}
+
+/// What the tests run with unless they say otherwise: any free port, quick retries.
+pub fn test_config() -> Config {
+    Config {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        webhook_retry_base: Duration::from_millis(100),
+        webhook_max_attempts: 4,
+        ..Config::default()
+    }
+}
+
+pub async fn start_config(config: Config) -> Sim {
+    let sim = Simulator::start(config)
+        .await
+        .expect("the simulator starts");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

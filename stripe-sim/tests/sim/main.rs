@@ -5,6 +5,7 @@ mod faults;
 mod harness;
 mod hosted;
 mod idempotency;
+mod memory;
 mod receiver;
 mod schema;
 mod sessions;
