@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::form::Field;
+use crate::money;
 use crate::state::State;
 
 fn valid_url(url: &str) -> bool {
@@ -54,24 +55,56 @@ pub fn currency_param(field: &Field<'_>) -> Result<String, ApiError> {
     }
 }
 
-/// Refuses an amount below Stripe's minimum charge for its currency, as
-/// "$0.50 usd" (the currencies Stripe lists; others are not checked here).
-pub fn check_minimum_charge(amount: i64, currency: &str, message: &str) -> Result<(), ApiError> {
-    let (minimum, shown) = match currency {
-        "usd" => (50, "$0.50"),
-        "eur" => (50, "€0.50"),
-        "gbp" => (30, "£0.30"),
-        "jpy" => (50, "¥50"),
-        _ => return Ok(()),
-    };
-    if amount < minimum {
-        return Err(ApiError::invalid_param(
-            "amount",
-            format!("{message} at least {shown} {currency}"),
-        )
-        .with_code("amount_too_small"));
+/// Stripe's largest amount: eight digits of minor units, in any currency.
+pub const MAX_AMOUNT: i64 = 99_999_999;
+
+/// Stripe's minimum charge in the currencies the simulator formats (others are
+/// not checked).
+fn minimum_charge(currency: &str) -> Option<i64> {
+    match currency {
+        "usd" | "eur" | "jpy" => Some(50),
+        "gbp" => Some(30),
+        _ => None,
     }
-    Ok(())
+}
+
+/// What an amount is the amount of, which words Stripe's messages.
+#[derive(Debug, Clone, Copy)]
+pub enum AmountOf {
+    PaymentIntent,
+    CheckoutSession,
+}
+
+/// Refuses an amount outside what Stripe can charge: above [`MAX_AMOUNT`]
+/// (`amount_too_large`) or below the currency's minimum (`amount_too_small`).
+pub fn check_amount(amount: i64, currency: &str, of: AmountOf) -> Result<(), ApiError> {
+    let (param, at_most, at_least) = match of {
+        AmountOf::PaymentIntent => (
+            "amount",
+            "Amount must be no more than",
+            "Amount must be at least",
+        ),
+        AmountOf::CheckoutSession => (
+            "line_items",
+            "The Checkout Session's total amount due must be no more than",
+            "The Checkout Session's total amount due must add up to at least",
+        ),
+    };
+    if amount > MAX_AMOUNT {
+        let most = money::format(MAX_AMOUNT, currency);
+        return Err(ApiError::invalid_param(param, format!("{at_most} {most}"))
+            .with_code("amount_too_large"));
+    }
+    match minimum_charge(currency) {
+        Some(minimum) if amount < minimum => {
+            let least = money::format(minimum, currency);
+            Err(
+                ApiError::invalid_param(param, format!("{at_least} {least} {currency}"))
+                    .with_code("amount_too_small"),
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 pub fn card_only(field: &Field<'_>) -> Result<Vec<String>, ApiError> {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::common::{
-    card_only, check_minimum_charge, currency_param, email_param, existing_customer,
+    AmountOf, card_only, check_amount, currency_param, email_param, existing_customer,
 };
 use super::expand::expand;
 use crate::error::ApiError;
@@ -31,7 +31,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         .opt_int_min(1)?
         .ok_or_else(|| ApiError::missing_param("amount"))?;
     let currency = currency_param(&p.field("currency"))?;
-    check_minimum_charge(amount, &currency, "Amount must be")?;
+    check_amount(amount, &currency, AmountOf::PaymentIntent)?;
     let customer = existing_customer(st, &p.field("customer"))?;
     let payment_method = match p.field("payment_method").opt_str()? {
         None => None,

@@ -310,3 +310,73 @@ async fn session_parameters_are_validated_like_stripe() {
     assert_eq!(session["expires_at"].to_string(), at);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn amounts_above_stripes_maximum_are_amount_too_large() {
+    let sim = harness::start().await;
+    let with_item = |unit: &str, quantity: &str| {
+        let mut form = session_params();
+        form.retain(|(k, _)| {
+            *k != "line_items[0][price_data][unit_amount]" && *k != "line_items[0][quantity]"
+        });
+        form.push(("line_items[0][price_data][unit_amount]", unit.to_owned()));
+        form.push(("line_items[0][quantity]", quantity.to_owned()));
+        form
+    };
+    // Exactly the maximum is fine.
+    let at_most = sim
+        .post("/v1/checkout/sessions", &with_item("99999999", "1"))
+        .await
+        .ok();
+    assert_eq!(at_most["amount_total"], 99_999_999);
+    // One item over, a sum over, and a product that would overflow an i64.
+    for (unit, quantity) in [
+        ("100000000", "1"),
+        ("50000000", "2"),
+        ("9223372036854775807", "2"),
+    ] {
+        let err = sim
+            .post("/v1/checkout/sessions", &with_item(unit, quantity))
+            .await
+            .error(400);
+        assert_eq!(err["type"], "invalid_request_error");
+        assert_eq!(err["code"], "amount_too_large", "{unit} × {quantity}");
+        assert_eq!(err["param"], "line_items");
+        assert_eq!(
+            err["message"],
+            "The Checkout Session's total amount due must be no more than $999,999.99"
+        );
+    }
+    for (amount, currency, message) in [
+        (
+            "100000000",
+            "usd",
+            "Amount must be no more than $999,999.99",
+        ),
+        (
+            "100000000",
+            "jpy",
+            "Amount must be no more than ¥99,999,999",
+        ),
+    ] {
+        let err = sim
+            .post(
+                "/v1/payment_intents",
+                &[("amount", amount.into()), ("currency", currency.into())],
+            )
+            .await
+            .error(400);
+        assert_eq!(err["code"], "amount_too_large");
+        assert_eq!(err["param"], "amount");
+        assert_eq!(err["message"], message);
+    }
+    let at_most = sim
+        .post(
+            "/v1/payment_intents",
+            &[("amount", "99999999".into()), ("currency", "usd".into())],
+        )
+        .await
+        .ok();
+    assert_eq!(at_most["amount"], 99_999_999);
+    sim.shutdown().await;
+}
