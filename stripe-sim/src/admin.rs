@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::payments;
 use crate::state::{Faults, Shared};
 
 /// A partial update of the faults: absent fields keep their value.
@@ -16,6 +17,7 @@ struct FaultsPatch {
     webhook_duplicate: Option<bool>,
     webhook_out_of_order: Option<bool>,
     webhook_drop: Option<bool>,
+    webhook_drop_types: Option<Vec<String>>,
     clock_offset_secs: Option<i64>,
 }
 
@@ -66,6 +68,9 @@ pub async fn set_faults(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
         f.webhook_duplicate = patch.webhook_duplicate.unwrap_or(f.webhook_duplicate);
         f.webhook_out_of_order = patch.webhook_out_of_order.unwrap_or(f.webhook_out_of_order);
         f.webhook_drop = patch.webhook_drop.unwrap_or(f.webhook_drop);
+        if let Some(types) = patch.webhook_drop_types {
+            f.webhook_drop_types = types;
+        }
         f.clock_offset_secs = patch.clock_offset_secs.unwrap_or(f.clock_offset_secs);
         if let Some(rate) = patch.error_rate {
             f.error_rate = rate;
@@ -103,6 +108,14 @@ pub async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpR
         st.now()
     });
     HttpResponse::Ok().json(json!({ "now": now }))
+}
+
+/// Settles every bank debit and refund waiting to, now rather than after
+/// `Config::settlement_delay`.
+pub async fn settle(shared: web::Data<Shared>) -> HttpResponse {
+    let shared = shared.into_inner();
+    let settled = shared.with_state(payments::run_all);
+    HttpResponse::Ok().json(json!({ "settled": settled }))
 }
 
 /// How many objects of each kind the simulator holds (see `Config::max_objects`).

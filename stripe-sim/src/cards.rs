@@ -4,28 +4,28 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decline {
     pub code: &'static str,
-    pub decline_code: &'static str,
+    pub decline_code: Option<&'static str>,
     pub message: &'static str,
     pub param: Option<&'static str>,
 }
 
 const GENERIC: Decline = Decline {
     code: "card_declined",
-    decline_code: "generic_decline",
+    decline_code: Some("generic_decline"),
     message: "Your card was declined.",
     param: None,
 };
 
 const INSUFFICIENT_FUNDS: Decline = Decline {
     code: "card_declined",
-    decline_code: "insufficient_funds",
+    decline_code: Some("insufficient_funds"),
     message: "Your card has insufficient funds.",
     param: None,
 };
 
 pub const AUTHENTICATION_REQUIRED: Decline = Decline {
     code: "authentication_required",
-    decline_code: "authentication_required",
+    decline_code: Some("authentication_required"),
     message: "Your card was declined. This transaction requires authentication.",
     param: None,
 };
@@ -58,6 +58,8 @@ pub struct TestCard {
     pub brand: &'static str,
     pub on_session: OnSession,
     pub off_session: OffSession,
+    /// Its refunds fail some time after they are made (4000 0000 0000 5126).
+    pub refunds_fail: bool,
 }
 
 const fn declines(number: &'static str, decline: Decline) -> TestCard {
@@ -66,6 +68,7 @@ const fn declines(number: &'static str, decline: Decline) -> TestCard {
         brand: "visa",
         on_session: OnSession::Decline(decline),
         off_session: OffSession::Decline(decline),
+        refunds_fail: false,
     }
 }
 
@@ -75,39 +78,42 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds_fail: false,
     },
     TestCard {
         number: "5555555555554444",
         brand: "mastercard",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds_fail: false,
     },
     TestCard {
         number: "4000000000003055",
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds_fail: false,
     },
     declines("4000000000000002", GENERIC),
     declines("4000000000009995", INSUFFICIENT_FUNDS),
     declines(
         "4000000000009987",
         Decline {
-            decline_code: "lost_card",
+            decline_code: Some("lost_card"),
             ..GENERIC
         },
     ),
     declines(
         "4000000000009979",
         Decline {
-            decline_code: "stolen_card",
+            decline_code: Some("stolen_card"),
             ..GENERIC
         },
     ),
     declines(
         "4100000000000019",
         Decline {
-            decline_code: "fraudulent",
+            decline_code: Some("fraudulent"),
             ..GENERIC
         },
     ),
@@ -115,7 +121,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000069",
         Decline {
             code: "expired_card",
-            decline_code: "expired_card",
+            decline_code: Some("expired_card"),
             message: "Your card has expired.",
             param: Some("exp_month"),
         },
@@ -124,7 +130,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000127",
         Decline {
             code: "incorrect_cvc",
-            decline_code: "incorrect_cvc",
+            decline_code: Some("incorrect_cvc"),
             message: "Your card's security code is incorrect.",
             param: Some("cvc"),
         },
@@ -133,7 +139,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000119",
         Decline {
             code: "processing_error",
-            decline_code: "processing_error",
+            decline_code: Some("processing_error"),
             message: "An error occurred while processing your card. Try again in a little bit.",
             param: None,
         },
@@ -143,12 +149,14 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequiredUnlessSetUp,
+        refunds_fail: false,
     },
     TestCard {
         number: "4000002760003184",
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequired,
+        refunds_fail: false,
     },
     TestCard {
         number: "4000008260003178",
@@ -157,6 +165,14 @@ static CARDS: &[TestCard] = &[
             then: Some(INSUFFICIENT_FUNDS),
         },
         off_session: OffSession::Decline(INSUFFICIENT_FUNDS),
+        refunds_fail: false,
+    },
+    TestCard {
+        number: "4000000000005126",
+        brand: "visa",
+        on_session: OnSession::Succeed,
+        off_session: OffSession::Succeed,
+        refunds_fail: true,
     },
     // Checkout succeeds and saves the card; merchant-initiated charges then fail.
     TestCard {
@@ -164,6 +180,7 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Decline(GENERIC),
+        refunds_fail: false,
     },
 ];
 

@@ -8,7 +8,9 @@
 
 mod admin;
 mod api;
+mod banks;
 mod cards;
+mod countries;
 mod error;
 mod form;
 mod hosted;
@@ -16,9 +18,12 @@ mod ids;
 mod model;
 mod money;
 mod payments;
+mod pricing;
+mod promotions;
 mod server;
 mod state;
 mod store;
+mod sweep;
 mod webhooks;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -55,6 +60,11 @@ pub struct Config {
     /// Final objects and events older than this are dropped (Stripe keeps
     /// events 30 days), whatever their number.
     pub retention: Duration,
+    /// How long (simulated time, whole seconds) a bank debit stays
+    /// `processing` before it succeeds or fails, a bank refund `pending`, and
+    /// a refund of the 4000 0000 0000 5126 card `succeeded` before it fails.
+    /// `POST /_sim/settle` settles everything at once.
+    pub settlement_delay: Duration,
 }
 
 impl Default for Config {
@@ -66,6 +76,7 @@ impl Default for Config {
             webhook_max_attempts: 8,
             max_objects: 10_000,
             retention: Duration::from_secs(30 * 24 * 60 * 60),
+            settlement_delay: Duration::from_secs(3),
         }
     }
 }
@@ -104,6 +115,7 @@ impl Simulator {
                     max_objects: config.max_objects,
                     retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
                 },
+                i64::try_from(config.settlement_delay.as_secs()).unwrap_or(i64::MAX),
             ),
             http,
             stopped,

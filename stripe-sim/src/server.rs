@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/reset", web::post().to(admin::reset))
                 .route("/advance_clock", web::post().to(admin::advance_clock))
                 .route("/deliveries", web::get().to(admin::deliveries))
-                .route("/stats", web::get().to(admin::stats)),
+                .route("/stats", web::get().to(admin::stats))
+                .route("/settle", web::post().to(admin::settle)),
         )
         .service(
             web::resource("/c/pay/{id}")

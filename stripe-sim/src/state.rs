@@ -2,7 +2,7 @@
 //! records, fault knobs, the clock and the webhook delivery log, and the sweep
 //! that bounds how much of it is kept.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,14 +15,15 @@ use tokio::sync::watch;
 use crate::error::ApiError;
 use crate::ids;
 use crate::model::{
-    Charge, Customer, Event, PaymentIntent, PaymentMethod, Refund, Session, SessionStatus,
-    WebhookEndpoint,
+    Charge, Coupon, Customer, Event, PaymentIntent, PaymentMethod, PromotionCode, Refund, Session,
+    SessionStatus, ShippingRate, WebhookEndpoint,
 };
+use crate::payments::{self, Job};
 use crate::store::{Record, Table};
 use crate::webhooks::{self, Delivery, Outgoing, Target};
 
 /// How long Stripe keeps idempotency keys.
-const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
 /// Test knobs set through `POST /_sim/faults`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Faults {
     pub webhook_duplicate: bool,
     pub webhook_out_of_order: bool,
     pub webhook_drop: bool,
+    /// Events of these types are dropped like `webhook_drop` drops all.
+    pub webhook_drop_types: Vec<String>,
     pub clock_offset_secs: i64,
 }
 
@@ -45,6 +48,7 @@ impl Default for Faults {
             webhook_duplicate: false,
             webhook_out_of_order: false,
             webhook_drop: false,
+            webhook_drop_types: Vec::new(),
             clock_offset_secs: 0,
         }
     }
@@ -164,6 +168,13 @@ pub struct State {
     pub refunds: Table<Refund>,
     pub events: Table<Event>,
     pub endpoints: Table<WebhookEndpoint>,
+    pub coupons: Table<Coupon>,
+    pub promotion_codes: Table<PromotionCode>,
+    pub shipping_rates: Table<ShippingRate>,
+    /// Bank debits and refunds waiting to settle, by when (simulated time).
+    jobs: BTreeSet<(i64, Job)>,
+    /// How long they wait, in seconds.
+    settlement_delay: i64,
     pub idempotency: Table<IdempotencyRecord>,
     pub faults: Faults,
     /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
@@ -181,12 +192,33 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(public_url: String, limits: Limits) -> Self {
+    pub fn new(public_url: String, limits: Limits, settlement_delay: i64) -> Self {
         Self {
             public_url,
             limits,
+            settlement_delay,
             ..Self::default()
         }
+    }
+
+    /// Runs `job` once the settlement delay has passed.
+    pub fn schedule_settlement(&mut self, job: Job) {
+        let due = self.now().saturating_add(self.settlement_delay);
+        self.jobs.insert((due, job));
+    }
+
+    /// Removes and returns the jobs due by `until` (all of them for `None`), in order.
+    pub fn take_jobs(&mut self, until: Option<i64>) -> Vec<Job> {
+        let due: Vec<(i64, Job)> = self
+            .jobs
+            .iter()
+            .take_while(|(at, _)| until.is_none_or(|until| *at <= until))
+            .cloned()
+            .collect();
+        for entry in &due {
+            self.jobs.remove(entry);
+        }
+        due.into_iter().map(|(_, job)| job).collect()
     }
 
     /// The simulated "now": real time, moved by `advance_clock` and `clock_offset_secs`.
@@ -280,8 +312,17 @@ impl State {
             "cus" => self.customers.get(id).map(Customer::to_json),
             "pm" => self.payment_methods.get(id).map(PaymentMethod::to_json),
             "re" => self.refunds.get(id).map(Refund::to_json),
+            "shr" => self.shipping_rates.get(id).map(ShippingRate::to_json),
+            "promo" => self.promotion_code_json(id),
             _ => None,
         }
+    }
+
+    /// A promotion code with its coupon, as Stripe shows it.
+    pub fn promotion_code_json(&self, id: &str) -> Option<Value> {
+        let code = self.promotion_codes.get(id)?;
+        let coupon = self.coupons.get(&code.coupon)?;
+        Some(code.to_json(coupon, self.now()))
     }
 
     /// Stores a new customer and emits `customer.created`; returns its id.
@@ -295,6 +336,15 @@ impl State {
     /// Records an event and queues its deliveries to every subscribed endpoint,
     /// applying the webhook faults in force now.
     pub fn emit(&mut self, kind: &str, object: Value) {
+        self.record_event(kind, object, None);
+    }
+
+    /// Emits a `*.updated` event, with the fields that changed as they were.
+    pub fn emit_update(&mut self, kind: &str, object: Value, previous_attributes: Value) {
+        self.record_event(kind, object, Some(previous_attributes));
+    }
+
+    fn record_event(&mut self, kind: &str, object: Value, previous_attributes: Option<Value>) {
         let targets: Vec<Target> = self
             .endpoints
             .iter()
@@ -310,6 +360,7 @@ impl State {
             created: self.now(),
             kind: kind.to_owned(),
             object: object.to_string().into_boxed_str(),
+            previous_attributes: previous_attributes.map(|p| p.to_string().into_boxed_str()),
             request_id: self.request.as_ref().map(|r| r.id.clone()),
             idempotency_key: self
                 .request
@@ -332,7 +383,12 @@ impl State {
     }
 
     fn queue(&mut self, delivery: Delivery) {
-        if self.faults.webhook_drop {
+        let dropped = self.faults.webhook_drop
+            || self
+                .faults
+                .webhook_drop_types
+                .contains(&delivery.event_type);
+        if dropped {
             for target in &delivery.targets {
                 self.log_delivery(DeliveryRecord {
                     event_id: delivery.event_id.clone(),
@@ -393,91 +449,13 @@ impl State {
         }
     }
 
-    /// Once a second, and on `advance_clock`: expires due sessions, then
-    /// applies the memory bound.
+    /// Once a second, and on `advance_clock`: expires due sessions, settles
+    /// what is due, then applies the memory bound.
     pub fn tick(&mut self) {
         self.expire_due();
+        payments::run_due(self);
         self.sweep();
     }
-
-    /// Applies the bound of [`crate::Config::max_objects`]: in each table the
-    /// oldest final objects beyond `max_objects`, and final objects older than
-    /// `retention`, are dropped. What an open session or an unsettled payment
-    /// still needs is never final.
-    fn sweep(&mut self) {
-        let now = self.now();
-        let cap = self.limits.max_objects;
-        let cutoff = now.saturating_sub(self.limits.retention_secs);
-        self.sessions.evict(cap, cutoff, Session::is_final);
-
-        let sessions = &self.sessions;
-        let gone = self
-            .payment_intents
-            .evict(cap, cutoff, |pi| !intent_is_live(pi, sessions));
-        // An intent's charges and refunds go with it: nothing else reaches them.
-        for intent in gone {
-            for charge in ids(self.charges.lookup("payment_intent", &intent.id)) {
-                self.charges.remove(&charge);
-            }
-            for refund in ids(self.refunds.lookup("payment_intent", &intent.id)) {
-                self.refunds.remove(&refund);
-            }
-        }
-
-        let (intents, sessions) = (&self.payment_intents, &self.sessions);
-        self.payment_methods.evict(cap, cutoff, |pm| {
-            pm.customer.is_none()
-                && pm
-                    .payment_intent
-                    .as_deref()
-                    .and_then(|id| intents.get(id))
-                    .is_none_or(|pi| !intent_is_live(pi, sessions))
-        });
-
-        // Customers are never final: only the cap removes them, with their saved cards.
-        for customer in self.customers.evict(cap, i64::MIN, |_| true) {
-            for pm in ids(self.payment_methods.lookup("customer", &customer.id)) {
-                self.payment_methods.remove(&pm);
-            }
-        }
-
-        self.events.evict(cap, cutoff, |_| true);
-        self.idempotency
-            .evict(cap, now - IDEMPOTENCY_TTL_SECS, |record| {
-                matches!(record.entry, Idempotent::Done { .. })
-            });
-    }
-
-    /// How many objects of each kind are kept, for `GET /_sim/stats`.
-    pub fn counts(&self) -> Value {
-        serde_json::json!({
-            "checkout_sessions": self.sessions.len(),
-            "payment_intents": self.payment_intents.len(),
-            "charges": self.charges.len(),
-            "refunds": self.refunds.len(),
-            "payment_methods": self.payment_methods.len(),
-            "customers": self.customers.len(),
-            "events": self.events.len(),
-            "webhook_endpoints": self.endpoints.len(),
-            "idempotency_keys": self.idempotency.len(),
-            "deliveries": self.deliveries.len(),
-        })
-    }
-}
-
-/// Whether a PaymentIntent may still change: it waits on the customer or the
-/// bank, or its Checkout Session is not final.
-fn intent_is_live(intent: &PaymentIntent, sessions: &Table<Session>) -> bool {
-    matches!(intent.status, "processing" | "requires_action")
-        || intent
-            .checkout_session
-            .as_deref()
-            .and_then(|id| sessions.get(id))
-            .is_some_and(|session| !session.is_final())
-}
-
-fn ids<'t, T: Record + 't>(rows: impl Iterator<Item = &'t T>) -> Vec<String> {
-    rows.map(|row| row.id().to_owned()).collect()
 }
 
 /// What the server, the hosted page and the background tasks share.

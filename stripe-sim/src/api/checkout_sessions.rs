@@ -2,15 +2,15 @@
 
 use serde_json::Value;
 
-use super::common::{
-    AmountOf, card_only, check_amount, currency_param, email_param, existing_customer, url_param,
-};
+use super::common::{AmountOf, check_amount, email_param, existing_customer, url_param};
 use super::expand::expand;
 use super::list::{LIST_PARAMS, page, walk_slice};
+use super::session_params;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::ids;
-use crate::model::{LineItem, Session, SessionStatus};
+use crate::model::{Choices, Payment, Session, SessionStatus};
+use crate::promotions::Order;
 use crate::state::State;
 
 const LOCALES: &[&str] = &[
@@ -20,30 +20,8 @@ const LOCALES: &[&str] = &[
 ];
 
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.check_allowed(&[
-        "mode",
-        "success_url",
-        "cancel_url",
-        "client_reference_id",
-        "customer",
-        "customer_email",
-        "customer_creation",
-        "expires_at",
-        "locale",
-        "submit_type",
-        "metadata[*]",
-        "payment_method_types[N]",
-        "expand[N]",
-        "line_items[N][quantity]",
-        "line_items[N][price]",
-        "line_items[N][price_data][currency]",
-        "line_items[N][price_data][unit_amount]",
-        "line_items[N][price_data][product_data][name]",
-        "line_items[N][price_data][product_data][description]",
-        "payment_intent_data[setup_future_usage]",
-        "payment_intent_data[description]",
-        "payment_intent_data[metadata][*]",
-    ])?;
+    let allowed = session_params::allowed();
+    p.check_allowed(&allowed.iter().map(String::as_str).collect::<Vec<_>>())?;
     let mode = p.field("mode");
     match mode.opt_enum(&["payment", "setup", "subscription"])? {
         None => return Err(ApiError::missing_param("mode")),
@@ -60,70 +38,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let cancel_url = url_param(&p.field("cancel_url"))?;
 
     let now = st.now();
-    let items = p.field("line_items").items()?;
-    if items.is_empty() {
-        return Err(ApiError::missing_param("line_items"));
-    }
-    if items.len() > 100 {
-        return Err(ApiError::invalid_param(
-            "line_items",
-            "You may only specify up to 100 line items in payment mode.",
-        ));
-    }
-    let mut line_items = Vec::with_capacity(items.len());
-    let mut currency: Option<String> = None;
-    let mut total: i64 = 0;
-    for item in &items {
-        let price = item.child("price");
-        if let Some(price_id) = price.opt_str()? {
-            // Prices are not simulated: only `price_data` describes an item.
-            return Err(ApiError::no_such("price", price_id, price.path(), false));
-        }
-        let price_data = item.child("price_data");
-        if !price_data.is_present() {
-            return Err(ApiError::missing_param(price_data.path()));
-        }
-        let item_currency = currency_param(&price_data.child("currency"))?;
-        let unit_field = price_data.child("unit_amount");
-        let unit_amount = unit_field
-            .opt_int_min(0)?
-            .ok_or_else(|| ApiError::missing_param(unit_field.path()))?;
-        let product = price_data.child("product_data");
-        let name = product.child("name").req_str()?.to_owned();
-        let description = product.child("description").opt_string()?;
-        let quantity_field = item.child("quantity");
-        let quantity = quantity_field
-            .opt_int_min(1)?
-            .ok_or_else(|| ApiError::missing_param(quantity_field.path()))?;
-        match &currency {
-            Some(c) if *c != item_currency => {
-                return Err(ApiError::invalid_param(
-                    price_data.child("currency").path(),
-                    "All line items must use the same currency.",
-                ));
-            }
-            _ => currency = Some(item_currency.clone()),
-        }
-        // Saturating: anything near overflow is far above Stripe's maximum anyway.
-        let amount = unit_amount.saturating_mul(quantity);
-        total = total.saturating_add(amount);
-        line_items.push(LineItem {
-            id: ids::object("li"),
-            price_id: ids::object("price"),
-            product_id: ids::short("prod"),
-            name,
-            description,
-            currency: item_currency,
-            unit_amount,
-            quantity,
-            amount,
-            created: now,
-        });
-    }
-
-    if let Some(currency) = &currency {
-        check_amount(total, currency, AmountOf::CheckoutSession)?;
-    }
+    let (line_items, currency) = session_params::line_items(p, now)?;
     let customer = existing_customer(st, &p.field("customer"))?;
     let customer_email = email_param(&p.field("customer_email"))?;
     let customer_creation = p
@@ -159,10 +74,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         }
         Some(t) => t,
     };
-    let mut payment_method_types = card_only(&p.field("payment_method_types"))?;
-    if payment_method_types.is_empty() {
-        payment_method_types.push("card".to_owned());
-    }
+    let payment_method_types = session_params::payment_method_types(p, &currency)?;
     let intent_data = p.field("payment_intent_data");
     let setup_future_usage = intent_data
         .child("setup_future_usage")
@@ -173,6 +85,25 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let submit_type = p
         .field("submit_type")
         .opt_enum(&["auto", "book", "donate", "pay"])?;
+    let automatic_tax = match p.field("automatic_tax") {
+        tax if tax.is_present() => tax
+            .child("enabled")
+            .opt_bool()?
+            .ok_or_else(|| ApiError::missing_param("automatic_tax[enabled]"))?,
+        _ => false,
+    };
+    let allow_promotion_codes = p.field("allow_promotion_codes").opt_bool()?;
+    let shipping_countries = session_params::shipping_countries(p)?;
+    let subtotal = line_items
+        .iter()
+        .fold(0, |sum: i64, item| sum.saturating_add(item.amount));
+    let order = Order {
+        currency: &currency,
+        subtotal,
+        customer: customer.as_deref(),
+    };
+    let discount = session_params::discount(st, p, &order)?;
+    let (shipping_options, new_rates) = session_params::shipping_options(st, p, &currency)?;
 
     let id = ids::checkout_session();
     let session = Session {
@@ -181,10 +112,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         created: now,
         expires_at,
         status: SessionStatus::Open,
-        paid: false,
-        currency: currency.unwrap_or_default(),
+        payment: Payment::Unpaid,
+        currency,
         line_items,
-        amount_total: total,
         success_url,
         cancel_url,
         client_reference_id,
@@ -199,9 +129,26 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         setup_future_usage,
         payment_intent_metadata,
         payment_intent_description,
+        allow_promotion_codes,
+        automatic_tax,
+        shipping_countries,
+        choices: Choices {
+            shipping_rate: shipping_options.first().map(|rate| rate.id.clone()),
+            discount,
+            ..Choices::default()
+        },
+        shipping_options,
         payment_intent: None,
         pending_authentication: None,
     };
+    check_amount(
+        session.amount_total(),
+        &session.currency,
+        AmountOf::CheckoutSession,
+    )?;
+    for rate in new_rates {
+        st.shipping_rates.insert(rate);
+    }
     let json = session.to_json();
     st.sessions.insert(session);
     expand(st, p, json)
@@ -268,11 +215,16 @@ pub fn line_items(st: &State, p: &Params, id: &str) -> Result<Value, ApiError> {
     p.check_allowed(LIST_PARAMS)?;
     let session = session_or_404(st, id)?;
     let url = format!("/v1/checkout/sessions/{id}/line_items");
+    let items = session.line_items_json();
     let list = page(
         p,
         &url,
-        |cursor| walk_slice(&session.line_items, cursor, "item", |li| &li.id),
-        LineItem::to_json,
+        |cursor| {
+            walk_slice(&items, cursor, "item", |item| {
+                item["id"].as_str().unwrap_or_default()
+            })
+        },
+        Value::clone,
     )?;
     expand(st, p, list)
 }

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::form::Field;
-use crate::money;
+use crate::money::{self, MAX_AMOUNT, minimum_charge};
 use crate::state::State;
 
 fn valid_url(url: &str) -> bool {
@@ -52,19 +52,6 @@ pub fn currency_param(field: &Field<'_>) -> Result<String, ApiError> {
             field.path(),
             format!("Invalid currency: {currency}."),
         ))
-    }
-}
-
-/// Stripe's largest amount: eight digits of minor units, in any currency.
-pub const MAX_AMOUNT: i64 = 99_999_999;
-
-/// Stripe's minimum charge in the currencies the simulator formats (others are
-/// not checked).
-fn minimum_charge(currency: &str) -> Option<i64> {
-    match currency {
-        "usd" | "eur" | "jpy" => Some(50),
-        "gbp" => Some(30),
-        _ => None,
     }
 }
 
@@ -128,5 +115,72 @@ pub fn existing_customer(st: &State, field: &Field<'_>) -> Result<Option<String>
             Err(ApiError::no_such("customer", id, field.path(), false))
         }
         other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// A percentage with up to two decimals, as basis points: `12.5` is 1250.
+/// It must be above 0 and at most 100.
+pub fn percent_param(field: &Field<'_>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = field.opt_str()? else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::invalid_param(
+            field.path(),
+            format!(
+                "Invalid {}: must be a number greater than 0 and at most 100",
+                field.path()
+            ),
+        )
+    };
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || whole.len() > 3
+        || fraction.len() > 2
+        || !digits(whole)
+        || !digits(fraction)
+    {
+        return Err(invalid());
+    }
+    let whole: i64 = whole.parse().map_err(|_| invalid())?;
+    let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| invalid())?;
+    let basis_points = whole * 100 + fraction;
+    if basis_points == 0 || basis_points > 10_000 {
+        return Err(invalid());
+    }
+    Ok(Some(basis_points))
+}
+
+/// An amount of money in minor units: not negative, at most Stripe's maximum.
+pub fn amount_param(field: &Field<'_>) -> Result<Option<i64>, ApiError> {
+    match field.opt_int_min(0)? {
+        Some(amount) if amount > MAX_AMOUNT => Err(ApiError::invalid_param(
+            field.path(),
+            format!("This value must be less than or equal to {MAX_AMOUNT}."),
+        )
+        .with_code("amount_too_large")),
+        other => Ok(other),
+    }
+}
+
+/// A timestamp that must be in the future.
+pub fn future_timestamp(field: &Field<'_>, now: i64) -> Result<Option<i64>, ApiError> {
+    match field.opt_int()? {
+        Some(t) if t <= now => Err(ApiError::invalid_param(
+            field.path(),
+            format!("Invalid {}: must be in the future", field.path()),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `key` (itself maybe bracketed) under `prefix`: `fixed_amount[amount]`
+/// under `shipping_options[N][shipping_rate_data]` is
+/// `shipping_options[N][shipping_rate_data][fixed_amount][amount]`.
+pub fn nested(prefix: &str, key: &str) -> String {
+    match key.split_once('[') {
+        Some((head, rest)) => format!("{prefix}[{head}][{rest}"),
+        None => format!("{prefix}[{key}]"),
     }
 }

@@ -3,12 +3,15 @@
 
 mod checkout_sessions;
 mod common;
+mod coupons;
 mod customers;
 mod events;
 mod expand;
 mod list;
 mod payment_intents;
 mod refunds;
+mod session_params;
+mod shipping_rates;
 mod webhook_endpoints;
 
 use serde_json::Value;
@@ -34,6 +37,17 @@ pub fn handle(st: &mut State, method: &str, path: &str, p: &Params) -> Result<Va
         ("GET", ["customers", id]) => customers::retrieve(st, p, id),
         ("GET", ["customers", id, "payment_methods"]) => customers::payment_methods(st, p, id),
         ("POST", ["refunds"]) => refunds::create(st, p),
+        ("GET", ["refunds"]) => refunds::list(st, p),
+        ("GET", ["refunds", id]) => refunds::retrieve(st, p, id),
+        ("POST", ["coupons"]) => coupons::create_coupon(st, p),
+        ("GET", ["coupons"]) => coupons::list_coupons(st, p),
+        ("GET", ["coupons", id]) => coupons::retrieve_coupon(st, p, id),
+        ("POST", ["promotion_codes"]) => coupons::create_promotion_code(st, p),
+        ("GET", ["promotion_codes"]) => coupons::list_promotion_codes(st, p),
+        ("GET", ["promotion_codes", id]) => coupons::retrieve_promotion_code(st, p, id),
+        ("POST", ["shipping_rates"]) => shipping_rates::create(st, p),
+        ("GET", ["shipping_rates"]) => shipping_rates::list(st, p),
+        ("GET", ["shipping_rates", id]) => shipping_rates::retrieve(st, p, id),
         ("GET", ["events"]) => events::list(st, p),
         ("GET", ["events", id]) => events::retrieve(st, p, id),
         ("POST", ["webhook_endpoints"]) => webhook_endpoints::create(st, p),

@@ -78,6 +78,8 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     }
     card_only(&p.field("payment_method_types"))?;
     let new = NewIntent {
+        payment_method_types: vec!["card".to_owned()],
+        shipping: None,
         amount,
         currency,
         customer,

@@ -1,10 +1,12 @@
-//! `/v1/refunds`.
+//! `/v1/refunds`: create (by `charge` or `payment_intent`), list and retrieve.
 
 use serde_json::Value;
 
 use super::expand::expand;
+use super::list::{LIST_PARAMS, page};
 use crate::error::ApiError;
 use crate::form::Params;
+use crate::model::Refund;
 use crate::payments;
 use crate::state::State;
 
@@ -39,16 +41,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             ));
         }
         (Some(charge), None) => {
-            let found = st
-                .charges
+            st.charges
                 .get(charge)
                 .ok_or_else(|| ApiError::no_such("charge", charge, "charge", false))?;
-            if found.failure.is_some() {
-                return Err(ApiError::invalid(format!(
-                    "Charge {charge} has failed and cannot be refunded."
-                ))
-                .with_param("charge"));
-            }
             charge.to_owned()
         }
         (None, Some(intent_id)) => {
@@ -68,4 +63,34 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     };
     let json = payments::refund(st, &charge_id, amount, reason, metadata)?;
     expand(st, p, json)
+}
+
+pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
+    let mut allowed = LIST_PARAMS.to_vec();
+    allowed.extend(["charge", "payment_intent"]);
+    p.check_allowed(&allowed)?;
+    let charge = p.field("charge").opt_str()?;
+    let intent = p.field("payment_intent").opt_str()?;
+    let by = match (charge, intent) {
+        (Some(charge), _) => Some(("charge", charge)),
+        (None, Some(intent)) => Some(("payment_intent", intent)),
+        (None, None) => None,
+    };
+    let keep = move |r: &Refund| intent.is_none_or(|i| r.payment_intent == i);
+    let list = page(
+        p,
+        "/v1/refunds",
+        |cursor| st.refunds.walk(cursor, "refund", by, keep),
+        Refund::to_json,
+    )?;
+    expand(st, p, list)
+}
+
+pub fn retrieve(st: &State, p: &Params, id: &str) -> Result<Value, ApiError> {
+    p.check_allowed(&["expand[N]"])?;
+    let refund = st
+        .refunds
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("refund", id, "refund", true))?;
+    expand(st, p, refund.to_json())
 }

@@ -12,6 +12,8 @@ pub struct Event {
     /// `data.object` as compact JSON: events are the most numerous objects,
     /// and text takes a fraction of the memory of a `Value` tree.
     pub object: Box<str>,
+    /// `data.previous_attributes` of `*.updated` events, as compact JSON.
+    pub previous_attributes: Option<Box<str>>,
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub pending_webhooks: i64,
@@ -19,13 +21,17 @@ pub struct Event {
 
 impl Event {
     pub fn to_json(&self) -> Value {
-        let object: Value = serde_json::from_str(&self.object).unwrap_or_default();
+        let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_default();
+        let mut data = json!({ "object": parse(&self.object) });
+        if let Some(previous) = &self.previous_attributes {
+            data["previous_attributes"] = parse(previous);
+        }
         json!({
             "id": self.id,
             "object": "event",
             "api_version": API_VERSION,
             "created": self.created,
-            "data": { "object": object },
+            "data": data,
             "livemode": false,
             "pending_webhooks": self.pending_webhooks,
             "request": { "id": self.request_id, "idempotency_key": self.idempotency_key },

@@ -2,18 +2,22 @@
 //! of the spec's schema, `null` where Stripe has nothing to say. One module per resource.
 
 mod customer;
+mod discount;
 mod event;
 mod payment;
 mod session;
+mod shipping;
 
 use serde_json::{Value, json};
 
 use crate::store::Record;
 
 pub use customer::Customer;
+pub use discount::{AppliedDiscount, Coupon, PromotionCode, percent};
 pub use event::{Event, WebhookEndpoint};
-pub use payment::{Card, Charge, PaymentIntent, PaymentMethod, Refund};
-pub use session::{LineItem, Session, SessionStatus};
+pub use payment::{Card, Charge, ChargeStatus, Instrument, PaymentIntent, PaymentMethod, Refund};
+pub use session::{Choices, LineItem, Payment, Session, SessionStatus};
+pub use shipping::{Address, Bound, ShippingDetails, ShippingRate};
 
 pub const API_VERSION: &str = "2023-08-16";
 
@@ -60,6 +64,9 @@ record!(Refund, |r| vec![
     ("payment_intent", r.payment_intent.as_str())
 ]);
 record!(Event);
+record!(Coupon);
+record!(PromotionCode, |p| vec![("coupon", p.coupon.as_str())]);
+record!(ShippingRate);
 record!(WebhookEndpoint);
 
 pub fn empty_address() -> Value {

@@ -1,22 +1,135 @@
-//! PaymentMethods (cards), PaymentIntents, Charges and Refunds.
+//! PaymentMethods (cards and bank accounts), PaymentIntents, Charges and Refunds.
 
 use serde_json::{Map, Value, json};
 
 use super::billing_details;
-use crate::cards::TestCard;
+use super::shipping::ShippingDetails;
+use crate::banks::{BankDebit, TestBank};
+use crate::cards::{Decline, TestCard};
+
+const BANK_NAME: &str = "STRIPE TEST BANK";
 
 #[derive(Debug, Clone)]
 pub struct Card {
     pub test_card: &'static TestCard,
     pub exp_month: u32,
     pub exp_year: u32,
-    pub fingerprint: String,
 }
 
-impl Card {
-    fn checks(&self) -> Value {
-        json!({ "address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass" })
+/// What a PaymentMethod (and the charges made with it) pays with.
+#[derive(Debug, Clone)]
+pub enum Instrument {
+    Card(Card),
+    Bank(&'static TestBank),
+}
+
+impl Instrument {
+    /// The payment method type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Instrument::Card(_) => "card",
+            Instrument::Bank(bank) => bank.debit.as_str(),
+        }
     }
+
+    /// The PaymentMethod's hash named after its type.
+    fn method_json(&self, fingerprint: &str) -> Value {
+        match self {
+            Instrument::Card(card) => {
+                let brand = card.test_card.brand;
+                json!({
+                    "brand": brand,
+                    "checks": card_checks(),
+                    "country": "US",
+                    "exp_month": card.exp_month,
+                    "exp_year": card.exp_year,
+                    "fingerprint": fingerprint,
+                    "funding": "credit",
+                    "generated_from": null,
+                    "last4": card.test_card.last4(),
+                    "networks": { "available": [brand], "preferred": null },
+                    "three_d_secure_usage": { "supported": true },
+                    "wallet": null,
+                })
+            }
+            Instrument::Bank(bank) => match bank.debit {
+                BankDebit::UsBankAccount => json!({
+                    "account_holder_type": "individual",
+                    "account_type": "checking",
+                    "bank_name": BANK_NAME,
+                    "financial_connections_account": null,
+                    "fingerprint": fingerprint,
+                    "last4": bank.last4(),
+                    "networks": { "preferred": "ach", "supported": ["ach"] },
+                    "routing_number": bank.routing,
+                    "status_details": null,
+                }),
+                BankDebit::SepaDebit => json!({
+                    "bank_code": bank.routing,
+                    "branch_code": "",
+                    "country": &bank.number[..2],
+                    "fingerprint": fingerprint,
+                    "generated_from": null,
+                    "last4": bank.last4(),
+                }),
+            },
+        }
+    }
+
+    /// A charge's `payment_method_details` hash named after the type.
+    fn details_json(&self, fingerprint: &str) -> Value {
+        match self {
+            Instrument::Card(card) => {
+                let brand = card.test_card.brand;
+                json!({
+                    "brand": brand,
+                    "checks": card_checks(),
+                    "country": "US",
+                    "exp_month": card.exp_month,
+                    "exp_year": card.exp_year,
+                    "fingerprint": fingerprint,
+                    "funding": "credit",
+                    "installments": null,
+                    "last4": card.test_card.last4(),
+                    "mandate": null,
+                    "network": brand,
+                    "network_token": { "used": false },
+                    "three_d_secure": null,
+                    "wallet": null,
+                })
+            }
+            Instrument::Bank(bank) => match bank.debit {
+                BankDebit::UsBankAccount => json!({
+                    "account_holder_type": "individual",
+                    "account_type": "checking",
+                    "bank_name": BANK_NAME,
+                    "fingerprint": fingerprint,
+                    "last4": bank.last4(),
+                    "routing_number": bank.routing,
+                }),
+                BankDebit::SepaDebit => json!({
+                    "bank_code": bank.routing,
+                    "branch_code": "",
+                    "country": &bank.number[..2],
+                    "fingerprint": fingerprint,
+                    "last4": bank.last4(),
+                    "mandate": null,
+                }),
+            },
+        }
+    }
+
+    /// The card's number on the payment page's messages, or the account's.
+    pub fn last4(&self) -> &'static str {
+        match self {
+            Instrument::Card(card) => card.test_card.last4(),
+            Instrument::Bank(bank) => bank.last4(),
+        }
+    }
+}
+
+fn card_checks() -> Value {
+    json!({ "address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass" })
 }
 
 #[derive(Debug, Clone)]
@@ -24,7 +137,8 @@ pub struct PaymentMethod {
     pub id: String,
     pub created: i64,
     pub customer: Option<String>,
-    pub card: Card,
+    pub instrument: Instrument,
+    pub fingerprint: String,
     pub email: Option<String>,
     pub name: Option<String>,
     /// The `setup_future_usage` it was saved with, which decides off-session outcomes.
@@ -36,31 +150,19 @@ pub struct PaymentMethod {
 
 impl PaymentMethod {
     pub fn to_json(&self) -> Value {
-        let card = &self.card;
-        json!({
+        let kind = self.instrument.kind();
+        let mut value = json!({
             "id": self.id,
             "object": "payment_method",
             "billing_details": billing_details(self.email.as_deref(), self.name.as_deref()),
-            "card": {
-                "brand": card.test_card.brand,
-                "checks": card.checks(),
-                "country": "US",
-                "exp_month": card.exp_month,
-                "exp_year": card.exp_year,
-                "fingerprint": card.fingerprint,
-                "funding": "credit",
-                "generated_from": null,
-                "last4": card.test_card.last4(),
-                "networks": { "available": [card.test_card.brand], "preferred": null },
-                "three_d_secure_usage": { "supported": true },
-                "wallet": null,
-            },
             "created": self.created,
             "customer": self.customer,
             "livemode": false,
             "metadata": {},
-            "type": "card",
-        })
+            "type": kind,
+        });
+        value[kind] = self.instrument.method_json(&self.fingerprint);
+        value
     }
 }
 
@@ -76,11 +178,13 @@ pub struct PaymentIntent {
     pub metadata: Map<String, Value>,
     pub status: &'static str,
     pub payment_method: Option<String>,
+    pub payment_method_types: Vec<String>,
     pub latest_charge: Option<String>,
     pub last_payment_error: Option<Value>,
     pub next_action: Option<Value>,
     pub setup_future_usage: Option<&'static str>,
     pub receipt_email: Option<String>,
+    pub shipping: Option<ShippingDetails>,
     pub client_secret: String,
     /// The Checkout Session it pays (not shown): kept while that session is open.
     pub checkout_session: Option<String>,
@@ -88,6 +192,21 @@ pub struct PaymentIntent {
 
 impl PaymentIntent {
     pub fn to_json(&self) -> Value {
+        let options: Map<String, Value> = self
+            .payment_method_types
+            .iter()
+            .map(|kind| {
+                let options = match kind.as_str() {
+                    "card" => json!({
+                        "installments": null, "mandate_options": null, "network": null,
+                        "request_three_d_secure": "automatic"
+                    }),
+                    "us_bank_account" => json!({ "verification_method": "automatic" }),
+                    _ => json!({}),
+                };
+                (kind.clone(), options)
+            })
+            .collect();
         json!({
             "id": self.id,
             "object": "payment_intent",
@@ -115,16 +234,13 @@ impl PaymentIntent {
             "next_action": self.next_action,
             "on_behalf_of": null,
             "payment_method": self.payment_method,
-            "payment_method_options": {
-                "card": { "installments": null, "mandate_options": null, "network": null,
-                          "request_three_d_secure": "automatic" }
-            },
-            "payment_method_types": ["card"],
+            "payment_method_options": options,
+            "payment_method_types": self.payment_method_types,
             "processing": null,
             "receipt_email": self.receipt_email,
             "review": null,
             "setup_future_usage": self.setup_future_usage,
-            "shipping": null,
+            "shipping": self.shipping.as_ref().map(ShippingDetails::to_json),
             "statement_descriptor": null,
             "statement_descriptor_suffix": null,
             "status": self.status,
@@ -134,11 +250,20 @@ impl PaymentIntent {
     }
 }
 
+/// Where a charge stands: a bank debit is pending until it settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeStatus {
+    Pending,
+    Succeeded,
+    Failed(Decline),
+}
+
 #[derive(Debug, Clone)]
 pub struct Charge {
     pub id: String,
     pub created: i64,
     pub amount: i64,
+    /// What its refunds took back, failed refunds excepted.
     pub amount_refunded: i64,
     pub currency: String,
     pub customer: Option<String>,
@@ -146,36 +271,42 @@ pub struct Charge {
     pub metadata: Map<String, Value>,
     pub payment_intent: String,
     pub payment_method: String,
-    pub card: Card,
+    pub instrument: Instrument,
+    pub fingerprint: String,
     pub email: Option<String>,
     pub name: Option<String>,
     pub receipt_email: Option<String>,
-    /// `None` for a successful charge, otherwise why it failed.
-    pub failure: Option<crate::cards::Decline>,
+    pub shipping: Option<ShippingDetails>,
+    pub status: ChargeStatus,
 }
 
 impl Charge {
     /// `refunds` are this charge's refunds, newest first.
     pub fn to_json(&self, refunds: Vec<Value>) -> Value {
-        let card = &self.card;
-        let outcome = match &self.failure {
-            None => json!({
-                "network_status": "approved_by_network", "reason": null, "risk_level": "normal",
-                "risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"
-            }),
-            Some(decline) => json!({
-                "network_status": "declined_by_network", "reason": decline.decline_code,
-                "risk_level": "normal", "risk_score": 32,
-                "seller_message": "The bank did not return any further details with this decline.",
-                "type": "issuer_declined"
-            }),
+        let (status, outcome, failure) = match self.status {
+            ChargeStatus::Pending => ("pending", approved(), None),
+            ChargeStatus::Succeeded => ("succeeded", approved(), None),
+            ChargeStatus::Failed(decline) => (
+                "failed",
+                json!({
+                    "network_status": "declined_by_network", "reason": decline.decline_code,
+                    "risk_level": "normal", "risk_score": 32,
+                    "seller_message": "The bank did not return any further details with this decline.",
+                    "type": "issuer_declined"
+                }),
+                Some(decline),
+            ),
         };
-        let succeeded = self.failure.is_none();
+        let succeeded = self.status == ChargeStatus::Succeeded;
+        let captured = failure.is_none();
+        let kind = self.instrument.kind();
+        let mut details = json!({ "type": kind });
+        details[kind] = self.instrument.details_json(&self.fingerprint);
         json!({
             "id": self.id,
             "object": "charge",
             "amount": self.amount,
-            "amount_captured": if succeeded { self.amount } else { 0 },
+            "amount_captured": if captured { self.amount } else { 0 },
             "amount_refunded": self.amount_refunded,
             "application": null,
             "application_fee": null,
@@ -183,15 +314,15 @@ impl Charge {
             "balance_transaction": null,
             "billing_details": billing_details(self.email.as_deref(), self.name.as_deref()),
             "calculated_statement_descriptor": "STRIPE-SIM",
-            "captured": succeeded,
+            "captured": captured,
             "created": self.created,
             "currency": self.currency,
             "customer": self.customer,
             "description": self.description,
             "disputed": false,
             "failure_balance_transaction": null,
-            "failure_code": self.failure.map(|d| d.code),
-            "failure_message": self.failure.map(|d| d.message),
+            "failure_code": failure.map(|d| d.code),
+            "failure_message": failure.map(|d| d.message),
             "fraud_details": {},
             "invoice": null,
             "livemode": false,
@@ -201,25 +332,7 @@ impl Charge {
             "paid": succeeded,
             "payment_intent": self.payment_intent,
             "payment_method": self.payment_method,
-            "payment_method_details": {
-                "card": {
-                    "brand": card.test_card.brand,
-                    "checks": card.checks(),
-                    "country": "US",
-                    "exp_month": card.exp_month,
-                    "exp_year": card.exp_year,
-                    "fingerprint": card.fingerprint,
-                    "funding": "credit",
-                    "installments": null,
-                    "last4": card.test_card.last4(),
-                    "mandate": null,
-                    "network": card.test_card.brand,
-                    "network_token": { "used": false },
-                    "three_d_secure": null,
-                    "wallet": null,
-                },
-                "type": "card",
-            },
+            "payment_method_details": details,
             "receipt_email": self.receipt_email,
             "receipt_number": null,
             "receipt_url": null,
@@ -231,15 +344,22 @@ impl Charge {
                 "url": format!("/v1/charges/{}/refunds", self.id),
             },
             "review": null,
-            "shipping": null,
+            "shipping": self.shipping.as_ref().map(ShippingDetails::to_json),
             "source_transfer": null,
             "statement_descriptor": null,
             "statement_descriptor_suffix": null,
-            "status": if succeeded { "succeeded" } else { "failed" },
+            "status": status,
             "transfer_data": null,
             "transfer_group": null,
         })
     }
+}
+
+fn approved() -> Value {
+    json!({
+        "network_status": "approved_by_network", "reason": null, "risk_level": "normal",
+        "risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -252,11 +372,17 @@ pub struct Refund {
     pub payment_intent: String,
     pub reason: Option<&'static str>,
     pub metadata: Map<String, Value>,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: &'static str,
+    pub failure_reason: Option<&'static str>,
+    /// A settlement job will change it (a bank refund settling, a refund of
+    /// the 5126 test card failing): its payment is kept until then.
+    pub changing: bool,
 }
 
 impl Refund {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut value = json!({
             "id": self.id,
             "object": "refund",
             "amount": self.amount,
@@ -269,8 +395,14 @@ impl Refund {
             "reason": self.reason,
             "receipt_number": null,
             "source_transfer_reversal": null,
-            "status": "succeeded",
+            "status": self.status,
             "transfer_reversal": null,
-        })
+        });
+        // Present only once failed, like Stripe's.
+        if let Some(reason) = self.failure_reason {
+            value["failure_reason"] = json!(reason);
+            value["failure_balance_transaction"] = Value::Null;
+        }
+        value
     }
 }

@@ -8,6 +8,9 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use stripe_sim::{Config, Simulator};
 
+/// Form fields to add to or change in a request.
+pub type Fields<'a> = &'a [(&'a str, &'a str)];
+
 pub const KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 
 pub struct Sim {

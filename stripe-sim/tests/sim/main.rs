@@ -1,6 +1,9 @@
 //! Integration tests: a simulator on port 0, driven over real HTTP.
 
 mod api;
+mod bank_debits;
+mod checkout;
+mod discounts;
 mod faults;
 mod harness;
 mod hosted;
