@@ -58,8 +58,17 @@ pub struct TestCard {
     pub brand: &'static str,
     pub on_session: OnSession,
     pub off_session: OffSession,
-    /// Its refunds fail some time after they are made (4000 0000 0000 5126).
-    pub refunds_fail: bool,
+    pub refunds: Refunds,
+}
+
+/// How refunds of a card's charges go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refunds {
+    Succeed,
+    /// `pending`, then `succeeded` after the settlement delay (4000 0000 0000 7726).
+    PendingThenSucceed,
+    /// `succeeded`, then `failed` after the settlement delay (4000 0000 0000 5126).
+    SucceedThenFail,
 }
 
 const fn declines(number: &'static str, decline: Decline) -> TestCard {
@@ -68,7 +77,7 @@ const fn declines(number: &'static str, decline: Decline) -> TestCard {
         brand: "visa",
         on_session: OnSession::Decline(decline),
         off_session: OffSession::Decline(decline),
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     }
 }
 
@@ -78,21 +87,21 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "5555555555554444",
         brand: "mastercard",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000000000003055",
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
     declines("4000000000000002", GENERIC),
     declines("4000000000009995", INSUFFICIENT_FUNDS),
@@ -149,14 +158,14 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequiredUnlessSetUp,
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000002760003184",
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequired,
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000008260003178",
@@ -165,14 +174,21 @@ static CARDS: &[TestCard] = &[
             then: Some(INSUFFICIENT_FUNDS),
         },
         off_session: OffSession::Decline(INSUFFICIENT_FUNDS),
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
+    },
+    TestCard {
+        number: "4000000000007726",
+        brand: "visa",
+        on_session: OnSession::Succeed,
+        off_session: OffSession::Succeed,
+        refunds: Refunds::PendingThenSucceed,
     },
     TestCard {
         number: "4000000000005126",
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
-        refunds_fail: true,
+        refunds: Refunds::SucceedThenFail,
     },
     // Checkout succeeds and saves the card; merchant-initiated charges then fail.
     TestCard {
@@ -180,7 +196,7 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Decline(GENERIC),
-        refunds_fail: false,
+        refunds: Refunds::Succeed,
     },
 ];
 

@@ -375,8 +375,8 @@ pub struct Refund {
     /// `pending`, `succeeded` or `failed`.
     pub status: &'static str,
     pub failure_reason: Option<&'static str>,
-    /// A settlement job will change it (a bank refund settling, a refund of
-    /// the 5126 test card failing): its payment is kept until then.
+    /// A settlement job will change it (a pending refund settling, a refund
+    /// of the 5126 test card failing): its payment is kept until then.
     pub changing: bool,
 }
 
@@ -401,7 +401,6 @@ impl Refund {
         // Present only once failed, like Stripe's.
         if let Some(reason) = self.failure_reason {
             value["failure_reason"] = json!(reason);
-            value["failure_balance_transaction"] = Value::Null;
         }
         value
     }

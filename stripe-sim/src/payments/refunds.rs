@@ -1,10 +1,11 @@
 //! Refunds: part or all of what is left of a charge. Card refunds succeed at
-//! once, except the 5126 test card's, which fail later; bank debit refunds are
-//! pending until they settle.
+//! once, except the test cards' that settle later (7726) or fail later (5126);
+//! bank debit refunds are pending until they settle.
 
 use serde_json::{Map, Value};
 
 use super::Job;
+use crate::cards::Refunds;
 use crate::error::ApiError;
 use crate::ids;
 use crate::model::{ChargeStatus, Instrument, Refund};
@@ -52,10 +53,14 @@ pub fn refund(
         .with_param("amount"));
     }
     charge.amount_refunded += amount;
-    // Bank refunds take a while; the 5126 card's seem to work, then fail.
+    // Bank refunds take a while, like the 7726 card's; the 5126 card's seem to work, then fail.
     let (status, changing) = match &charge.instrument {
         Instrument::Bank(_) => ("pending", true),
-        Instrument::Card(card) => ("succeeded", card.test_card.refunds_fail),
+        Instrument::Card(card) => match card.test_card.refunds {
+            Refunds::Succeed => ("succeeded", false),
+            Refunds::PendingThenSucceed => ("pending", true),
+            Refunds::SucceedThenFail => ("succeeded", true),
+        },
     };
     let refund = Refund {
         id: ids::object("re"),

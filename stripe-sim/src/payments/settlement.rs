@@ -1,6 +1,6 @@
 //! What settles after a delay (`Config::settlement_delay`, or at once through
 //! `POST /_sim/settle`): bank debits succeed or fail as their test account
-//! says, bank refunds succeed, and the 5126 test card's refunds fail.
+//! says, pending refunds succeed, and the 5126 test card's refunds fail.
 
 use serde_json::json;
 
@@ -87,8 +87,8 @@ fn settle_debit(st: &mut State, intent_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A pending refund succeeds; a refund of the 5126 card fails, giving the
-/// charge its amount back. Both are announced as `refund.updated` and
+/// A pending refund succeeds; a refund of the 5126 card (`succeeded` until
+/// now) fails, giving the charge its amount back. Both are announced as `refund.updated` and
 /// `charge.refund.updated`; a failure also as `refund.failed`.
 fn settle_refund(st: &mut State, refund_id: &str) -> Result<(), ApiError> {
     let Some(refund) = st.refunds.get_mut(refund_id).filter(|r| r.changing) else {

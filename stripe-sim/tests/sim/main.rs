@@ -10,6 +10,7 @@ mod hosted;
 mod idempotency;
 mod memory;
 mod receiver;
+mod refunds;
 mod schema;
 mod sessions;
 mod webhooks;
