@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::payments;
+use crate::rate_limit::RateLimit;
 use crate::state::{Faults, Shared};
 
 /// A partial update of the faults: absent fields keep their value.
@@ -19,6 +20,14 @@ struct FaultsPatch {
     webhook_drop: Option<bool>,
     webhook_drop_types: Option<Vec<String>>,
     clock_offset_secs: Option<i64>,
+}
+
+/// A change of the rate limit: absent fields keep their value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitPatch {
+    reads_per_second: Option<u32>,
+    writes_per_second: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +96,8 @@ pub async fn reset(shared: web::Data<Shared>) -> HttpResponse {
     let faults = shared.with_state(|st| {
         st.faults = Faults::default();
         st.fault_counter = 0;
+        let configured = st.configured_rate_limit;
+        st.rate_limiter.set(configured);
         st.faults.clone()
     });
     HttpResponse::Ok().json(faults)
@@ -108,6 +119,26 @@ pub async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpR
         st.now()
     });
     HttpResponse::Ok().json(json!({ "now": now }))
+}
+
+pub async fn get_rate_limit(shared: web::Data<Shared>) -> HttpResponse {
+    let report = shared.lock().rate_limiter.report();
+    HttpResponse::Ok().json(report)
+}
+
+/// Sets the limits (0 is no limit) and starts counting the peak rates afresh.
+pub async fn set_rate_limit(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let patch: RateLimitPatch = match parse(&body) {
+        Ok(patch) => patch,
+        Err(message) => return bad_request(message),
+    };
+    let mut st = shared.lock();
+    let current = st.rate_limiter.report().limit;
+    st.rate_limiter.set(RateLimit {
+        reads_per_second: patch.reads_per_second.unwrap_or(current.reads_per_second),
+        writes_per_second: patch.writes_per_second.unwrap_or(current.writes_per_second),
+    });
+    HttpResponse::Ok().json(st.rate_limiter.report())
 }
 
 /// Settles every bank debit and refund waiting to, now rather than after

@@ -20,6 +20,7 @@ mod money;
 mod payments;
 mod pricing;
 mod promotions;
+mod rate_limit;
 mod server;
 mod state;
 mod store;
@@ -35,6 +36,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::watch;
 
+pub use crate::rate_limit::RateLimit;
 use crate::state::{Limits, Shared, State};
 
 /// How to run the simulator.
@@ -65,6 +67,11 @@ pub struct Config {
     /// a refund of the 4000 0000 0000 5126 card `succeeded` before it fails.
     /// `POST /_sim/settle` settles everything at once.
     pub settlement_delay: Duration,
+    /// Stripe's rate limits, per API key and second (refused with a 429
+    /// `rate_limit` error); off by default. [`RateLimit::STRIPE_TEST_MODE`]
+    /// is Stripe's 25 reads and 25 writes. `/_sim/rate_limit` changes it and
+    /// shows the peak rates seen.
+    pub rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -77,6 +84,7 @@ impl Default for Config {
             max_objects: 10_000,
             retention: Duration::from_secs(30 * 24 * 60 * 60),
             settlement_delay: Duration::from_secs(3),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -116,6 +124,7 @@ impl Simulator {
                     retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
                 },
                 i64::try_from(config.settlement_delay.as_secs()).unwrap_or(i64::MAX),
+                config.rate_limit,
             ),
             http,
             stopped,

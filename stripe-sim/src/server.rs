@@ -2,7 +2,7 @@
 //! faults, parameter parsing, idempotency, latency, then the endpoint itself.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,7 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/advance_clock", web::post().to(admin::advance_clock))
                 .route("/deliveries", web::get().to(admin::deliveries))
                 .route("/stats", web::get().to(admin::stats))
-                .route("/settle", web::post().to(admin::settle)),
+                .route("/settle", web::post().to(admin::settle))
+                .route("/rate_limit", web::get().to(admin::get_rate_limit))
+                .route("/rate_limit", web::post().to(admin::set_rate_limit)),
         )
         .service(
             web::resource("/c/pay/{id}")
@@ -124,8 +126,17 @@ async fn run(
         Ok(key) => key,
         Err(err) => return Reply::error(&err, request_id),
     };
-    // Injected faults act like Stripe's rate limiter: before the idempotency
-    // layer, so nothing is stored and a retry with the same key can succeed.
+    let method = req.method().as_str();
+    // Stripe's rate limiter, and the injected faults that act like it, run
+    // before the idempotency layer: nothing is stored, so a retry with the
+    // same key can succeed.
+    let admitted = shared
+        .lock()
+        .rate_limiter
+        .admit(&api_key, method != "GET", Instant::now());
+    if !admitted {
+        return Reply::error(&ApiError::rate_limited(), request_id);
+    }
     let fault = shared.lock().injected_fault();
     if let Some(err) = fault {
         let reply = Reply::error(&err, request_id);
@@ -135,7 +146,6 @@ async fn run(
             reply
         };
     }
-    let method = req.method().as_str();
     let input = if method == "POST" {
         body
     } else {

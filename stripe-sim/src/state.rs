@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,6 +19,7 @@ use crate::model::{
     SessionStatus, ShippingRate, WebhookEndpoint,
 };
 use crate::payments::{self, Job};
+use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::store::{Record, Table};
 use crate::webhooks::{self, Delivery, Outgoing, Target};
 
@@ -175,6 +176,9 @@ pub struct State {
     jobs: BTreeSet<(i64, Job)>,
     /// How long they wait, in seconds.
     settlement_delay: i64,
+    pub rate_limiter: RateLimiter,
+    /// The rate limit of the `Config`, which `/_sim/reset` restores.
+    pub configured_rate_limit: RateLimit,
     pub idempotency: Table<IdempotencyRecord>,
     pub faults: Faults,
     /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
@@ -192,11 +196,18 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(public_url: String, limits: Limits, settlement_delay: i64) -> Self {
+    pub fn new(
+        public_url: String,
+        limits: Limits,
+        settlement_delay: i64,
+        rate_limit: RateLimit,
+    ) -> Self {
         Self {
             public_url,
             limits,
             settlement_delay,
+            configured_rate_limit: rate_limit,
+            rate_limiter: RateLimiter::new(rate_limit),
             ..Self::default()
         }
     }
@@ -455,6 +466,7 @@ impl State {
         self.expire_due();
         payments::run_due(self);
         self.sweep();
+        self.rate_limiter.prune(Instant::now());
     }
 }
 

@@ -9,6 +9,7 @@ mod harness;
 mod hosted;
 mod idempotency;
 mod memory;
+mod rate_limits;
 mod receiver;
 mod refunds;
 mod schema;
