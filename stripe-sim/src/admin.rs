@@ -114,7 +114,7 @@ pub async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpR
     let shared = shared.into_inner();
     let now = shared.with_state(|st| {
         st.clock_advance = st.clock_advance.saturating_add(advance.seconds);
-        // Expire and sweep at once rather than at the next tick, so tests need not wait.
+        // Expire, settle and sweep at once rather than at the next tick, so tests need not wait.
         st.tick();
         st.now()
     });

@@ -52,12 +52,13 @@ pub struct Config {
     /// Delivery attempts per event and endpoint, the first included.
     pub webhook_max_attempts: u32,
     /// The memory bound: most objects of each kind kept (Checkout Sessions,
-    /// PaymentIntents, payment methods, customers, events, idempotency keys,
-    /// and delivery log entries). Once a second the oldest final objects
-    /// beyond it are dropped: expired or paid sessions, settled intents (with
-    /// their charges and refunds), unsaved cards, customers (with their saved
-    /// cards), events, finished idempotency keys. Open sessions and payments
-    /// still settling are never dropped.
+    /// PaymentIntents, payment methods, customers, shipping rates, events,
+    /// idempotency keys, and delivery log entries). Once a second the oldest
+    /// final objects beyond it are dropped: expired or settled sessions,
+    /// settled intents (with their charges and refunds), unsaved cards,
+    /// customers (with their saved cards), shipping rates, events, finished
+    /// idempotency keys. Open sessions and payments or refunds still settling
+    /// are never dropped.
     pub max_objects: usize,
     /// Final objects and events older than this are dropped (Stripe keeps
     /// events 30 days), whatever their number.
