@@ -89,7 +89,7 @@ fn destination(session: &Session, form: &PayForm) -> Result<Option<Address>, Pro
         country,
         &form.shipping_state,
         &form.shipping_postal_code,
-        "shipping",
+        ("shipping_state", "shipping_postal_code"),
     )
     .map(Some)
 }
@@ -115,17 +115,14 @@ fn shipping(session: &Session, form: &PayForm) -> Result<Option<ShippingDetails>
     Ok(Some(ShippingDetails { name, address }))
 }
 
-/// The country, region and postal code of an address, checked for `country`.
+/// The country, region and postal code of an address, checked for
+/// `country`; problems name `fields`, the state's and the postal code's.
 fn located(
     country: &str,
     state: &str,
     postal_code: &str,
-    prefix: &str,
+    (state_field, postal_field): (&'static str, &'static str),
 ) -> Result<Address, Problem> {
-    let (state_field, postal_field) = match prefix {
-        "shipping" => ("shipping_state", "shipping_postal_code"),
-        _ => ("billing_state", "billing_postal_code"),
-    };
     let state = match countries::regions(country) {
         Some(_) => Some(
             countries::region_code(country, state)
@@ -165,15 +162,9 @@ fn billing(session: &Session, form: &PayForm) -> Result<Option<Address>, Problem
         country,
         &form.billing_state,
         &form.billing_postal_code,
-        "billing",
+        ("billing_state", "billing_postal_code"),
     )
     .map(Some)
-}
-
-/// What the customer chose: the address(es), the shipping rate and the
-/// discount (a code given at creation, or the code typed here).
-pub fn choices(st: &State, session: &Session, form: &PayForm) -> Result<Choices, Problem> {
-    assemble(st, session, form, true)
 }
 
 /// The choices for a page that only shows totals (`step=update`): an
@@ -183,6 +174,9 @@ pub fn preview(st: &State, session: &Session, form: &PayForm) -> Result<Choices,
     assemble(st, session, form, false)
 }
 
+/// What the customer chose: the address(es), the shipping rate and the
+/// discount (a code given at creation, or the code typed here). `strict`
+/// refuses an incomplete address rather than leaving it out.
 fn assemble(
     st: &State,
     session: &Session,
@@ -345,7 +339,7 @@ fn card(form: &PayForm, now: i64) -> Result<Method, Problem> {
 /// and code, then the payment method's fields.
 pub fn entry(st: &State, session: &Session, form: &PayForm) -> Result<Entry, Problem> {
     let email = email(form)?;
-    let choices = choices(st, session, form)?;
+    let choices = assemble(st, session, form, true)?;
     let method = method(session, form, st.now())?;
     let name = text(&form.name).or_else(|| choices.shipping.as_ref().map(|s| s.name.clone()));
     Ok(Entry {
@@ -418,22 +412,24 @@ mod tests {
         );
     }
 
+    const SHIPPING: (&str, &str) = ("shipping_state", "shipping_postal_code");
+
     #[test]
     fn addresses_are_checked_for_their_country() {
-        let us = located("US", "california", "94103", "shipping").unwrap();
+        let us = located("US", "california", "94103", SHIPPING).unwrap();
         assert_eq!(
             (us.state.as_deref(), us.postal_code.as_deref()),
             (Some("CA"), Some("94103"))
         );
         assert_eq!(
-            located("US", "", "94103", "shipping").unwrap_err().field,
+            located("US", "", "94103", SHIPPING).unwrap_err().field,
             "shipping_state"
         );
         assert_eq!(
-            located("GB", "", "SW1A", "billing").unwrap_err().message,
+            located("GB", "", "SW1A", SHIPPING).unwrap_err().message,
             "Your postal code is invalid."
         );
-        let nl = located("NL", "Noord-Holland", "", "shipping").unwrap();
+        let nl = located("NL", "Noord-Holland", "", SHIPPING).unwrap();
         assert_eq!(nl.postal_code, None);
     }
 }
