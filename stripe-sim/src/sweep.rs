@@ -79,14 +79,16 @@ impl State {
     }
 }
 
-/// Whether a PaymentIntent may still change: it waits on the customer or the
-/// bank, its Checkout Session is not final, or one of its refunds will change.
+/// Whether a PaymentIntent may still change: its bank debit is processing,
+/// its Checkout Session is not final (a 3D Secure step waits there), or one of
+/// its refunds will change. (An API-created intent left in `requires_action`
+/// cannot change: the simulator has no confirm endpoint.)
 fn intent_is_live(
     intent: &PaymentIntent,
     sessions: &Table<Session>,
     refunds: &Table<Refund>,
 ) -> bool {
-    matches!(intent.status, "processing" | "requires_action")
+    intent.status == "processing"
         || refunds
             .lookup("payment_intent", &intent.id)
             .any(|r| r.changing)

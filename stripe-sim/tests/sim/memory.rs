@@ -193,3 +193,39 @@ async fn the_delivery_log_keeps_the_newest_entries() {
     assert_eq!(&log[2]["event_id"], latest);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_intent_waiting_on_3d_secure_goes_once_its_session_cannot_be_paid() {
+    let sim = harness::start_config(Config {
+        max_objects: 1,
+        ..harness::test_config()
+    })
+    .await;
+    let waiting = sim.create_session(&[]).await;
+    assert_eq!(sim.pay(&waiting, "4000002500003155").await.status(), 200);
+    let intent = sim
+        .get("/v1/events", &[("type", "payment_intent.requires_action")])
+        .await
+        .ok()["data"][0]["data"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.paid_session(&[]).await;
+    sweep(&sim).await;
+    // The open session may still be authenticated: its intent stays.
+    sim.get(&format!("/v1/payment_intents/{intent}"), &[])
+        .await
+        .ok();
+    let id = waiting["id"].as_str().unwrap();
+    sim.post(&format!("/v1/checkout/sessions/{id}/expire"), &[])
+        .await
+        .ok();
+    // Over the cap again: now the oldest, it is final and goes.
+    sim.paid_session(&[]).await;
+    sweep(&sim).await;
+    sim.get(&format!("/v1/payment_intents/{intent}"), &[])
+        .await
+        .error(404);
+    assert_eq!(stats(&sim).await["payment_intents"], 1);
+    sim.shutdown().await;
+}
