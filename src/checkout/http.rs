@@ -295,10 +295,12 @@ pub async fn success(
     // This browser pays as the same customer next time only if the shopper
     // chose to save their card, and the order is its own (whoever holds a
     // session id can open this page).
-    if order.save_card && order.is_paid() && session.browser_id() == Some(order.browser_id) {
-        if let Some(customer) = ledger::customer_of_order(&mut conn, order.id).await? {
-            session.set_customer(&customer)?;
-        }
+    if order.save_card
+        && order.is_paid()
+        && session.browser_id() == Some(order.browser_id)
+        && let Some(customer) = ledger::customer_of_order(&mut conn, order.id).await?
+    {
+        session.set_customer(&customer)?;
     }
     Ok(receipt(&order))
 }

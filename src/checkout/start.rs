@@ -102,10 +102,10 @@ pub async fn start_checkout(
                 .context("reading the browser's checkouts")?
         };
         for order in &pending {
-            if is_twin(stripe, db, order, cart_id, request.lines).await? {
-                if let Some(url) = payment_page_of(stripe, db, order).await? {
-                    return Ok(url);
-                }
+            if is_twin(stripe, db, order, cart_id, request.lines).await?
+                && let Some(url) = payment_page_of(stripe, db, order).await?
+            {
+                return Ok(url);
             }
         }
         for order in &pending {
@@ -396,6 +396,12 @@ pub async fn cancel_checkout(
                 // Complete but unpaid: a delayed payment method is still at work.
                 _ => Cancelled::Unknown,
             })
+        }
+        // Stripe does not know the session (made by a simulator since
+        // restarted): nobody can pay it here, and its shopper gave it up.
+        Err(error) if error.code() == Some("resource_missing") => {
+            close_cancelled(db, order, source).await?;
+            Ok(Cancelled::Closed)
         }
         Err(error) => {
             tracing::warn!(%error, order.id = order.id, "could not expire the checkout session");

@@ -13,8 +13,8 @@ use storefront::stripe::webhook::sign;
 
 use crate::checkout::{paid, post_webhook, unix_now};
 use crate::helpers::{
-    CARD_OK, OrderRow, assert_redirect_to, count, pay, spawn_app, spawn_app_with, spawn_with_vars,
-    texts,
+    Browser, CARD_OK, OrderRow, assert_redirect_to, count, pay, spawn_app, spawn_app_with,
+    spawn_with_vars, texts,
 };
 
 #[tokio::test]
@@ -66,14 +66,21 @@ async fn the_reconciler_expires_sessions_stripe_does_not_know_and_gets_past_ones
         ))
         .await
         .unwrap();
-    let line = app.cart_item_ids().await.remove(0);
-    app.post_form(&format!("/cart/items/{line}/delete"), &[])
-        .await;
-    // A full page of older orders whose sessions are still open: nothing to
-    // settle, and they must not hide the paid one after them.
-    app.add_to_cart("field-notes-journal", "1").await;
+    // A full page of other shoppers' older orders whose sessions are still
+    // open: nothing to settle, and they must not hide the paid one after them.
+    let start = |shopper: Browser| async move {
+        shopper
+            .post_form(
+                "/cart/items",
+                &[("product", "field-notes-journal"), ("quantity", "1")],
+            )
+            .await;
+        let response = shopper.post_form("/checkout", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    };
     for _ in 0..100 {
-        app.checkout().await;
+        start(Browser::at(&app.address)).await;
     }
     app.db()
         .await
@@ -82,7 +89,7 @@ async fn the_reconciler_expires_sessions_stripe_does_not_know_and_gets_past_ones
         ))
         .await
         .unwrap();
-    let payment_url = app.checkout().await;
+    let payment_url = start(Browser::at(&app.address)).await;
     let paid_order = app.orders().await.last().unwrap().id;
 
     assert_eq!(
