@@ -31,6 +31,9 @@ pub struct OrderPage {
     layout: Layout,
     order: Order,
     items: Vec<OrderItem>,
+    /// Stripe reported a payment we could not accept as is (an amount that
+    /// does not match): a person is looking at it.
+    under_review: bool,
 }
 
 impl OrderPage {
@@ -53,10 +56,12 @@ pub async fn show(
         .await?
         .ok_or_else(not_found)?;
     let items = store::items(&mut conn, &order).await?;
+    let under_review = store::has_open_issue(&mut conn, order.id).await?;
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
         items,
+        under_review,
     })
 }
 

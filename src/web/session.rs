@@ -118,9 +118,11 @@ impl TypedSession {
     }
 
     /// The session's CSRF token, created on first use. The session's cart
-    /// id is chosen with it: every form the browser can post then names the
-    /// same cart, so two tabs adding at once before the cart has its first
-    /// line fill one cart, not two (its row is made with its first line).
+    /// and browser ids are chosen with it: every form the browser can post
+    /// then names the same cart and browser, so two tabs adding at once
+    /// before the cart has its first line fill one cart, not two (its row is
+    /// made with its first line), and two checkouts at once are one
+    /// browser's, of which it has one live.
     pub fn csrf_token(&self) -> Result<String, AppError> {
         if let Some(token) = self.0.get::<String>(CSRF_TOKEN).ok().flatten() {
             return Ok(token);
@@ -132,6 +134,7 @@ impl TypedSession {
         if self.cart_id().is_none() {
             self.insert(CART_ID, Uuid::new_v4())?;
         }
+        self.ensure_browser_id()?;
         Ok(token)
     }
 

@@ -143,3 +143,14 @@ pub async fn record_issue(
         .await
         .map(|inserted| inserted > 0)
 }
+
+/// Whether the order has an issue nobody has resolved yet.
+pub async fn has_open_issue(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        order_issues::table
+            .filter(order_issues::order_id.eq(order_id))
+            .filter(order_issues::resolved_at.is_null()),
+    ))
+    .get_result(conn)
+    .await
+}
