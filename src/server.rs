@@ -31,7 +31,7 @@ use crate::stripe::StripeGateway;
 use crate::web::AppError;
 use crate::web::caching;
 use crate::web::rate_limit::{self, RateLimiter};
-use crate::{purge, routes, seed, telemetry};
+use crate::{payments_api, purge, routes, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -151,6 +151,7 @@ pub struct Application {
     metrics_server: Server,
     metrics_port: u16,
     reconciler: tokio::task::JoinHandle<()>,
+    debit_reconciler: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
 }
@@ -208,6 +209,11 @@ impl Application {
             stripe: stripe.clone(),
         };
         let reconciler = tokio::spawn(reconciler::run(
+            jobs.clone(),
+            settings.reconcile_interval,
+            settings.reconcile_after,
+        ));
+        let debit_reconciler = tokio::spawn(payments_api::reconciler::run(
             jobs.clone(),
             settings.reconcile_interval,
             settings.reconcile_after,
@@ -271,6 +277,7 @@ impl Application {
             server,
             simulator,
             reconciler,
+            debit_reconciler,
             purge,
             catalog_listener,
         })
@@ -309,6 +316,7 @@ impl Application {
         metrics.stop(true).await;
         let _ = metrics_server.await;
         self.reconciler.abort();
+        self.debit_reconciler.abort();
         self.purge.abort();
         self.catalog_listener.abort();
         if let Some(simulator) = self.simulator {

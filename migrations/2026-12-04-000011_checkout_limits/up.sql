@@ -10,3 +10,5 @@ ALTER TABLE orders ADD COLUMN save_card BOOLEAN NOT NULL DEFAULT false;
 -- When the return page last asked Stripe about this pending order: it asks
 -- at most every few seconds, however often the page is loaded.
 ALTER TABLE orders ADD COLUMN stripe_checked_at TIMESTAMPTZ;
+-- The debit reconciler looks for debits left processing.
+CREATE INDEX payments_processing_idx ON payments (created_at) WHERE status = 'processing';

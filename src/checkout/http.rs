@@ -268,29 +268,29 @@ pub async fn success(
     // most every few seconds, however often anyone loads this page. The
     // webhook usually wins this race; if Stripe cannot be asked right now,
     // the order page says the payment is being confirmed.
-    if order.status == OrderStatus::Pending
-        && order_store::may_ask_stripe(&mut conn, order.id).await?
-    {
-        drop(conn);
-        match state
-            .stripe
-            .client
-            .retrieve_checkout_session(session_id.as_str())
-            .await
-        {
-            Ok(checkout) => {
-                let mut conn = state.db.get().await?;
-                if let (Some(updated), _) =
-                    apply_session(&mut conn, &checkout, Source::SuccessPage).await?
-                {
-                    order = updated;
+    if order.status == OrderStatus::Pending {
+        if order_store::may_ask_stripe(&mut conn, order.id).await? {
+            drop(conn);
+            match state
+                .stripe
+                .client
+                .retrieve_checkout_session(session_id.as_str())
+                .await
+            {
+                Ok(checkout) => {
+                    let mut conn = state.db.get().await?;
+                    apply_session(&mut conn, &checkout, Source::SuccessPage).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
-            }
+            conn = state.db.get().await?;
         }
-        conn = state.db.get().await?;
+        // As it is now: settled here, by the webhook meanwhile, or still pending.
+        if let Some(now) = order_store::find_by_session(&mut conn, session_id.as_str()).await? {
+            order = now;
+        }
     }
     // This browser pays as the same customer next time only if the shopper
     // chose to save their card, and the order is its own (whoever holds a

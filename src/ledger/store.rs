@@ -119,6 +119,24 @@ pub async fn history(
     Ok((rows, has_more))
 }
 
+/// Up to `limit` debits still processing that began before `cutoff`,
+/// oldest first.
+pub async fn processing_debits_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Payment>> {
+    payments::table
+        .filter(payments::status.eq(PaymentStatus::Processing.as_str()))
+        .filter(payments::order_id.is_null())
+        .filter(payments::created_at.lt(cutoff))
+        .order_by((payments::created_at, payments::id))
+        .limit(limit)
+        .select(Payment::as_select())
+        .load(conn)
+        .await
+}
+
 /// Sets description and metadata if `version` is still current, and
 /// increments it. `None` means a stale version (or a missing payment):
 /// nothing changed.

@@ -31,6 +31,7 @@ pub fn handle(st: &mut State, method: &str, path: &str, p: &Params) -> Result<Va
             checkout_sessions::line_items(st, p, id)
         }
         ("POST", ["payment_intents"]) => payment_intents::create(st, p),
+        ("GET", ["payment_intents"]) => payment_intents::list(st, p),
         ("GET", ["payment_intents", id]) => payment_intents::retrieve(st, p, id),
         ("POST", ["customers"]) => customers::create(st, p),
         ("GET", ["customers"]) => customers::list(st, p),

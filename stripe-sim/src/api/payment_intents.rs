@@ -6,8 +6,10 @@ use super::common::{
     AmountOf, card_only, check_amount, currency_param, email_param, existing_customer,
 };
 use super::expand::expand;
+use super::list::{LIST_PARAMS, page};
 use crate::error::ApiError;
 use crate::form::Params;
+use crate::model::PaymentIntent;
 use crate::payments::{self, NewIntent};
 use crate::state::State;
 
@@ -98,6 +100,24 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     }
     let json = st.render(&id).ok_or_else(ApiError::internal)?;
     expand(st, p, json)
+}
+
+/// `GET /v1/payment_intents`: newest first, optionally one customer's.
+pub fn list(st: &State, p: &Params) -> Result<Value, ApiError> {
+    let mut allowed = LIST_PARAMS.to_vec();
+    allowed.push("customer");
+    p.check_allowed(&allowed)?;
+    let by = p.field("customer").opt_str()?.map(|c| ("customer", c));
+    let list = page(
+        p,
+        "/v1/payment_intents",
+        |cursor| {
+            st.payment_intents
+                .walk(cursor, "payment_intent", by, |_| true)
+        },
+        PaymentIntent::to_json,
+    )?;
+    expand(st, p, list)
 }
 
 pub fn retrieve(st: &State, p: &Params, id: &str) -> Result<Value, ApiError> {

@@ -54,7 +54,9 @@ record!(Customer, |c| key("email", c.email.as_ref())
 record!(PaymentMethod, |pm| key("customer", pm.customer.as_ref())
     .into_iter()
     .collect());
-record!(PaymentIntent);
+record!(PaymentIntent, |pi| key("customer", pi.customer.as_ref())
+    .into_iter()
+    .collect());
 record!(Charge, |c| vec![(
     "payment_intent",
     c.payment_intent.as_str()

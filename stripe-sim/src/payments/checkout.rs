@@ -220,6 +220,7 @@ fn complete(
         st.emit("payment_method.attached", json);
     }
     st.payment_intent_mut(&intent_id)?.customer = customer.clone();
+    st.payment_intents.reindex(&intent_id);
     match payment {
         Payment::Processing => {
             begin_debit(st, &intent_id)?;

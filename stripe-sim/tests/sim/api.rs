@@ -160,6 +160,61 @@ fn off_session_charge(customer: &str, pm: &str) -> Vec<(&'static str, String)> {
 }
 
 #[tokio::test]
+async fn a_customers_payment_intents_are_listed_newest_first() {
+    let sim = harness::start().await;
+    let (customer, pm) = saved_card(&sim, "4242424242424242", "off_session").await;
+    let (other, other_pm) = saved_card(&sim, "4242424242424242", "off_session").await;
+    let mut charged = Vec::new();
+    for _ in 0..3 {
+        let intent = sim
+            .post("/v1/payment_intents", &off_session_charge(&customer, &pm))
+            .await
+            .ok();
+        charged.push(intent["id"].as_str().unwrap().to_owned());
+    }
+    sim.post(
+        "/v1/payment_intents",
+        &off_session_charge(&other, &other_pm),
+    )
+    .await
+    .ok();
+
+    let page = sim
+        .get(
+            "/v1/payment_intents",
+            &[("customer", &customer), ("limit", "2")],
+        )
+        .await
+        .ok();
+
+    assert_eq!(page["object"], "list");
+    assert_eq!(page["url"], "/v1/payment_intents");
+    assert_eq!(page["has_more"], true);
+    let first = ids(&page);
+    let last = first[1].clone();
+    let rest = sim
+        .get(
+            "/v1/payment_intents",
+            &[("customer", &customer), ("starting_after", &last)],
+        )
+        .await
+        .ok();
+    let mut listed = first;
+    listed.extend(ids(&rest));
+    // The checkout that saved the card made the customer's first intent.
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(
+        listed[..3],
+        [charged[2].clone(), charged[1].clone(), charged[0].clone()]
+    );
+    for intent in rest["data"].as_array().unwrap() {
+        assert_eq!(intent["customer"], customer.as_str());
+    }
+    let unknown = sim.get("/v1/payment_intents", &[("colour", "red")]).await;
+    assert_eq!(unknown.error(400)["param"], "colour");
+}
+
+#[tokio::test]
 async fn off_session_charges_of_a_saved_card_succeed() {
     let sim = harness::start().await;
     let (customer, pm) = saved_card(&sim, "4242424242424242", "off_session").await;
