@@ -53,7 +53,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Local state for development: the private cluster and the generated session key.
     pub data_dir: PathBuf,
-    /// `None`: the in-process Stripe simulator.
+    /// `None`: the in-process Stripe simulator (test mode).
     pub stripe_secret_key: Option<Secret>,
     pub stripe_api_base: String,
     pub stripe_webhook_secret: Option<Secret>,
@@ -228,6 +228,14 @@ impl Settings {
             v.parse()
                 .map_err(|_| "expected an address like 127.0.0.1:9464".to_owned())
         })?;
+        let allow_test_mode = parse(&lookup, "ALLOW_TEST_MODE", "false", |v| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err("expected true or false".to_owned()),
+        })?;
+        if stripe_secret_key.is_none() {
+            test_mode_allowed(app_base_url.as_deref(), bind, allow_test_mode)?;
+        }
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -257,6 +265,54 @@ impl Settings {
         self.app_base_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+/// Without a Stripe key the store takes payments on the built-in simulator:
+/// fine on a developer's loopback address, but a public shop that lost its
+/// key must not take fake cards and mark orders paid. Such a shop refuses
+/// to start unless test mode is asked for (`ALLOW_TEST_MODE`, a demo), and a
+/// build without the simulator always needs a key.
+fn test_mode_allowed(
+    app_base_url: Option<&str>,
+    bind: SocketAddr,
+    allow_test_mode: bool,
+) -> Result<(), ConfigError> {
+    let missing = |message: String| {
+        Err(ConfigError {
+            var: "STRIPE_SECRET_KEY",
+            message,
+        })
+    };
+    if !cfg!(feature = "simulator") {
+        return missing(
+            "is required: this build has no Stripe simulator (set STRIPE_SECRET_KEY and \
+             STRIPE_WEBHOOK_SECRET)"
+                .to_owned(),
+        );
+    }
+    let origin = app_base_url.map_or_else(|| format!("http://{bind}"), str::to_owned);
+    if allow_test_mode || is_loopback_origin(&origin) {
+        return Ok(());
+    }
+    missing(format!(
+        "is not set, and {origin} is not a loopback address: set STRIPE_SECRET_KEY and \
+         STRIPE_WEBHOOK_SECRET to take payments, or ALLOW_TEST_MODE=true to run this shop \
+         on the built-in Stripe simulator (test mode: no real payments)"
+    ))
+}
+
+/// Whether an `http(s)://host[:port]` origin names this machine only.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(url) = reqwest::Url::parse(origin).ok() else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
     }
 }
 
@@ -353,6 +409,38 @@ mod tests {
     }
 
     #[test]
+    fn test_mode_needs_a_loopback_address_or_asking_for_it() {
+        assert!(settings(&[]).is_ok(), "the default: 127.0.0.1:8080");
+        for (var, value) in [
+            ("APP_BASE_URL", "http://localhost:8080"),
+            ("APP_BASE_URL", "http://[::1]:8080"),
+            ("BIND", "127.0.0.2:8080"),
+        ] {
+            assert!(settings(&[(var, value)]).is_ok(), "{var}={value}");
+        }
+        for (var, value) in [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("APP_BASE_URL", "http://localhost.example.com"),
+            ("BIND", "0.0.0.0:8080"),
+        ] {
+            let error = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(error.contains("STRIPE_SECRET_KEY"), "{error}");
+            assert!(error.contains("ALLOW_TEST_MODE"), "{error}");
+        }
+        let demo = [
+            ("APP_BASE_URL", "https://demo.example.com"),
+            ("ALLOW_TEST_MODE", "true"),
+        ];
+        assert!(settings(&demo).is_ok());
+        let live = [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_123"),
+        ];
+        assert!(settings(&live).is_ok());
+    }
+
+    #[test]
     fn a_live_key_goes_only_over_https() {
         let err = settings(&[
             ("STRIPE_SECRET_KEY", "sk_live_123"),
@@ -386,7 +474,11 @@ mod tests {
 
     #[test]
     fn https_base_url_turns_on_secure_cookies() {
-        let s = settings(&[("APP_BASE_URL", "https://shop.example.com/")]).unwrap();
+        let s = settings(&[
+            ("APP_BASE_URL", "https://shop.example.com/"),
+            ("ALLOW_TEST_MODE", "true"),
+        ])
+        .unwrap();
         assert_eq!(s.app_base_url.as_deref(), Some("https://shop.example.com"));
         assert!(s.secure_cookies());
     }

@@ -28,6 +28,7 @@ use crate::db::{self, DbPool};
 use crate::ops::http::NodePools;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
+use crate::stripe::gateway::Simulator;
 use crate::web::AppError;
 use crate::web::caching;
 use crate::web::rate_limit::{self, RateLimiter};
@@ -146,7 +147,7 @@ pub struct Application {
     base_url: String,
     server: Server,
     /// The in-process Stripe simulator, in test mode.
-    simulator: Option<stripe_sim::Simulator>,
+    simulator: Option<Simulator>,
     /// `/metrics`, on METRICS_BIND.
     metrics_server: Server,
     metrics_port: u16,

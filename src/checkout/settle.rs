@@ -10,7 +10,7 @@ use crate::ids::OrderToken;
 use crate::ledger::{held_refunds, store as ledger};
 use crate::metrics;
 use crate::orders::domain::{IssueKind, Order, OrderStatus, Source};
-use crate::orders::store;
+use crate::orders::store::{self, PaidWith};
 use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
 
 /// What applying a session did to its order.
@@ -116,13 +116,17 @@ async fn mark_paid(
         if let Some(payment_intent) = payment_intent {
             held_refunds::lock_payment_intent(conn, payment_intent).await?;
         }
-        let paid =
-            store::mark_paid(conn, order.id, payment_intent, session.email(), source).await?;
+        let paid_with = PaidWith {
+            payment_intent_id: payment_intent,
+            email: session.email(),
+            livemode: session.livemode,
+        };
+        let paid = store::mark_paid(conn, order.id, &paid_with, source).await?;
         if paid {
             ledger::record_checkout_payment(
                 conn,
                 order.id,
-                order.livemode,
+                session.livemode,
                 order.total(),
                 session.customer.as_ref().map(IdOrObject::id),
                 session.email(),

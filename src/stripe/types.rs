@@ -38,6 +38,9 @@ pub struct CheckoutSession {
     pub customer: Option<IdOrObject>,
     pub customer_email: Option<String>,
     pub customer_details: Option<CustomerDetails>,
+    /// Stripe's live mode (real money), or test mode.
+    #[serde(default)]
+    pub livemode: bool,
 }
 
 impl CheckoutSession {

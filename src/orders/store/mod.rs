@@ -6,7 +6,7 @@ mod transitions;
 
 pub use create::{CreateOrderError, NewOrder, create_pending};
 pub use transitions::{
-    attach_session, cancel_without_session, close_unpaid, mark_paid, record_refund,
+    PaidWith, attach_session, cancel_without_session, close_unpaid, mark_paid, record_refund,
 };
 
 use chrono::{DateTime, Utc};

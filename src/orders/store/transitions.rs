@@ -12,6 +12,16 @@ use crate::db::Statement;
 use crate::db::schema::order_events;
 use crate::orders::domain::{OrderStatus, Source};
 
+/// How an order was paid, as Stripe reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct PaidWith<'a> {
+    pub payment_intent_id: Option<&'a str>,
+    /// The email the shopper paid with.
+    pub email: Option<&'a str>,
+    /// Stripe's live mode (real money), or test mode.
+    pub livemode: bool,
+}
+
 /// The event of a refund, full or partial.
 const REFUNDED: &str = "refunded";
 
@@ -52,8 +62,7 @@ struct PaidOrder {
 pub async fn mark_paid(
     conn: &mut AsyncPgConnection,
     order_id: i64,
-    payment_intent_id: Option<&str>,
-    email: Option<&str>,
+    payment: &PaidWith<'_>,
     source: Source,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
@@ -61,14 +70,15 @@ pub async fn mark_paid(
         // planned again on every call).
         let paid: Option<PaidOrder> = Statement::new(
             "UPDATE orders SET status = $2, paid_at = now(), stripe_payment_intent_id = $4, \
-                 email = $5, checkout_url = NULL, updated_at = now() \
+                 email = $5, livemode = $6, checkout_url = NULL, updated_at = now() \
              WHERE id = $1 AND status = $3 RETURNING cart_id",
         )
         .bind::<BigInt, _>(order_id)
         .bind::<Text, _>(OrderStatus::Paid.as_str())
         .bind::<Text, _>(OrderStatus::Pending.as_str())
-        .bind::<Nullable<Text>, _>(payment_intent_id)
-        .bind::<Nullable<Text>, _>(email)
+        .bind::<Nullable<Text>, _>(payment.payment_intent_id)
+        .bind::<Nullable<Text>, _>(payment.email)
+        .bind::<Bool, _>(payment.livemode)
         .get_result(conn)
         .await
         .optional()?;

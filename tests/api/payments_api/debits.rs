@@ -47,6 +47,10 @@ async fn a_saved_card_is_debited_off_session_and_the_history_lists_every_payment
     );
     assert_eq!(debit["status"], "succeeded");
     assert_eq!(debit["source"], "api");
+    assert_eq!(
+        debit["livemode"], false,
+        "a test key's payment is a test payment"
+    );
     assert_eq!(debit["account_id"], account);
     let intent_id: String = payments::table
         .find(debit["id"].as_str().unwrap())
