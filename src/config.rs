@@ -53,6 +53,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Local state for development: the private cluster and the generated session key.
     pub data_dir: PathBuf,
+    /// The images and stylesheet served under `/static`.
+    pub static_dir: PathBuf,
     /// `None`: the in-process Stripe simulator (test mode).
     pub stripe_secret_key: Option<Secret>,
     pub stripe_api_base: String,
@@ -138,6 +140,16 @@ impl Settings {
             _ => Err("expected `pretty` or `json`".to_owned()),
         })?;
         let data_dir = PathBuf::from(lookup("DATA_DIR").unwrap_or_else(|| ".data".to_owned()));
+        let static_dir = lookup("STATIC_DIR").map_or_else(default_static_dir, PathBuf::from);
+        if !static_dir.join("css/app.css").is_file() {
+            return Err(ConfigError {
+                var: "STATIC_DIR",
+                message: format!(
+                    "no css/app.css in {}: point it at a copy of the static/ folder",
+                    static_dir.display()
+                ),
+            });
+        }
         let stripe_secret_key = lookup("STRIPE_SECRET_KEY")
             .map(|key| {
                 if key.starts_with("sk_test_")
@@ -244,6 +256,7 @@ impl Settings {
             session_key,
             log_format,
             data_dir,
+            static_dir,
             stripe_secret_key,
             stripe_api_base,
             stripe_webhook_secret,
@@ -314,6 +327,11 @@ fn is_loopback_origin(origin: &str) -> bool {
         Ok(ip) => ip.is_loopback(),
         Err(_) => host == "localhost" || host.ends_with(".localhost"),
     }
+}
+
+/// The `static/` folder of the source tree the binary was built from.
+pub fn default_static_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
 }
 
 fn millis(
@@ -402,6 +420,7 @@ mod tests {
             ("RECONCILE_INTERVAL_MS", "0"),
             ("CART_RETENTION_DAYS", "0"),
             ("CHECKOUTS_PER_CLIENT", "-1"),
+            ("STATIC_DIR", "/nonexistent"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

@@ -164,6 +164,7 @@ impl Application {
         db_url: &Secret,
         session_key: Key,
     ) -> anyhow::Result<Self> {
+        crate::web::assets::use_dir(settings.static_dir.clone());
         let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let per_worker = settings.database_pool_size.div_ceil(workers);
         let worker_pools = (0..workers)
