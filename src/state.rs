@@ -20,8 +20,6 @@ pub struct AppState {
     pub db: DbPool,
     /// This worker's cart changes, batched on its pool.
     pub cart: CartWrites,
-    /// All the node's pools, for the metrics.
-    pub pools: Arc<[DbPool]>,
     /// The active products, in memory.
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator).
@@ -30,6 +28,8 @@ pub struct AppState {
     pub staff_sessions: SessionRules,
     /// Where uploaded product images are kept (UPLOAD_DIR).
     pub upload_dir: Arc<Path>,
+    /// Most checkouts waiting for payment one client address may hold.
+    pub pending_checkouts_per_client: u32,
 }
 
 impl AppState {
