@@ -162,6 +162,16 @@ async fn a_product_created_with_an_image_shows_in_the_shop() {
     );
 }
 
+/// A refused product form: what it is, the fields it changes, its image,
+/// the answer's status and what the form says.
+type Case<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Option<Vec<u8>>,
+    StatusCode,
+    &'a str,
+);
+
 #[tokio::test]
 async fn bad_product_input_is_refused_with_the_form_again_and_nothing_changes() {
     let app = spawn_app().await;
@@ -169,7 +179,7 @@ async fn bad_product_input_is_refused_with_the_form_again_and_nothing_changes() 
     let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();
     fake.extend_from_slice(b"<html><script>alert(1)</script></html>");
     let before = product_count(&app).await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<Vec<u8>>, StatusCode, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "too many decimals",
             vec![("price", "19.999")],
