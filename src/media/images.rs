@@ -56,24 +56,22 @@ pub fn reencode(bytes: &[u8]) -> Result<(Vec<u8>, ImageKind), ImageError> {
         ImageKind::Jpeg => ImageFormat::Jpeg,
         ImageKind::Webp => ImageFormat::WebP,
     };
-    let reader = || {
-        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-        let mut limits = Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        // Room for the largest accepted canvas at 8 bytes a pixel.
-        limits.max_alloc = Some(super::domain::MAX_PIXELS * 8);
-        reader.limits(limits);
-        reader
-    };
-    // The header alone first: a canvas too large is refused undecoded.
-    let (width, height) = reader()
+    // The header alone first (without the side limits, so that its size
+    // can be told): a canvas too large is refused undecoded.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
-        .map_err(|e| too_big_or_unreadable(&e))?;
+        .map_err(|_| ImageError::Unreadable)?;
     if !fits(width, height) {
         return Err(ImageError::TooManyPixels { width, height });
     }
-    let image = reader().decode().map_err(|e| too_big_or_unreadable(&e))?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    // Room for the largest accepted canvas at 8 bytes a pixel.
+    limits.max_alloc = Some(super::domain::MAX_PIXELS * 8);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|_| ImageError::Unreadable)?;
     let image = if image.width() > DISPLAY_SIDE || image.height() > DISPLAY_SIDE {
         image.resize(
             DISPLAY_SIDE,

@@ -15,7 +15,6 @@ use crate::admin::audit::domain::Actor;
 use crate::admin::audit::store as audit;
 use crate::admin::auth::domain::StaffSession;
 use crate::db::{DbError, DbPool};
-use crate::media::domain::ImageError;
 use crate::media::images::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +64,9 @@ fn subject(id: i64) -> String {
 async fn store_image(upload_dir: &Path, image: Vec<u8>) -> Result<String, ProductError> {
     match images::store(upload_dir, image).await {
         Ok(stored) => Ok(stored.path),
-        Err(StoreError::Refused(error)) => Err(invalid("image", image_message(&error))),
+        Err(StoreError::Refused(error)) => Err(invalid("image", error.to_string())),
         Err(StoreError::Io(error)) => Err(error.into()),
     }
-}
-
-fn image_message(error: &ImageError) -> String {
-    error.to_string()
 }
 
 /// A new product; its slug is made from its name unless given (and then
