@@ -85,16 +85,6 @@ pub fn reencode(bytes: &[u8]) -> Result<(Vec<u8>, ImageKind), ImageError> {
     Ok((encoded, kind))
 }
 
-fn too_big_or_unreadable(error: &image::ImageError) -> ImageError {
-    match error {
-        image::ImageError::Limits(_) => ImageError::TooManyPixels {
-            width: 0,
-            height: 0,
-        },
-        _ => ImageError::Unreadable,
-    }
-}
-
 fn encode(image: &DynamicImage, kind: ImageKind) -> image::ImageResult<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     match kind {
