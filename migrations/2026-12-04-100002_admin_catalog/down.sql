@@ -1,3 +1,4 @@
+DROP INDEX products_low_stock_idx;
 DROP INDEX products_sold_out_idx;
 DROP INDEX products_search_idx;
 DROP INDEX products_name_idx;
