@@ -143,6 +143,7 @@ impl Products {
         self.cold.remove(id) || hot
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.hot.by_slug.len() + self.cold.by_slug.len()
     }
@@ -271,11 +272,6 @@ impl Catalog {
             cached.collections = Some(Timed::new(collections.clone()));
         });
         Ok(collections)
-    }
-
-    /// How many products are cached by slug (bounded by `PRODUCTS_CAP`).
-    pub fn cached_products(&self) -> usize {
-        self.read().products.len()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
@@ -415,5 +411,44 @@ impl Catalog {
             }
         }
         anyhow::anyhow!("the connection closed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: i64) -> Arc<Product> {
+        Arc::new(Product {
+            id,
+            slug: format!("product-{id}"),
+            name: format!("Product {id}"),
+            description: String::new(),
+            price_minor: 100,
+            currency: crate::money::Currency::Usd,
+            image_path: String::new(),
+            stock: None,
+            active: true,
+            created_at: chrono::Utc::now(),
+        })
+    }
+
+    #[test]
+    fn products_by_slug_stay_within_their_cap_and_keep_the_recently_used() {
+        let mut products = Products::default();
+        products.insert(product(1));
+        for id in 2..=10 * PRODUCTS_CAP as i64 {
+            products.insert(product(id));
+            // Product 1 is looked at all the time: it stays.
+            if let Some((hit, true)) = products.get("product-1") {
+                products.insert(hit);
+            }
+            assert!(products.len() <= PRODUCTS_CAP);
+        }
+        assert!(products.get("product-1").is_some());
+        assert!(products.get("product-2").is_none(), "the least used went");
+        assert!(products.remove(1));
+        assert!(products.get("product-1").is_none());
+        assert!(!products.remove(1));
     }
 }

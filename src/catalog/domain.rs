@@ -14,8 +14,8 @@ pub struct Product {
     pub slug: String,
     pub name: String,
     pub description: String,
-    price_minor: i64,
-    currency: Currency,
+    pub(crate) price_minor: i64,
+    pub(crate) currency: Currency,
     pub image_path: String,
     /// `None`: unlimited.
     pub stock: Option<i32>,

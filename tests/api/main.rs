@@ -2,6 +2,7 @@
 //! per test (cloned from a migrated, seeded template), a real HTTP client.
 
 mod batch;
+mod browse;
 mod cart;
 mod cart_limits;
 mod catalog;
@@ -15,4 +16,5 @@ mod helpers;
 mod logs;
 mod multinode;
 mod payments_api;
+mod search;
 mod start_together;

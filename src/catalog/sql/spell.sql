@@ -7,7 +7,7 @@ SELECT w.word,
        EXISTS (SELECT 1 FROM search_terms t
                WHERE t.term = w.word OR (w.i = $2 AND t.term LIKE w.word || '%')) AS known,
        ARRAY(SELECT t.term FROM search_terms t
-             WHERE t.term % w.word AND t.term <> w.word AND similarity(t.term, w.word) >= 0.5
+             WHERE t.term % w.word AND t.term <> w.word AND similarity(t.term, w.word) >= 0.4
              ORDER BY similarity(t.term, w.word) DESC, t.term
              LIMIT 3) AS alternatives
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i)
