@@ -57,7 +57,13 @@ impl ListingNav {
 
     /// The page's canonical URL, title suffix and neighbours, under `base_url`.
     fn meta(&self, base_url: &str, query: &ListingQuery, title: &str, description: &str) -> PageMeta {
-        let here = format!("{}{}", self.path, ListingQuery::link(query.sort, query.position));
+        // A page with none before it is the first page, however it was reached.
+        let position = if self.prev.is_some() {
+            query.position
+        } else {
+            Position::First
+        };
+        let here = format!("{}{}", self.path, ListingQuery::link(query.sort, position));
         PageMeta {
             prev: self.prev.as_ref().map(|prev| format!("{base_url}{prev}")),
             next: self.next.as_ref().map(|next| format!("{base_url}{next}")),
