@@ -46,7 +46,9 @@ async fn main() -> anyhow::Result<()> {
                 [flag, count] if flag == "--products" => match count.parse::<u64>() {
                     Ok(count) if count <= 10_000_000 => Some(count),
                     _ => {
-                        eprintln!("--products takes a number of products up to 10000000\n\n{USAGE}");
+                        eprintln!(
+                            "--products takes a number of products up to 10000000\n\n{USAGE}"
+                        );
                         std::process::exit(2);
                     }
                 },

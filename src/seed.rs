@@ -123,25 +123,44 @@ const COLLECTIONS: &[(&str, &str, &str, &[&str])] = &[
         "kitchen",
         "Kitchen",
         "Mugs, coffee gear and the tools you reach for every morning.",
-        &["aurora-ceramic-mug", "pour-over-coffee-set", "brass-bottle-opener"],
+        &[
+            "aurora-ceramic-mug",
+            "pour-over-coffee-set",
+            "brass-bottle-opener",
+        ],
     ),
     (
         "desk",
         "Desk",
         "Paper, wood and a little order for the place you work.",
-        &["field-notes-journal", "walnut-desk-organizer", "botanical-print-set", "aurora-ceramic-mug"],
+        &[
+            "field-notes-journal",
+            "walnut-desk-organizer",
+            "botanical-print-set",
+            "aurora-ceramic-mug",
+        ],
     ),
     (
         "outdoors",
         "Outdoors",
         "Made for the trail, the campsite and the walk home.",
-        &["trail-water-bottle", "merino-wool-beanie", "canvas-tote-bag", "enamel-camp-pin"],
+        &[
+            "trail-water-bottle",
+            "merino-wool-beanie",
+            "canvas-tote-bag",
+            "enamel-camp-pin",
+        ],
     ),
     (
         "home",
         "Home",
         "Linen, light and things that make a room feel lived in.",
-        &["linen-throw-blanket", "scented-soy-candle", "botanical-print-set", "aurora-ceramic-mug"],
+        &[
+            "linen-throw-blanket",
+            "scented-soy-candle",
+            "botanical-print-set",
+            "aurora-ceramic-mug",
+        ],
     ),
 ];
 
@@ -202,9 +221,15 @@ pub async fn load(url: &Secret) -> anyhow::Result<usize> {
             .values(
                 products::table
                     .filter(products::slug.eq_any(*members))
-                    .select((diesel::dsl::sql::<diesel::sql_types::BigInt>(&collection.to_string()), products::id)),
+                    .select((
+                        diesel::dsl::sql::<diesel::sql_types::BigInt>(&collection.to_string()),
+                        products::id,
+                    )),
             )
-            .into_columns((collection_products::collection_id, collection_products::product_id))
+            .into_columns((
+                collection_products::collection_id,
+                collection_products::product_id,
+            ))
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await

@@ -233,7 +233,11 @@ impl Catalog {
     ) -> Result<Arc<Listing>, DbError> {
         let first = position == Position::First;
         if first && self.catch_up(db).await? {
-            let hit = self.read().listings.get(&(scope, sort)).and_then(Timed::fresh);
+            let hit = self
+                .read()
+                .listings
+                .get(&(scope, sort))
+                .and_then(Timed::fresh);
             if let Some(listing) = hit {
                 return Ok(listing);
             }
@@ -265,9 +269,8 @@ impl Catalog {
             }
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let collections: Arc<[Collection]> = store::collections(&mut *db.get().await?)
-            .await?
-            .into();
+        let collections: Arc<[Collection]> =
+            store::collections(&mut *db.get().await?).await?.into();
         self.keep(epoch, |cached| {
             cached.collections = Some(Timed::new(collections.clone()));
         });
@@ -332,9 +335,7 @@ impl Catalog {
         let mut cached = self.write();
         if pending.collections {
             cached.collections = None;
-            cached
-                .listings
-                .retain(|(scope, _), _| *scope == Scope::All);
+            cached.listings.retain(|(scope, _), _| *scope == Scope::All);
         }
         let found: HashSet<i64> = rows.iter().map(|(product, _)| product.id).collect();
         for id in ids.iter().filter(|id| !found.contains(id)) {

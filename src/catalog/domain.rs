@@ -83,9 +83,7 @@ impl Product {
     /// Whether `other` (a newer read of this product) sits where this one
     /// does in every listing: same sort keys, still on sale.
     pub fn same_place(&self, other: &Product) -> bool {
-        other.active
-            && self.created_at == other.created_at
-            && self.price_minor == other.price_minor
+        other.active && self.created_at == other.created_at && self.price_minor == other.price_minor
     }
 }
 

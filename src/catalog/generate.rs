@@ -33,12 +33,22 @@ const KINDS: &[Kind] = &[
     kind("Cutting Board", "walnut-desk-organizer", 4600, &["kitchen"]),
     kind("Bottle Opener", "brass-bottle-opener", 1800, &["kitchen"]),
     kind("Spoon Set", "brass-bottle-opener", 2600, &["kitchen"]),
-    kind("Tea Towel", "linen-throw-blanket", 1600, &["kitchen", "home"]),
+    kind(
+        "Tea Towel",
+        "linen-throw-blanket",
+        1600,
+        &["kitchen", "home"],
+    ),
     kind("Notebook", "field-notes-journal", 1450, &["desk"]),
     kind("Journal", "field-notes-journal", 2200, &["desk"]),
     kind("Pen Holder", "walnut-desk-organizer", 2900, &["desk"]),
     kind("Desk Organizer", "walnut-desk-organizer", 6800, &["desk"]),
-    kind("Desk Lamp", "walnut-desk-organizer", 8900, &["desk", "home"]),
+    kind(
+        "Desk Lamp",
+        "walnut-desk-organizer",
+        8900,
+        &["desk", "home"],
+    ),
     kind("Print", "botanical-print-set", 3500, &["desk", "home"]),
     kind("Letter Tray", "walnut-desk-organizer", 3200, &["desk"]),
     kind("Wall Clock", "botanical-print-set", 5900, &["home"]),
@@ -48,14 +58,24 @@ const KINDS: &[Kind] = &[
     kind("Lantern", "scented-soy-candle", 4900, &["outdoors", "home"]),
     kind("Camp Pin", "enamel-camp-pin", 900, &["outdoors"]),
     kind("Backpack", "canvas-tote-bag", 9800, &["outdoors"]),
-    kind("Camp Cup", "aurora-ceramic-mug", 1900, &["outdoors", "kitchen"]),
+    kind(
+        "Camp Cup",
+        "aurora-ceramic-mug",
+        1900,
+        &["outdoors", "kitchen"],
+    ),
     kind("Scarf", "merino-wool-beanie", 4200, &["outdoors"]),
     kind("Throw Blanket", "linen-throw-blanket", 11900, &["home"]),
     kind("Candle", "scented-soy-candle", 2200, &["home"]),
     kind("Vase", "aurora-ceramic-mug", 3800, &["home"]),
     kind("Cushion", "linen-throw-blanket", 4400, &["home"]),
     kind("Planter", "aurora-ceramic-mug", 3300, &["home", "outdoors"]),
-    kind("Serving Tray", "walnut-desk-organizer", 5200, &["home", "kitchen"]),
+    kind(
+        "Serving Tray",
+        "walnut-desk-organizer",
+        5200,
+        &["home", "kitchen"],
+    ),
     kind("Basket", "canvas-tote-bag", 3600, &["home"]),
     kind("Mirror", "botanical-print-set", 7400, &["home"]),
 ];
@@ -75,13 +95,41 @@ const fn kind(
 }
 
 const ADJECTIVES: &[&str] = &[
-    "Sturdy", "Classic", "Hand-Thrown", "Waxed", "Folding", "Compact", "Rustic", "Everyday",
-    "Heirloom", "Nordic", "Speckled", "Woven", "Slim", "Oversized", "Vintage", "Coastal",
+    "Sturdy",
+    "Classic",
+    "Hand-Thrown",
+    "Waxed",
+    "Folding",
+    "Compact",
+    "Rustic",
+    "Everyday",
+    "Heirloom",
+    "Nordic",
+    "Speckled",
+    "Woven",
+    "Slim",
+    "Oversized",
+    "Vintage",
+    "Coastal",
 ];
 
 const MATERIALS: &[&str] = &[
-    "Oak", "Walnut", "Linen", "Ceramic", "Brass", "Copper", "Cotton", "Wool", "Leather",
-    "Bamboo", "Cedar", "Stoneware", "Enamel", "Glass", "Steel", "Cork",
+    "Oak",
+    "Walnut",
+    "Linen",
+    "Ceramic",
+    "Brass",
+    "Copper",
+    "Cotton",
+    "Wool",
+    "Leather",
+    "Bamboo",
+    "Cedar",
+    "Stoneware",
+    "Enamel",
+    "Glass",
+    "Steel",
+    "Cork",
 ];
 
 const FEATURES: &[&str] = &[
@@ -237,7 +285,11 @@ mod tests {
                 "{}",
                 p.slug
             );
-            assert!(p.price_minor >= 495 && p.price_minor % 100 == 95, "{}", p.price_minor);
+            assert!(
+                p.price_minor >= 495 && p.price_minor % 100 == 95,
+                "{}",
+                p.price_minor
+            );
             assert!(p.stock.is_none_or(|s| (0..=151).contains(&s)));
             assert!(!p.kind.collections.is_empty());
         }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use chrono::{DateTime, Datelike};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Datelike};
 
 use super::domain::{Product, Sort, SortKey};
 
@@ -42,7 +42,9 @@ impl Cursor {
         let id = i64::from_be_bytes(bytes[9..].try_into().ok()?);
         let key_fits = match sort {
             // Within PostgreSQL's timestamps (and chrono's).
-            Sort::Newest => DateTime::from_timestamp_micros(key).is_some_and(|t| (1..=9999).contains(&t.year())),
+            Sort::Newest => {
+                DateTime::from_timestamp_micros(key).is_some_and(|t| (1..=9999).contains(&t.year()))
+            }
             Sort::PriceLow | Sort::PriceHigh => key >= 0,
         };
         let plausible = bytes[0] == sort.tag() && id > 0 && key_fits;
@@ -92,9 +94,8 @@ impl Listing {
             rows.reverse();
         }
         let products: Vec<Arc<Product>> = rows.into_iter().map(Arc::new).collect();
-        let cursor_at = |product: Option<&Arc<Product>>| {
-            product.map(|p| Cursor::new(sort, p.sort_key(sort)))
-        };
+        let cursor_at =
+            |product: Option<&Arc<Product>>| product.map(|p| Cursor::new(sort, p.sort_key(sort)));
         let (next, prev) = match position {
             Position::First => (more.then(|| cursor_at(products.last())).flatten(), None),
             Position::After(from) => (
@@ -164,7 +165,13 @@ mod tests {
         }
         let newest = Cursor::new(Sort::Newest, SortKey { key: -5, id: 1 });
         assert_eq!(Cursor::parse(&newest.encode(), Sort::Newest), Some(newest));
-        let far = Cursor::new(Sort::Newest, SortKey { key: i64::MAX, id: 1 });
+        let far = Cursor::new(
+            Sort::Newest,
+            SortKey {
+                key: i64::MAX,
+                id: 1,
+            },
+        );
         assert_eq!(Cursor::parse(&far.encode(), Sort::Newest), None);
         let valid = Cursor::new(Sort::PriceLow, SortKey { key: 1, id: 1 }).encode();
         for bad in [

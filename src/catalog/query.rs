@@ -188,7 +188,11 @@ pub fn tsquery(words: &[(String, Vec<String>)], names_only: bool) -> String {
         .map(|(i, (word, alternatives))| {
             let prefix = i + 1 == words.len() && word.chars().count() > 1;
             let terms: Vec<String> = std::iter::once(format!("'{word}'{}", label(prefix)))
-                .chain(alternatives.iter().map(|alt| format!("'{alt}'{}", label(false))))
+                .chain(
+                    alternatives
+                        .iter()
+                        .map(|alt| format!("'{alt}'{}", label(false))),
+                )
                 .collect();
             format!("({})", terms.join(" | "))
         })
@@ -205,7 +209,10 @@ mod tests {
         let query = SearchQuery::parse("q=Ceramic+%27mug%27+%26+!x%3A*+%7C+(ceramic)").unwrap();
         assert_eq!(query.text, "Ceramic 'mug' & !x:* | (ceramic)");
         assert_eq!(query.words, ["ceramic", "mug", "x"]);
-        assert_eq!(SearchQuery::parse("q=%C3%A9t%C3%A9").unwrap().words, ["été"]);
+        assert_eq!(
+            SearchQuery::parse("q=%C3%A9t%C3%A9").unwrap().words,
+            ["été"]
+        );
         assert!(SearchQuery::parse("").unwrap().words.is_empty());
     }
 

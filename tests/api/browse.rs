@@ -14,7 +14,9 @@ use crate::helpers::{TestApp, spawn_app, texts};
 
 /// Adds `count` generated products to the app's database.
 pub async fn generate_products(app: &TestApp, count: u64) {
-    let added = generate::generate(&mut app.db().await, count).await.unwrap();
+    let added = generate::generate(&mut app.db().await, count)
+        .await
+        .unwrap();
     assert_eq!(added as u64, count);
 }
 
@@ -65,7 +67,10 @@ async fn the_front_page_shows_collections_and_pages_through_every_product() {
         assert_eq!(head_next.len(), next.len(), "{path}");
         match next.first() {
             Some(next) => {
-                assert!(head_next[0].ends_with(next.as_str()), "absolute in the head");
+                assert!(
+                    head_next[0].ends_with(next.as_str()),
+                    "absolute in the head"
+                );
                 path = next.clone();
             }
             None => break,
@@ -109,7 +114,10 @@ async fn pagination_never_skips_or_repeats_while_products_come_and_go() {
     generate_products(&app, 100).await;
 
     for sort in ["newest", "price-asc", "price-desc"] {
-        let before: HashSet<String> = walk(&app, &format!("/?sort={sort}"), async |_| {}).await.into_iter().collect();
+        let before: HashSet<String> = walk(&app, &format!("/?sort={sort}"), async |_| {})
+            .await
+            .into_iter()
+            .collect();
         let mut archived = Vec::new();
         let seen = walk(&app, &format!("/?sort={sort}"), async |page| {
             // Between pages: a new product at every price, and two taken off
@@ -144,7 +152,10 @@ async fn pagination_never_skips_or_repeats_while_products_come_and_go() {
         for slug in &stayed {
             assert!(seen.contains(slug), "{sort}: {slug} was skipped");
         }
-        assert!(!archived.is_empty() && stayed.len() > 50, "{sort}: the test changed things");
+        assert!(
+            !archived.is_empty() && stayed.len() > 50,
+            "{sort}: the test changed things"
+        );
         // Put the shop back for the next sort.
         app.db()
             .await
@@ -171,14 +182,21 @@ async fn collection_pages_list_their_products_by_newest_and_by_price() {
     kitchen.sort();
     assert_eq!(
         kitchen,
-        ["aurora-ceramic-mug", "brass-bottle-opener", "pour-over-coffee-set"]
+        [
+            "aurora-ceramic-mug",
+            "brass-bottle-opener",
+            "pour-over-coffee-set"
+        ]
     );
     let (_, page) = app.get_page("/collections/kitchen?sort=price-asc").await;
     assert_eq!(
         texts(&page, ".product-card .price"),
         ["$18.00", "$24.00", "$89.00"]
     );
-    assert_eq!(texts(&page, ".sorts [aria-current]"), ["Price: low to high"]);
+    assert_eq!(
+        texts(&page, ".sorts [aria-current]"),
+        ["Price: low to high"]
+    );
     let (_, page) = app.get_page("/collections/kitchen?sort=price-desc").await;
     assert_eq!(
         texts(&page, ".product-card .price"),
@@ -191,12 +209,22 @@ async fn collection_pages_list_their_products_by_newest_and_by_price() {
     }
     let (status, page) = app.get_page("/collections/outdoors").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!slugs(&page).contains(&"enamel-camp-pin".to_owned()), "inactive");
+    assert!(
+        !slugs(&page).contains(&"enamel-camp-pin".to_owned()),
+        "inactive"
+    );
 
-    for missing in ["/collections/garden", "/collections/%00", "/collections/KITCHEN"] {
+    for missing in [
+        "/collections/garden",
+        "/collections/%00",
+        "/collections/KITCHEN",
+    ] {
         let (status, page) = app.get_page(missing).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
-        assert!(texts(&page, ".error-page")[0].contains("That collection doesn't exist."), "{missing}");
+        assert!(
+            texts(&page, ".error-page")[0].contains("That collection doesn't exist."),
+            "{missing}"
+        );
     }
 }
 
@@ -212,14 +240,27 @@ async fn collection_membership_changes_reach_the_cached_pages() {
         .into_iter()
         .find(|c| c.slug == "desk")
         .unwrap();
-    let bottle = store::find_active(&mut db, &storefront::ids::ProductSlug::parse("trail-water-bottle").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let bottle = store::find_active(
+        &mut db,
+        &storefront::ids::ProductSlug::parse("trail-water-bottle").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     // What the back office will call.
-    assert_eq!(store::add_to_collection(&mut db, desk.id, &[bottle.id]).await.unwrap(), 1);
-    assert_eq!(store::add_to_collection(&mut db, desk.id, &[bottle.id]).await.unwrap(), 0);
+    assert_eq!(
+        store::add_to_collection(&mut db, desk.id, &[bottle.id])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store::add_to_collection(&mut db, desk.id, &[bottle.id])
+            .await
+            .unwrap(),
+        0
+    );
     let names: Vec<String> = store::collections_of(&mut db, bottle.id)
         .await
         .unwrap()
@@ -232,9 +273,14 @@ async fn collection_membership_changes_reach_the_cached_pages() {
     })
     .await;
 
-    assert!(store::remove_from_collection(&mut db, desk.id, bottle.id).await.unwrap());
+    assert!(
+        store::remove_from_collection(&mut db, desk.id, bottle.id)
+            .await
+            .unwrap()
+    );
     app.eventually("the bottle has left the desk page", || async {
-        !slugs(&app.get_page("/collections/desk").await.1).contains(&"trail-water-bottle".to_owned())
+        !slugs(&app.get_page("/collections/desk").await.1)
+            .contains(&"trail-water-bottle".to_owned())
     })
     .await;
 
@@ -299,8 +345,14 @@ async fn pages_tell_search_engines_and_previews_what_they_are() {
         attrs(&page, "link[rel=canonical]", "href"),
         ["https://shop.example/products/aurora-ceramic-mug"]
     );
-    assert_eq!(attrs(&page, "meta[property='og:title']", "content"), ["Aurora Ceramic Mug"]);
-    assert_eq!(attrs(&page, "meta[property='og:type']", "content"), ["product"]);
+    assert_eq!(
+        attrs(&page, "meta[property='og:title']", "content"),
+        ["Aurora Ceramic Mug"]
+    );
+    assert_eq!(
+        attrs(&page, "meta[property='og:type']", "content"),
+        ["product"]
+    );
     assert_eq!(
         attrs(&page, "meta[property='og:image']", "content"),
         ["https://shop.example/static/img/products/aurora-ceramic-mug.svg"]
@@ -316,7 +368,10 @@ async fn pages_tell_search_engines_and_previews_what_they_are() {
     let (_, page) = app.get_page("/products/scented-soy-candle").await;
     let json: serde_json::Value =
         serde_json::from_str(&texts(&page, "script[type='application/ld+json']")[0]).unwrap();
-    assert_eq!(json["offers"]["availability"], "https://schema.org/OutOfStock");
+    assert_eq!(
+        json["offers"]["availability"],
+        "https://schema.org/OutOfStock"
+    );
 
     // A name that tries to close the script element stays data.
     app.db()
@@ -342,25 +397,43 @@ async fn pages_tell_search_engines_and_previews_what_they_are() {
     );
     assert_eq!(texts(&page, "title"), ["Home · Storefront"]);
     let (_, page) = app.get_page("/search?q=mug").await;
-    assert_eq!(attrs(&page, "meta[name=robots]", "content"), ["noindex, follow"]);
+    assert_eq!(
+        attrs(&page, "meta[name=robots]", "content"),
+        ["noindex, follow"]
+    );
 
     let robots = app.get("/robots.txt").await;
     assert_eq!(robots.status(), StatusCode::OK);
     let robots = robots.text().await.unwrap();
-    for line in ["Disallow: /cart", "Disallow: /checkout", "Disallow: /orders", "Disallow: /admin", "Disallow: /api", "Sitemap: https://shop.example/sitemap.xml"] {
+    for line in [
+        "Disallow: /cart",
+        "Disallow: /checkout",
+        "Disallow: /orders",
+        "Disallow: /admin",
+        "Disallow: /api",
+        "Sitemap: https://shop.example/sitemap.xml",
+    ] {
         assert!(robots.lines().any(|l| l == line), "{line} in {robots}");
     }
 
     let sitemap = app.get("/sitemap.xml").await;
     assert_eq!(sitemap.status(), StatusCode::OK);
-    assert!(sitemap.headers()["content-type"].to_str().unwrap().starts_with("application/xml"));
+    assert!(
+        sitemap.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
     let sitemap = sitemap.text().await.unwrap();
     let locs = xml_locs(&sitemap);
     assert!(sitemap.contains("<urlset"));
     assert!(locs.contains(&"https://shop.example/".to_owned()));
     assert!(locs.contains(&"https://shop.example/collections/kitchen".to_owned()));
     assert!(locs.contains(&"https://shop.example/products/trail-water-bottle".to_owned()));
-    assert!(!locs.iter().any(|l| l.contains("enamel-camp-pin")), "inactive");
+    assert!(
+        !locs.iter().any(|l| l.contains("enamel-camp-pin")),
+        "inactive"
+    );
     assert_eq!(locs.len(), 1 + 4 + 11);
 }
 
@@ -382,7 +455,11 @@ async fn past_50000_urls_the_sitemap_becomes_an_index() {
     generate_products(&app, 50_000).await;
 
     let index = app.get("/sitemap.xml").await.text().await.unwrap();
-    assert!(index.contains("<sitemapindex"), "{}", &index[..200.min(index.len())]);
+    assert!(
+        index.contains("<sitemapindex"),
+        "{}",
+        &index[..200.min(index.len())]
+    );
     let children = xml_locs(&index);
     assert_eq!(
         children,
@@ -404,7 +481,15 @@ async fn past_50000_urls_the_sitemap_becomes_an_index() {
     assert_eq!(products, 50_000 + 11);
     let (_, pages) = app.get_page("/sitemaps/pages.xml").await;
     assert_eq!(xml_locs(&pages).len(), 5);
-    for missing in ["/sitemaps/products-3.xml", "/sitemaps/products-0.xml", "/sitemaps/x.xml"] {
-        assert_eq!(app.get(missing).await.status(), StatusCode::NOT_FOUND, "{missing}");
+    for missing in [
+        "/sitemaps/products-3.xml",
+        "/sitemaps/products-0.xml",
+        "/sitemaps/x.xml",
+    ] {
+        assert_eq!(
+            app.get(missing).await.status(),
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
     }
 }

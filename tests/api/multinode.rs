@@ -329,14 +329,20 @@ async fn a_product_change_reaches_every_node_within_a_second() {
         if listeners == NODES as i64 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{listeners} listeners");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{listeners} listeners"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Each node marks itself listening right after its LISTEN returns.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for node in &nodes.node_urls {
         for path in ["/products/aurora-ceramic-mug", "/", "/collections/kitchen"] {
-            assert!(page(format!("{node}{path}")).await.contains("$24.00"), "{node}{path}");
+            assert!(
+                page(format!("{node}{path}")).await.contains("$24.00"),
+                "{node}{path}"
+            );
         }
     }
 

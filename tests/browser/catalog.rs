@@ -69,16 +69,21 @@ async fn listings_sort_page_and_search_without_javascript() {
         assert_eq!(first_page.len(), 24);
 
         b.click_link("Next page →").await;
-        b.wait_for_url("the next page", |url| url.query().is_some_and(|q| q.contains("after=")))
-            .await;
+        b.wait_for_url("the next page", |url| {
+            url.query().is_some_and(|q| q.contains("after="))
+        })
+        .await;
         assert_eq!(b.find_all(".product-card").await.len(), 41 - 24);
         b.click_link("← Previous page").await;
-        b.wait_for_url("the page before", |url| url.query().is_some_and(|q| q.contains("before=")))
-            .await;
+        b.wait_for_url("the page before", |url| {
+            url.query().is_some_and(|q| q.contains("before="))
+        })
+        .await;
         assert_eq!(b.texts(".product-card .product-name").await, first_page);
 
         b.click_link("Price: low to high").await;
-        b.wait_for_url("sorted", |url| url.query() == Some("sort=price-asc")).await;
+        b.wait_for_url("sorted", |url| url.query() == Some("sort=price-asc"))
+            .await;
         let prices: Vec<i64> = b
             .texts(".product-card .price")
             .await
@@ -90,7 +95,12 @@ async fn listings_sort_page_and_search_without_javascript() {
         b.fill("#site-search-q", "linen").await;
         b.click_button("Search").await;
         b.wait_for_path("/search").await;
-        assert!(b.texts(".product-card .product-name").await.iter().any(|n| n == "Linen Throw Blanket"));
+        assert!(
+            b.texts(".product-card .product-name")
+                .await
+                .iter()
+                .any(|n| n == "Linen Throw Blanket")
+        );
     })
     .await;
 }

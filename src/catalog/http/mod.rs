@@ -56,7 +56,13 @@ impl ListingNav {
     }
 
     /// The page's canonical URL, title suffix and neighbours, under `base_url`.
-    fn meta(&self, base_url: &str, query: &ListingQuery, title: &str, description: &str) -> PageMeta {
+    fn meta(
+        &self,
+        base_url: &str,
+        query: &ListingQuery,
+        title: &str,
+        description: &str,
+    ) -> PageMeta {
         // A page with none before it is the first page, however it was reached.
         let position = if self.prev.is_some() {
             query.position

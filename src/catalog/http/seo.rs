@@ -42,13 +42,17 @@ pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, AppErro
     if products + pages <= SITEMAP_URLS {
         let mut urls = page_urls(base_url, &collections);
         let slugs = store::active_slugs(&mut conn, 0, SITEMAP_URLS).await?;
-        urls.extend(slugs.iter().map(|slug| format!("{base_url}/products/{slug}")));
+        urls.extend(
+            slugs
+                .iter()
+                .map(|slug| format!("{base_url}/products/{slug}")),
+        );
         return Ok(xml(urlset(&urls)));
     }
     let files = (products + SITEMAP_URLS - 1) / SITEMAP_URLS;
     let mut body = format!("{XML_HEAD}\n<sitemapindex xmlns=\"{NAMESPACE}\">\n");
-    let children = std::iter::once("pages".to_owned())
-        .chain((1..=files).map(|n| format!("products-{n}")));
+    let children =
+        std::iter::once("pages".to_owned()).chain((1..=files).map(|n| format!("products-{n}")));
     for child in children {
         let _ = writeln!(
             body,
@@ -91,7 +95,11 @@ pub async fn child_sitemap(
 
 fn page_urls(base_url: &str, collections: &[crate::catalog::domain::Collection]) -> Vec<String> {
     std::iter::once(format!("{base_url}/"))
-        .chain(collections.iter().map(|c| format!("{base_url}{}", c.path())))
+        .chain(
+            collections
+                .iter()
+                .map(|c| format!("{base_url}{}", c.path())),
+        )
         .collect()
 }
 
