@@ -80,6 +80,8 @@ CREATE TABLE search_terms (
     term TEXT PRIMARY KEY CHECK (length(term) BETWEEN 2 AND 100)
 );
 CREATE INDEX search_terms_trgm_idx ON search_terms USING GIN (term gin_trgm_ops);
+-- Which words a word being typed begins (`^@`).
+CREATE INDEX search_terms_prefix_idx ON search_terms USING SPGIST (term);
 
 CREATE FUNCTION add_search_terms() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

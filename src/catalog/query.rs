@@ -169,32 +169,41 @@ pub fn url_encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// A full-text query over `words`: each word as a quoted lexeme, the last
-/// one also as a prefix (the word being typed) unless it is a single
-/// character, each OR'ed with its `alternatives` (close words of product
-/// names, for typos), all of them required; restricted to names (weight A)
-/// with `names_only`. The words hold only letters and digits, so quoting
-/// them is enough.
-pub fn tsquery(words: &[(String, Vec<String>)], names_only: bool) -> String {
+/// A search word as it goes into the full-text query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Letters and digits only.
+    pub word: String,
+    /// Also the words it begins: the last word of a search, being typed,
+    /// unless it is a whole word of some product's name already.
+    pub prefix: bool,
+    /// Close words of product names, for a word in none (a typo).
+    pub alternatives: Vec<String>,
+}
+
+/// A full-text query over `terms`, all of them required, each a quoted
+/// lexeme OR'ed with its alternatives; restricted to names (weight A) with
+/// `names_only`. The words hold only letters and digits, so quoting them
+/// is enough.
+pub fn tsquery(terms: &[Term], names_only: bool) -> String {
     let label = |prefix: bool| match (prefix, names_only) {
         (false, false) => "",
         (true, false) => ":*",
         (false, true) => ":A",
         (true, true) => ":*A",
     };
-    words
+    terms
         .iter()
-        .enumerate()
-        .map(|(i, (word, alternatives))| {
-            let prefix = i + 1 == words.len() && word.chars().count() > 1;
-            let terms: Vec<String> = std::iter::once(format!("'{word}'{}", label(prefix)))
-                .chain(
-                    alternatives
-                        .iter()
-                        .map(|alt| format!("'{alt}'{}", label(false))),
-                )
-                .collect();
-            format!("({})", terms.join(" | "))
+        .map(|term| {
+            let lexemes: Vec<String> =
+                std::iter::once(format!("'{}'{}", term.word, label(term.prefix)))
+                    .chain(
+                        term.alternatives
+                            .iter()
+                            .map(|alt| format!("'{alt}'{}", label(false))),
+                    )
+                    .collect();
+            format!("({})", lexemes.join(" | "))
         })
         .collect::<Vec<_>>()
         .join(" & ")
@@ -242,16 +251,23 @@ mod tests {
     }
 
     #[test]
-    fn tsqueries_quote_words_and_prefix_the_last() {
-        let words = vec![
-            ("ceramc".to_owned(), vec!["ceramic".to_owned()]),
-            ("mu".to_owned(), vec![]),
+    fn tsqueries_quote_words_with_their_alternatives() {
+        let terms = vec![
+            Term {
+                word: "ceramc".to_owned(),
+                prefix: false,
+                alternatives: vec!["ceramic".to_owned()],
+            },
+            Term {
+                word: "mu".to_owned(),
+                prefix: true,
+                alternatives: vec![],
+            },
         ];
-        assert_eq!(tsquery(&words, false), "('ceramc' | 'ceramic') & ('mu':*)");
+        assert_eq!(tsquery(&terms, false), "('ceramc' | 'ceramic') & ('mu':*)");
         assert_eq!(
-            tsquery(&words, true),
+            tsquery(&terms, true),
             "('ceramc':A | 'ceramic':A) & ('mu':*A)"
         );
-        assert_eq!(tsquery(&[("a".to_owned(), vec![])], false), "('a')");
     }
 }

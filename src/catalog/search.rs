@@ -35,7 +35,7 @@ pub async fn search(
     let words = store::spell(conn, &query.words).await?;
     let corrections = words
         .iter()
-        .flat_map(|(_, alternatives)| alternatives.iter().cloned())
+        .flat_map(|term| term.alternatives.iter().cloned())
         .collect();
     let in_name = tsquery(&words, true);
     let anywhere = tsquery(&words, false);

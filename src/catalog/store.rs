@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::domain::{Collection, Product, Scope, Sort};
 use super::paging::{Cursor, Listing, PAGE_SIZE, Position};
+use super::query::Term;
 use crate::db::schema::{collection_products, collections, products};
 use crate::ids::ProductSlug;
 
@@ -237,36 +238,46 @@ struct Spelling {
     #[diesel(sql_type = Text)]
     word: String,
     #[diesel(sql_type = Bool)]
-    known: bool,
+    whole: bool,
+    #[diesel(sql_type = Bool)]
+    begins: bool,
     #[diesel(sql_type = Array<Text>)]
     alternatives: Vec<String>,
 }
 
-/// Each word with the close words of product names to look for as well,
-/// when it is in no name (nor begins one, for the last word, being typed).
-pub async fn spell(
-    conn: &mut AsyncPgConnection,
-    words: &[String],
-) -> QueryResult<Vec<(String, Vec<String>)>> {
+/// The search's words as full-text terms: the last one (being typed) a
+/// prefix unless it is a whole word of a product name; a word in no name
+/// (nor beginning one, for the last) with the close words of names.
+pub async fn spell(conn: &mut AsyncPgConnection, words: &[String]) -> QueryResult<Vec<Term>> {
     let rows: Vec<Spelling> = diesel::sql_query(include_str!("sql/spell.sql"))
         .bind::<Array<Text>, _>(words)
-        .bind::<Integer, _>(i32::try_from(words.len()).unwrap_or(i32::MAX))
         .load(conn)
         .await?;
+    let last = rows.len().saturating_sub(1);
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let alternatives = if row.known {
-                Vec::new()
-            } else {
-                // Words of names are letters and digits (the trigger splits
-                // on anything else); checked again, as they go into a tsquery.
-                row.alternatives
-                    .into_iter()
-                    .filter(|alt| alt.chars().all(char::is_alphanumeric))
-                    .collect()
-            };
-            (row.word, alternatives)
+        .enumerate()
+        .map(|(i, row)| {
+            let typing = i == last && row.word.chars().count() > 1;
+            let known = row.whole || (typing && row.begins);
+            Term {
+                // A whole word is looked for as itself: also as a prefix it
+                // would match more than asked, and mislead the planner
+                // (PostgreSQL guesses prefixes match at least 0.5% of rows).
+                prefix: typing && !row.whole,
+                alternatives: if known {
+                    Vec::new()
+                } else {
+                    // Words of names are letters and digits (the trigger
+                    // splits on anything else); checked again, as they go
+                    // into a tsquery.
+                    row.alternatives
+                        .into_iter()
+                        .filter(|alt| alt.chars().all(char::is_alphanumeric))
+                        .collect()
+                },
+                word: row.word,
+            }
         })
         .collect())
 }
