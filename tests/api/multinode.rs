@@ -367,7 +367,8 @@ async fn a_product_change_reaches_every_node_within_a_second() {
         let mut still = Vec::new();
         for url in pending {
             let shown = page(url.clone()).await;
-            if !(shown.contains("$26.50") && !shown.contains("$24.00")) {
+            let updated = shown.contains("$26.50") && !shown.contains("$24.00");
+            if !updated {
                 still.push(url);
             }
         }
