@@ -65,6 +65,12 @@ struct Pending {
     everything: bool,
 }
 
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.products.is_empty() && !self.collections && !self.everything
+    }
+}
+
 /// A cached value and when it was read.
 struct Timed<T> {
     value: T,
@@ -309,6 +315,10 @@ impl Catalog {
             self.dirty.store(false, Ordering::Release);
             std::mem::take(&mut *pending)
         };
+        if pending.is_empty() {
+            // Applied by the request this one waited for.
+            return Ok(true);
+        }
         if let Err(error) = self.apply(db, &pending).await {
             // Noted again, for the next request to try.
             let mut again = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -355,9 +365,7 @@ impl Catalog {
                     Effect::Keep => true,
                     Effect::Drop => false,
                     Effect::Replace(i) => {
-                        let mut page = Listing::clone(&listing.value);
-                        page.products[i] = product.clone();
-                        listing.value = Arc::new(page);
+                        listing.value = Arc::new(listing.value.with_product(i, product.clone()));
                         true
                     }
                 }
@@ -432,6 +440,80 @@ mod tests {
             active: true,
             created_at: chrono::Utc::now(),
         })
+    }
+
+    /// A first page of the products with these ids, the highest newest.
+    fn page(ids: std::ops::RangeInclusive<i64>) -> Listing {
+        let rows = ids
+            .rev()
+            .enumerate()
+            .map(|(i, id)| Product {
+                created_at: chrono::DateTime::from_timestamp(1_000_000 - i as i64, 0).unwrap(),
+                ..Product::clone(&product(id))
+            })
+            .collect();
+        Listing::from_rows(Sort::Newest, Position::First, rows)
+    }
+
+    #[test]
+    fn a_change_keeps_replaces_or_drops_a_cached_first_page() {
+        let listing = page(1..=3);
+        let on_page = Product::clone(&listing.products[1]);
+        let mut restocked = on_page.clone();
+        restocked.stock = Some(7);
+        assert!(matches!(
+            effect(&listing, Scope::All, &restocked, &[]),
+            Effect::Replace(1)
+        ));
+        let mut repriced = on_page.clone();
+        repriced.price_minor = 1;
+        assert!(matches!(
+            effect(&listing, Scope::All, &repriced, &[]),
+            Effect::Drop
+        ));
+        let mut archived = on_page.clone();
+        archived.active = false;
+        assert!(matches!(
+            effect(&listing, Scope::All, &archived, &[]),
+            Effect::Drop
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &restocked, &[5]),
+            Effect::Replace(1)
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &restocked, &[6]),
+            Effect::Drop
+        ));
+
+        // A product not on the page: a page with room takes it; a full page
+        // only if it sorts before the page's last product.
+        let mut new = Product::clone(&product(99));
+        assert!(matches!(
+            effect(&listing, Scope::All, &new, &[]),
+            Effect::Drop
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &new, &[6]),
+            Effect::Keep
+        ));
+        // 25 rows: a full page and more.
+        let full = page(1..=25);
+        assert!(full.is_full());
+        assert!(
+            matches!(effect(&full, Scope::All, &new, &[]), Effect::Drop),
+            "newest"
+        );
+        new.created_at = chrono::DateTime::from_timestamp(10, 0).unwrap();
+        assert!(
+            matches!(effect(&full, Scope::All, &new, &[]), Effect::Keep),
+            "older than the page"
+        );
+        new.active = false;
+        assert!(matches!(
+            effect(&listing, Scope::All, &new, &[]),
+            Effect::Keep
+        ));
     }
 
     #[test]

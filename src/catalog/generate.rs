@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use super::store;
 use crate::db::schema::{collections, products};
@@ -265,6 +265,10 @@ pub async fn generate(conn: &mut AsyncPgConnection, count: u64) -> anyhow::Resul
             store::add_to_collection(conn, collection_id, &product_ids).await?;
         }
     }
+    // Statistics for the new rows now, not when autovacuum gets to them:
+    // search plans by how common each word is.
+    conn.batch_execute("ANALYZE products, collection_products, search_terms")
+        .await?;
     Ok(added)
 }
 

@@ -3,7 +3,7 @@
 //! it starts after or before), so that products added or taken off sale
 //! between two pages never make a product show twice or not at all.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -73,7 +73,7 @@ pub enum Position {
 }
 
 /// One page of a sorted listing, with the cursors of its neighbours.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Listing {
     pub sort: Sort,
     pub products: Vec<Arc<Product>>,
@@ -81,6 +81,9 @@ pub struct Listing {
     pub next: Option<Cursor>,
     /// Where the previous page ends (before this page's first product).
     pub prev: Option<Cursor>,
+    /// The products' part of the page, rendered once by the first request
+    /// that shows this (cached) page: a change makes a new `Listing`.
+    pub rendered: OnceLock<Arc<str>>,
 }
 
 impl Listing {
@@ -113,6 +116,19 @@ impl Listing {
             products,
             next,
             prev,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// This page with the product at `index` replaced by a newer read of it
+    /// (in the same place), to be rendered again.
+    pub fn with_product(&self, index: usize, product: Arc<Product>) -> Listing {
+        let mut products = self.products.clone();
+        products[index] = product;
+        Listing {
+            products,
+            rendered: OnceLock::new(),
+            ..*self
         }
     }
 

@@ -4,6 +4,8 @@
 //! first within each, a page at a time. Not cached: every search reads the
 //! database, through indexes (see `store::search`).
 
+use std::sync::Arc;
+
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
@@ -18,7 +20,7 @@ const ANYWHERE: u8 = 1;
 
 #[derive(Debug, Default)]
 pub struct SearchResults {
-    pub products: Vec<Product>,
+    pub products: Vec<Arc<Product>>,
     /// Where the next page starts, if there is one.
     pub next: Option<SearchCursor>,
     /// Words of product names looked for in place of words found in none.
@@ -72,7 +74,10 @@ pub async fn search(
             id: product.id,
         });
     Ok(SearchResults {
-        products: found.into_iter().map(|(_, product)| product).collect(),
+        products: found
+            .into_iter()
+            .map(|(_, product)| Arc::new(product))
+            .collect(),
         next,
         corrections,
     })

@@ -10,6 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::domain::{Collection, Product, Scope, Sort};
 use super::paging::{Cursor, Listing, PAGE_SIZE, Position};
 use super::query::Term;
+use crate::db::Statement;
 use crate::db::schema::{collection_products, collections, products};
 use crate::ids::ProductSlug;
 
@@ -249,7 +250,8 @@ struct Spelling {
 /// prefix unless it is a whole word of a product name; a word in no name
 /// (nor beginning one, for the last) with the close words of names.
 pub async fn spell(conn: &mut AsyncPgConnection, words: &[String]) -> QueryResult<Vec<Term>> {
-    let rows: Vec<Spelling> = diesel::sql_query(include_str!("sql/spell.sql"))
+    // Prepared once per connection: its plan does not depend on the words.
+    let rows: Vec<Spelling> = Statement::new(include_str!("sql/spell.sql"))
         .bind::<Array<Text>, _>(words)
         .load(conn)
         .await?;

@@ -493,3 +493,33 @@ async fn past_50000_urls_the_sitemap_becomes_an_index() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stock_change_shows_on_the_cached_listing_pages() {
+    let app = spawn_app().await;
+    let bottle = |page: String| {
+        texts(&page, ".product-card")
+            .into_iter()
+            .find(|card| card.contains("Trail Water Bottle"))
+            .unwrap()
+    };
+    for path in ["/", "/collections/outdoors"] {
+        assert!(
+            bottle(app.get_page(path).await.1).contains("Only 3 left"),
+            "{path}"
+        );
+    }
+
+    app.db()
+        .await
+        .batch_execute("UPDATE products SET stock = 1 WHERE slug = 'trail-water-bottle'")
+        .await
+        .unwrap();
+
+    app.eventually("both pages show the new stock", || async {
+        let home = bottle(app.get_page("/").await.1);
+        let outdoors = bottle(app.get_page("/collections/outdoors").await.1);
+        home.contains("Only 1 left") && outdoors.contains("Only 1 left")
+    })
+    .await;
+}

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::domain::{Collection, Scope, Sort};
+use super::domain::{Collection, Product, Scope, Sort};
 use super::paging::{Listing, Position};
 use super::query::{BadQuery, ListingQuery};
 use crate::state::AppState;
@@ -20,6 +20,34 @@ impl From<BadQuery> for AppError {
     fn from(error: BadQuery) -> Self {
         AppError::BadRequest(error.to_string())
     }
+}
+
+/// The cards of a page of products.
+#[derive(Template)]
+#[template(path = "catalog/grid.html")]
+pub struct ProductGrid<'a> {
+    pub products: &'a [Arc<Product>],
+}
+
+impl ProductGrid<'_> {
+    pub fn html(&self) -> Result<Arc<str>, AppError> {
+        self.render()
+            .map(Arc::from)
+            .map_err(|e| AppError::Unexpected(e.into()))
+    }
+}
+
+/// A listing's cards, rendered once per cached page: a listing page then
+/// costs about what a product page does, however many cards it has.
+fn grid(listing: &Listing) -> Result<Arc<str>, AppError> {
+    if let Some(html) = listing.rendered.get() {
+        return Ok(html.clone());
+    }
+    let html = ProductGrid {
+        products: &listing.products,
+    }
+    .html()?;
+    Ok(listing.rendered.get_or_init(|| html).clone())
 }
 
 /// A sort choice above a listing.
@@ -85,6 +113,7 @@ pub struct CatalogPage {
     meta: PageMeta,
     collections: Arc<[Collection]>,
     listing: Arc<Listing>,
+    grid: Arc<str>,
     nav: ListingNav,
 }
 
@@ -109,6 +138,7 @@ pub async fn index(
         ),
         collections: catalog.collections(&state.db).await?,
         layout: Layout::new(&session, state.test_mode())?,
+        grid: grid(&listing)?,
         listing,
         nav,
     })
@@ -121,6 +151,7 @@ pub struct CollectionPage {
     meta: PageMeta,
     collection: Collection,
     listing: Arc<Listing>,
+    grid: Arc<str>,
     nav: ListingNav,
 }
 
@@ -162,6 +193,7 @@ pub async fn collection(
         meta: nav.meta(catalog.base_url(), &query, &collection.name, &description),
         layout: Layout::new(&session, state.test_mode())?,
         collection,
+        grid: grid(&listing)?,
         listing,
         nav,
     })

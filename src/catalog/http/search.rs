@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::ProductGrid;
 use crate::catalog::domain::Collection;
 use crate::catalog::query::{SearchQuery, url_encode};
 use crate::catalog::search::{self as use_case, SearchResults};
@@ -21,6 +22,7 @@ pub struct SearchPage {
     /// The search text, encoded for a link.
     query_param: String,
     results: SearchResults,
+    grid: Arc<str>,
     next: Option<String>,
     /// Suggested when nothing matched.
     collections: Arc<[Collection]>,
@@ -62,6 +64,10 @@ pub async fn search(
         meta,
         query,
         query_param,
+        grid: ProductGrid {
+            products: &results.products,
+        }
+        .html()?,
         results,
         next,
         collections,
