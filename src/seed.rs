@@ -222,7 +222,7 @@ pub async fn load(url: &Secret) -> anyhow::Result<usize> {
                 products::table
                     .filter(products::slug.eq_any(*members))
                     .select((
-                        diesel::dsl::sql::<diesel::sql_types::BigInt>(&collection.to_string()),
+                        collection.into_sql::<diesel::sql_types::BigInt>(),
                         products::id,
                     )),
             )

@@ -2,7 +2,6 @@ DROP TABLE search_terms;
 DROP FUNCTION add_search_terms() CASCADE;
 DROP TABLE collection_products;
 DROP TABLE collections;
-DROP INDEX products_name_trgm_idx;
 ALTER TABLE products DROP COLUMN search;
 DROP INDEX products_active_price_idx;
 DROP INDEX products_active_newest_idx;

@@ -30,14 +30,15 @@ CREATE INDEX products_active_price_idx ON products (price_minor, id) WHERE activ
 -- Search. The `simple` configuration (no stemming, no stop words): names are
 -- proper nouns and made-up words that a stemmer mangles, and prefix matching
 -- of the word being typed needs the stored word as typed ('cerami' must
--- reach 'ceramic', which english stems to 'ceram'). Plurals and typos are
--- left to trigram similarity on the name. The name weighs A, the
--- description B.
+-- reach 'ceramic', which english stems to 'ceram'). Typos are left to
+-- trigram similarity with the words of names (search_terms, below). The
+-- name weighs A, the description B. Without fastupdate, a new row goes into
+-- the index at once, not to a pending list that every search scans until
+-- vacuum merges it: products change rarely, searches come all the time.
 ALTER TABLE products ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('simple', name), 'A') || setweight(to_tsvector('simple', description), 'B')
 ) STORED;
-CREATE INDEX products_search_idx ON products USING GIN (search);
-CREATE INDEX products_name_trgm_idx ON products USING GIN (name gin_trgm_ops);
+CREATE INDEX products_search_idx ON products USING GIN (search) WITH (fastupdate = off);
 
 -- Every node keeps parts of the catalog in memory (src/catalog/cache.rs).
 -- A change to a product names it, so that a node refreshes that product
@@ -79,7 +80,7 @@ CREATE TRIGGER collection_products_truncated AFTER TRUNCATE ON collection_produc
 CREATE TABLE search_terms (
     term TEXT PRIMARY KEY CHECK (length(term) BETWEEN 2 AND 100)
 );
-CREATE INDEX search_terms_trgm_idx ON search_terms USING GIN (term gin_trgm_ops);
+CREATE INDEX search_terms_trgm_idx ON search_terms USING GIN (term gin_trgm_ops) WITH (fastupdate = off);
 -- Which words a word being typed begins (`^@`).
 CREATE INDEX search_terms_prefix_idx ON search_terms USING SPGIST (term);
 

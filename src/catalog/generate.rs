@@ -267,7 +267,7 @@ pub async fn generate(conn: &mut AsyncPgConnection, count: u64) -> anyhow::Resul
     }
     // Statistics for the new rows now, not when autovacuum gets to them:
     // search plans by how common each word is.
-    conn.batch_execute("ANALYZE products, collection_products, search_terms")
+    conn.batch_execute("VACUUM ANALYZE products, collection_products, search_terms")
         .await?;
     Ok(added)
 }
