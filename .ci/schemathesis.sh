@@ -25,7 +25,7 @@ chmod 755 "$work"
 port="$(free_port)"
 base="http://127.0.0.1:$port"
 # The fuzzer sends thousands of writes from one address: no rate limits here.
-export DATA_DIR="$work/data" BIND="127.0.0.1:$port" RUST_LOG="${RUST_LOG:-warn}" RATE_LIMIT_PER_MINUTE=0
+export DATA_DIR="$work/data" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-warn}" RATE_LIMIT_PER_MINUTE=0
 
 cargo build --quiet --bin storefront
 # The key first: the command starts the private cluster and stops it again.

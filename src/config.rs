@@ -53,7 +53,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Local state for development: the private cluster and the generated session key.
     pub data_dir: PathBuf,
-    /// `None`: the in-process Stripe simulator.
+    /// The images and stylesheet served under `/static`.
+    pub static_dir: PathBuf,
+    /// `None`: the in-process Stripe simulator (test mode).
     pub stripe_secret_key: Option<Secret>,
     pub stripe_api_base: String,
     pub stripe_webhook_secret: Option<Secret>,
@@ -72,6 +74,12 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_proxy_headers: bool,
+    /// Most checkouts waiting for payment one client address may hold (each
+    /// holds its stock until paid or expired); 0 for no cap.
+    pub pending_checkouts_per_client: u32,
+    /// Where `/metrics` is served: a listener of its own, apart from the
+    /// shop's (the metrics tell sales volumes).
+    pub metrics_bind: SocketAddr,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -132,6 +140,16 @@ impl Settings {
             _ => Err("expected `pretty` or `json`".to_owned()),
         })?;
         let data_dir = PathBuf::from(lookup("DATA_DIR").unwrap_or_else(|| ".data".to_owned()));
+        let static_dir = lookup("STATIC_DIR").map_or_else(default_static_dir, PathBuf::from);
+        if !static_dir.join("css/app.css").is_file() {
+            return Err(ConfigError {
+                var: "STATIC_DIR",
+                message: format!(
+                    "no css/app.css in {}: point it at a copy of the static/ folder",
+                    static_dir.display()
+                ),
+            });
+        }
         let stripe_secret_key = lookup("STRIPE_SECRET_KEY")
             .map(|key| {
                 if key.starts_with("sk_test_")
@@ -214,6 +232,22 @@ impl Settings {
             "false" | "0" => Ok(false),
             _ => Err("expected true or false".to_owned()),
         })?;
+        let pending_checkouts_per_client = parse(&lookup, "CHECKOUTS_PER_CLIENT", "10", |v| {
+            v.parse::<u32>()
+                .map_err(|_| "expected a whole number (0 turns the cap off)".to_owned())
+        })?;
+        let metrics_bind: SocketAddr = parse(&lookup, "METRICS_BIND", "127.0.0.1:9464", |v| {
+            v.parse()
+                .map_err(|_| "expected an address like 127.0.0.1:9464".to_owned())
+        })?;
+        let allow_test_mode = parse(&lookup, "ALLOW_TEST_MODE", "false", |v| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err("expected true or false".to_owned()),
+        })?;
+        if stripe_secret_key.is_none() {
+            test_mode_allowed(app_base_url.as_deref(), bind, allow_test_mode)?;
+        }
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -222,6 +256,7 @@ impl Settings {
             session_key,
             log_format,
             data_dir,
+            static_dir,
             stripe_secret_key,
             stripe_api_base,
             stripe_webhook_secret,
@@ -233,6 +268,8 @@ impl Settings {
             rate_limit_per_minute,
             rate_limit_burst,
             trust_proxy_headers,
+            pending_checkouts_per_client,
+            metrics_bind,
         })
     }
 
@@ -242,6 +279,59 @@ impl Settings {
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     }
+}
+
+/// Without a Stripe key the store takes payments on the built-in simulator:
+/// fine on a developer's loopback address, but a public shop that lost its
+/// key must not take fake cards and mark orders paid. Such a shop refuses
+/// to start unless test mode is asked for (`ALLOW_TEST_MODE`, a demo), and a
+/// build without the simulator always needs a key.
+fn test_mode_allowed(
+    app_base_url: Option<&str>,
+    bind: SocketAddr,
+    allow_test_mode: bool,
+) -> Result<(), ConfigError> {
+    let missing = |message: String| {
+        Err(ConfigError {
+            var: "STRIPE_SECRET_KEY",
+            message,
+        })
+    };
+    if !cfg!(feature = "simulator") {
+        return missing(
+            "is required: this build has no Stripe simulator (set STRIPE_SECRET_KEY and \
+             STRIPE_WEBHOOK_SECRET)"
+                .to_owned(),
+        );
+    }
+    let origin = app_base_url.map_or_else(|| format!("http://{bind}"), str::to_owned);
+    if allow_test_mode || is_loopback_origin(&origin) {
+        return Ok(());
+    }
+    missing(format!(
+        "is not set, and {origin} is not a loopback address: set STRIPE_SECRET_KEY and \
+         STRIPE_WEBHOOK_SECRET to take payments, or ALLOW_TEST_MODE=true to run this shop \
+         on the built-in Stripe simulator (test mode: no real payments)"
+    ))
+}
+
+/// Whether an `http(s)://host[:port]` origin names this machine only.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(url) = reqwest::Url::parse(origin).ok() else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    }
+}
+
+/// The `static/` folder of the source tree the binary was built from.
+pub fn default_static_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
 }
 
 fn millis(
@@ -316,6 +406,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         for (var, value) in [
             ("BIND", "localhost"),
+            ("METRICS_BIND", "9464"),
             ("APP_BASE_URL", "shop.example.com"),
             ("APP_BASE_URL", "https://shop.example.com/path"),
             ("DATABASE_URL", "mysql://x"),
@@ -328,10 +419,44 @@ mod tests {
             ("CHECKOUT_SESSION_MINUTES", "10"),
             ("RECONCILE_INTERVAL_MS", "0"),
             ("CART_RETENTION_DAYS", "0"),
+            ("CHECKOUTS_PER_CLIENT", "-1"),
+            ("STATIC_DIR", "/nonexistent"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn test_mode_needs_a_loopback_address_or_asking_for_it() {
+        assert!(settings(&[]).is_ok(), "the default: 127.0.0.1:8080");
+        for (var, value) in [
+            ("APP_BASE_URL", "http://localhost:8080"),
+            ("APP_BASE_URL", "http://[::1]:8080"),
+            ("BIND", "127.0.0.2:8080"),
+        ] {
+            assert!(settings(&[(var, value)]).is_ok(), "{var}={value}");
+        }
+        for (var, value) in [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("APP_BASE_URL", "http://localhost.example.com"),
+            ("BIND", "0.0.0.0:8080"),
+        ] {
+            let error = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(error.contains("STRIPE_SECRET_KEY"), "{error}");
+            assert!(error.contains("ALLOW_TEST_MODE"), "{error}");
+        }
+        let demo = [
+            ("APP_BASE_URL", "https://demo.example.com"),
+            ("ALLOW_TEST_MODE", "true"),
+        ];
+        assert!(settings(&demo).is_ok());
+        let live = [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_123"),
+        ];
+        assert!(settings(&live).is_ok());
     }
 
     #[test]
@@ -368,7 +493,11 @@ mod tests {
 
     #[test]
     fn https_base_url_turns_on_secure_cookies() {
-        let s = settings(&[("APP_BASE_URL", "https://shop.example.com/")]).unwrap();
+        let s = settings(&[
+            ("APP_BASE_URL", "https://shop.example.com/"),
+            ("ALLOW_TEST_MODE", "true"),
+        ])
+        .unwrap();
         assert_eq!(s.app_base_url.as_deref(), Some("https://shop.example.com"));
         assert!(s.secure_cookies());
     }

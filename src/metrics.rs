@@ -26,6 +26,7 @@ pub struct Metrics {
     orders: IntCounterVec,
     webhooks: IntCounterVec,
     reconciler_runs: IntCounterVec,
+    order_issues: IntCounterVec,
     pool: IntGaugeVec,
     write_batches: HistogramVec,
 }
@@ -68,6 +69,13 @@ impl Metrics {
             Opts::new("reconciler_runs_total", "Reconciler passes by outcome"),
             &["outcome"],
         )?;
+        let order_issues = IntCounterVec::new(
+            Opts::new(
+                "order_issues_total",
+                "Orders found to need a person (amount_mismatch, paid_after_close, refund_failed)",
+            ),
+            &["kind"],
+        )?;
         let pool = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
@@ -85,6 +93,7 @@ impl Metrics {
         registry.register(Box::new(orders.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(reconciler_runs.clone()))?;
+        registry.register(Box::new(order_issues.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(write_batches.clone()))?;
         Ok(Metrics {
@@ -94,6 +103,7 @@ impl Metrics {
             orders,
             webhooks,
             reconciler_runs,
+            order_issues,
             pool,
             write_batches,
         })
@@ -133,6 +143,10 @@ impl Metrics {
 
     pub fn reconciler_run(&self, outcome: &str) {
         self.reconciler_runs.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn order_issue(&self, kind: &str) {
+        self.order_issues.with_label_values(&[kind]).inc();
     }
 
     pub fn write_batch(&self, kind: &str, writes: usize) {

@@ -37,6 +37,12 @@ impl Currency {
         }
     }
 
+    /// Stripe's largest charge, in minor units (`amount_too_large` above it):
+    /// 99,999,999 of the minor unit, in every currency we sell in.
+    pub fn maximum_charge(self) -> i64 {
+        99_999_999
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Currency::Usd => "USD",

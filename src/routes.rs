@@ -13,10 +13,9 @@ use crate::{cart, catalog, checkout, ops, orders, webhooks};
 /// The routes, registered on the app of each HTTP worker.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg
-        // Operations.
+        // Operations (the metrics have a listener of their own: `metrics`).
         .route("/healthz", get().to(ops::http::healthz))
         .route("/readyz", get().to(ops::http::readyz))
-        .route("/metrics", get().to(ops::http::metrics))
         // The catalog.
         .route("/", get().to(catalog::http::index))
         .route("/collections/{slug}", get().to(catalog::http::collection))
@@ -46,6 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/checkout/cancel", get().to(checkout::http::cancel))
         // The shopper's orders.
         .route("/orders", get().to(orders::http::index))
+        .route("/orders/forget-card", post().to(orders::http::forget_card))
         .route("/orders/{token}", get().to(orders::http::show))
         // Stripe's events, with a body limit of their own.
         .service(
@@ -85,4 +85,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .default_service(web::to(|| async {
             Err::<String, _>(AppError::page_not_found())
         }));
+}
+
+/// The metrics listener's one route (`METRICS_BIND`, apart from the shop's
+/// port: the metrics tell sales volumes).
+pub fn metrics(cfg: &mut ServiceConfig) {
+    cfg.route("/metrics", get().to(ops::http::metrics));
 }

@@ -25,11 +25,14 @@ use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
+use crate::ops::http::NodePools;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
+use crate::stripe::gateway::Simulator;
 use crate::web::AppError;
+use crate::web::caching;
 use crate::web::rate_limit::{self, RateLimiter};
-use crate::{purge, routes, seed, telemetry};
+use crate::{payments_api, purge, routes, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
@@ -144,8 +147,12 @@ pub struct Application {
     base_url: String,
     server: Server,
     /// The in-process Stripe simulator, in test mode.
-    simulator: Option<stripe_sim::Simulator>,
+    simulator: Option<Simulator>,
+    /// `/metrics`, on METRICS_BIND.
+    metrics_server: Server,
+    metrics_port: u16,
     reconciler: tokio::task::JoinHandle<()>,
+    debit_reconciler: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
 }
@@ -157,6 +164,7 @@ impl Application {
         db_url: &Secret,
         session_key: Key,
     ) -> anyhow::Result<Self> {
+        crate::web::assets::use_dir(settings.static_dir.clone());
         let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let per_worker = settings.database_pool_size.div_ceil(workers);
         let worker_pools = (0..workers)
@@ -170,6 +178,20 @@ impl Application {
             .collect();
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
+        let metrics_listener = TcpListener::bind(settings.metrics_bind)
+            .with_context(|| format!("binding METRICS_BIND {}", settings.metrics_bind))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
+        let node_pools = web::Data::new(NodePools(pools));
+        // Stopped with the shop's server (run_until_stopped), not by signals.
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(node_pools.clone())
+                .configure(routes::metrics)
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(metrics_listener)?
+        .run();
         let port = listener.local_addr()?.port();
         let base_url = match &settings.app_base_url {
             Some(url) => url.clone(),
@@ -193,8 +215,14 @@ impl Application {
             settings.reconcile_interval,
             settings.reconcile_after,
         ));
+        let debit_reconciler = tokio::spawn(payments_api::reconciler::run(
+            jobs.clone(),
+            settings.reconcile_interval,
+            settings.reconcile_after,
+        ));
         let purge = tokio::spawn(purge::run(jobs.db.clone(), settings.cart_retention));
         let https = settings.secure_cookies();
+        let pending_checkouts_per_client = settings.pending_checkouts_per_client;
         let checkout_origin = stripe.checkout_origin();
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
@@ -203,9 +231,9 @@ impl Application {
             let state = web::Data::new(AppState {
                 db: pool.clone(),
                 cart: CartWrites::new(pool),
-                pools: pools.clone(),
                 catalog: catalog.clone(),
                 stripe: stripe.clone(),
+                pending_checkouts_per_client,
             });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -229,6 +257,7 @@ impl Application {
                 }))
                 .wrap(session)
                 .wrap(from_fn(rate_limit::limit_writes))
+                .wrap(from_fn(caching::default_cache_control))
                 .wrap(security_headers(&checkout_origin, https))
                 .wrap(from_fn(telemetry::request_id))
                 .configure(routes::configure)
@@ -244,10 +273,13 @@ impl Application {
         .run();
         Ok(Application {
             port,
+            metrics_server,
+            metrics_port,
             base_url,
             server,
             simulator,
             reconciler,
+            debit_reconciler,
             purge,
             catalog_listener,
         })
@@ -255,6 +287,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// The origin shoppers use, e.g. `http://127.0.0.1:8080`.
@@ -275,8 +312,13 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or a stop through `handle`), then drains
     /// in-flight requests and stops the background tasks and the simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.handle();
+        let metrics_server = tokio::spawn(self.metrics_server);
         let result = self.server.await;
+        metrics.stop(true).await;
+        let _ = metrics_server.await;
         self.reconciler.abort();
+        self.debit_reconciler.abort();
         self.purge.abort();
         self.catalog_listener.abort();
         if let Some(simulator) = self.simulator {

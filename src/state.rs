@@ -18,12 +18,12 @@ pub struct AppState {
     pub db: DbPool,
     /// This worker's cart changes, batched on its pool.
     pub cart: CartWrites,
-    /// All the node's pools, for the metrics.
-    pub pools: Arc<[DbPool]>,
     /// The active products, in memory.
     pub catalog: Arc<Catalog>,
     /// Stripe (or the simulator).
     pub stripe: Arc<StripeGateway>,
+    /// Most checkouts waiting for payment one client address may hold.
+    pub pending_checkouts_per_client: u32,
 }
 
 impl AppState {

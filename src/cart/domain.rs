@@ -56,6 +56,12 @@ impl CartLine {
     pub fn purchasable(&self) -> bool {
         self.product.active && !self.product.sold_out()
     }
+
+    /// How many are left, when that is fewer than the line holds (but some).
+    pub fn fewer_left(&self) -> Option<u32> {
+        let left = u32::try_from(self.product.stock?).unwrap_or(0);
+        (left > 0 && left < self.quantity).then_some(left)
+    }
 }
 
 /// A cart line with its computed total.
@@ -142,6 +148,16 @@ impl CartSummary {
 
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    /// Stripe's largest charge, when the subtotal is above it: the cart
+    /// cannot be paid in one payment.
+    pub fn above_maximum_charge(&self) -> Option<Money> {
+        let subtotal = self.subtotal?;
+        let currency = subtotal.currency();
+        (subtotal.minor() > currency.maximum_charge())
+            .then(|| Money::new(currency.maximum_charge(), currency).ok())
+            .flatten()
     }
 }
 

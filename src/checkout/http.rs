@@ -2,19 +2,23 @@
 //! Stripe's payment page), and Stripe's return pages (success and cancel).
 
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
 use super::settle::apply_session;
-use super::start::{self, Cancelled, CheckoutError, CheckoutSource, Payer};
+use super::start::{
+    self, Cancelled, CheckoutError, CheckoutLine, CheckoutRequest, CheckoutSource, Payer,
+};
 use crate::cart::domain::{Quantity, mixed_currencies};
 use crate::cart::store as cart_store;
 use crate::catalog::store as catalog_store;
 use crate::ids::{CheckoutSessionId, OrderToken, ProductSlug};
+use crate::ledger::store as ledger;
 use crate::money::MoneyError;
-use crate::orders::domain::{Order, OrderLine, Source};
+use crate::orders::domain::{Order, OrderStatus, Source};
 use crate::orders::store::{self as order_store, CreateOrderError};
 use crate::state::AppState;
+use crate::web::rate_limit::RateLimiter;
 use crate::web::{
     AppError, CartPage, CsrfForm, FlashLevel, FormResponse, Layout, MIXED_CURRENCIES, ProductForm,
     ProductPage, TypedSession, product_not_found, see_other,
@@ -40,14 +44,27 @@ fn checkout_failure(error: CheckoutError) -> Result<(String, StatusCode), AppErr
         CheckoutError::Order(CreateOrderError::BelowMinimum(minimum)) => refused(format!(
             "Orders start at {minimum}: please add a little more."
         )),
-        CheckoutError::Order(CreateOrderError::Money(MoneyError::Overflow)) => refused(
-            "That order's total is more than one payment can take. Please lower the quantities."
-                .into(),
-        ),
+        CheckoutError::Order(CreateOrderError::AboveMaximum(maximum)) => refused(format!(
+            "One payment can be at most {maximum}: please lower the quantities, or split \
+             your order."
+        )),
         CheckoutError::Order(CreateOrderError::Money(MoneyError::CurrencyMismatch(..))) => {
             refused(MIXED_CURRENCIES.into())
         }
         CheckoutError::Order(CreateOrderError::Money(e)) => Err(anyhow::Error::from(e).into()),
+        CheckoutError::Order(CreateOrderError::CheckoutInProgress) => refused(
+            "Your checkout is starting in another tab or window. Please wait a moment and \
+             try again."
+                .into(),
+        ),
+        CheckoutError::Order(CreateOrderError::TooManyPending(limit)) => Ok((
+            format!(
+                "There are already {limit} checkouts waiting for payment from your network. \
+                 Please finish or cancel one of them (or wait until they expire) before \
+                 starting another."
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        )),
         CheckoutError::Order(CreateOrderError::Database(e)) => Err(e.into()),
         CheckoutError::Stripe(ref stripe)
             if !stripe.is_outage() && stripe.status() != Some(409) =>
@@ -61,12 +78,14 @@ fn checkout_failure(error: CheckoutError) -> Result<(String, StatusCode), AppErr
             ))
         }
         // An outage, contention, or an answer too late: it passes.
-        CheckoutError::Stripe(_) | CheckoutError::TooLate => Ok((
-            "We couldn't reach our payment provider just now, so nothing was charged. \
+        CheckoutError::Stripe(_) | CheckoutError::TooLate | CheckoutError::EarlierCheckoutOpen => {
+            Ok((
+                "We couldn't reach our payment provider just now, so nothing was charged. \
              Please try again in a moment."
-                .into(),
-            StatusCode::SERVICE_UNAVAILABLE,
-        )),
+                    .into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ))
+        }
         CheckoutError::Unexpected(e) => Err(e.into()),
     }
 }
@@ -78,9 +97,42 @@ pub struct CheckoutForm {
     save_card: Option<String>,
 }
 
+/// Starts this browser's checkout of `lines`: the payment page's URL, or
+/// why not (the outer error is ours: the session could not be written).
+async fn begin(
+    state: &AppState,
+    limiter: &RateLimiter,
+    req: &HttpRequest,
+    session: &TypedSession,
+    source: CheckoutSource,
+    lines: &[CheckoutLine],
+    save_card: bool,
+) -> Result<Result<String, CheckoutError>, AppError> {
+    // It pays as the Stripe customer this browser remembers only if the
+    // shopper saves their card again: a shared computer must not pay as its
+    // previous user.
+    let customer = if save_card { session.customer() } else { None };
+    // The client address, as the rate limits count it.
+    let client = limiter.client(req).map(|ip| ip.to_string());
+    let request = CheckoutRequest {
+        browser_id: session.ensure_browser_id()?,
+        client_key: client.as_deref(),
+        source,
+        lines,
+        payer: Payer {
+            customer: customer.as_deref(),
+            save_card,
+        },
+        pending_per_client: state.pending_checkouts_per_client,
+    };
+    Ok(start::start_checkout(&state.stripe, &state.db, &request).await)
+}
+
 /// `POST /checkout`: checkout of the whole cart, 303 to Stripe's payment page.
 pub async fn checkout_cart(
     state: web::Data<AppState>,
+    limiter: web::Data<RateLimiter>,
+    req: HttpRequest,
     session: TypedSession,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> FormResponse<CartPage> {
@@ -98,10 +150,12 @@ pub async fn checkout_cart(
         return see_other("/cart");
     };
     if let Some(line) = lines.iter().find(|line| !line.purchasable()) {
-        let message = format!(
-            "{} is no longer available. Please remove it to check out.",
-            line.product.name
-        );
+        let name = &line.product.name;
+        let message = if line.product.active {
+            format!("Sorry, {name} has just sold out. Please remove it to check out.")
+        } else {
+            format!("{name} is no longer available. Please remove it to check out.")
+        };
         return CartPage::with_error(
             &state.db,
             &session,
@@ -115,28 +169,27 @@ pub async fn checkout_cart(
     if mixed_currencies(&lines) {
         return alert(MIXED_CURRENCIES.into(), StatusCode::CONFLICT).await;
     }
-    let order_lines: Vec<OrderLine> = lines
+    let checkout_lines: Vec<CheckoutLine> = lines
         .iter()
-        .map(|line| OrderLine {
+        .map(|line| CheckoutLine {
             product_id: line.product.id,
             quantity: line.quantity,
+            unit_price: line.product.price(),
         })
         .collect();
-    let browser_id = session.ensure_browser_id()?;
-    let customer = session.customer();
-    let started = start::start_checkout(
-        &state.stripe,
-        &state.db,
-        browser_id,
-        CheckoutSource::Cart(cart_id),
-        &order_lines,
-        Payer {
-            customer: customer.as_deref(),
-            save_card: form.save_card.is_some(),
-        },
+    let source = CheckoutSource::Cart(cart_id);
+    let save_card = form.save_card.is_some();
+    match begin(
+        &state,
+        &limiter,
+        &req,
+        &session,
+        source,
+        &checkout_lines,
+        save_card,
     )
-    .await;
-    match started {
+    .await?
+    {
         Ok(url) => see_other(url),
         Err(error) => {
             let (message, status) = checkout_failure(error)?;
@@ -157,6 +210,8 @@ pub struct ExpressForm {
 /// product without touching the cart.
 pub async fn checkout_express(
     state: web::Data<AppState>,
+    limiter: web::Data<RateLimiter>,
+    req: HttpRequest,
     session: TypedSession,
     CsrfForm(form): CsrfForm<ExpressForm>,
 ) -> FormResponse<ProductPage> {
@@ -175,25 +230,14 @@ pub async fn checkout_express(
     let product = catalog_store::find_active(&mut *state.db.get().await?, &slug)
         .await?
         .ok_or_else(product_not_found)?;
-    let browser_id = session.ensure_browser_id()?;
-    let customer = session.customer();
-    let line = OrderLine {
+    let line = CheckoutLine {
         product_id: product.id,
         quantity: quantity.get(),
+        unit_price: product.price(),
     };
-    let started = start::start_checkout(
-        &state.stripe,
-        &state.db,
-        browser_id,
-        CheckoutSource::Express,
-        &[line],
-        Payer {
-            customer: customer.as_deref(),
-            save_card: form.save_card.is_some(),
-        },
-    )
-    .await;
-    match started {
+    let source = CheckoutSource::Express;
+    let save_card = form.save_card.is_some();
+    match begin(&state, &limiter, &req, &session, source, &[line], save_card).await? {
         Ok(url) => see_other(url),
         Err(error) => {
             let (message, status) = checkout_failure(error)?;
@@ -224,33 +268,43 @@ pub async fn success(
     let mut order = order_store::find_by_session(&mut conn, session_id.as_str())
         .await?
         .ok_or_else(not_found)?;
-    drop(conn);
-    // The webhook usually wins this race; if Stripe cannot be asked right now,
+    // Settled orders answer from the database; a pending one asks Stripe at
+    // most every few seconds, however often anyone loads this page. The
+    // webhook usually wins this race; if Stripe cannot be asked right now,
     // the order page says the payment is being confirmed.
-    match state
-        .stripe
-        .client
-        .retrieve_checkout_session(session_id.as_str())
-        .await
+    if order.status == OrderStatus::Pending {
+        if order_store::may_ask_stripe(&mut conn, order.id).await? {
+            drop(conn);
+            match state
+                .stripe
+                .client
+                .retrieve_checkout_session(session_id.as_str())
+                .await
+            {
+                Ok(checkout) => {
+                    let mut conn = state.db.get().await?;
+                    apply_session(&mut conn, &checkout, Source::SuccessPage).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
+                }
+            }
+            conn = state.db.get().await?;
+        }
+        // As it is now: settled here, by the webhook meanwhile, or still pending.
+        if let Some(now) = order_store::find_by_session(&mut conn, session_id.as_str()).await? {
+            order = now;
+        }
+    }
+    // This browser pays as the same customer next time only if the shopper
+    // chose to save their card, and the order is its own (whoever holds a
+    // session id can open this page).
+    if order.save_card
+        && order.is_paid()
+        && session.browser_id() == Some(order.browser_id)
+        && let Some(customer) = ledger::customer_of_order(&mut conn, order.id).await?
     {
-        Ok(checkout) => {
-            let mut conn = state.db.get().await?;
-            if let (Some(updated), _) =
-                apply_session(&mut conn, &checkout, Source::SuccessPage).await?
-            {
-                order = updated;
-            }
-            // This browser pays as that customer next time, if the order is
-            // its own (whoever holds a session id can open this page).
-            if let Some(customer) = &checkout.customer
-                && session.browser_id() == Some(order.browser_id)
-            {
-                session.set_customer(customer.id())?;
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
-        }
+        session.set_customer(&customer)?;
     }
     Ok(receipt(&order))
 }
@@ -283,19 +337,23 @@ pub async fn cancel(
         _ => "/cart",
     };
     let (level, message) = match &owned {
-        Some(order) => match start::cancel_checkout(&state.stripe, &state.db, order).await? {
-            // Paid in another tab before the shopper came back: the receipt.
-            Cancelled::Paid => return Ok(receipt(order)),
-            Cancelled::Closed => (
-                FlashLevel::Success,
-                "Checkout cancelled: nothing was charged, and your cart is just as you left it.",
-            ),
-            Cancelled::Unknown => (
-                FlashLevel::Error,
-                "Your cart is just as you left it. We could not reach our payment provider to \
+        Some(order) => {
+            match start::cancel_checkout(&state.stripe, &state.db, order, Source::CancelPage)
+                .await?
+            {
+                // Paid in another tab before the shopper came back: the receipt.
+                Cancelled::Paid => return Ok(receipt(order)),
+                Cancelled::Closed => (
+                    FlashLevel::Success,
+                    "Checkout cancelled: nothing was charged, and your cart is just as you left it.",
+                ),
+                Cancelled::Unknown => (
+                    FlashLevel::Error,
+                    "Your cart is just as you left it. We could not reach our payment provider to \
                  close the payment page: if you did pay, the order will show under Your orders.",
-            ),
-        },
+                ),
+            }
+        }
         None => (
             FlashLevel::Success,
             "Checkout cancelled: your cart is just as you left it.",

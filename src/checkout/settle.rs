@@ -9,8 +9,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::ids::OrderToken;
 use crate::ledger::{held_refunds, store as ledger};
 use crate::metrics;
-use crate::orders::domain::{Order, OrderStatus, Source};
-use crate::orders::store;
+use crate::orders::domain::{IssueKind, Order, OrderStatus, Source};
+use crate::orders::store::{self, PaidWith};
 use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
 
 /// What applying a session did to its order.
@@ -47,8 +47,10 @@ pub async fn apply_session(
                     .as_deref()
                     == Some(order.currency().code());
             if !amount_matches {
-                // Never ship for a different amount than we asked for: leave it for a person.
+                // Never ship for a different amount than we asked for: leave
+                // it for a person, with what Stripe reported.
                 tracing::error!(order.id = order.id, session.id = %session.id, "paid amount differs from the order total");
+                needs_a_person(conn, &order, IssueKind::AmountMismatch, session).await?;
                 Applied::Unchanged
             } else if mark_paid(conn, &order, session, source).await? {
                 tracing::info!(order.id = order.id, %source, "order paid");
@@ -58,6 +60,7 @@ pub async fn apply_session(
                 if order.status.is_closed_unpaid() {
                     // Its stock is released and may be sold: a person refunds or ships.
                     tracing::error!(order.id = order.id, session.id = %session.id, status = order.status.as_str(), "a closed order was paid");
+                    needs_a_person(conn, &order, IssueKind::PaidAfterClose, session).await?;
                 }
                 Applied::Unchanged
             }
@@ -77,6 +80,29 @@ pub async fn apply_session(
     Ok((order, applied))
 }
 
+/// Records that the order needs a person, with Stripe's figures; counted
+/// once however often the event is delivered.
+async fn needs_a_person(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    kind: IssueKind,
+    session: &CheckoutSession,
+) -> anyhow::Result<()> {
+    let details = serde_json::json!({
+        "order_total_minor": order.total().minor(),
+        "order_currency": order.currency().code(),
+        "stripe_amount_total": session.amount_total,
+        "stripe_currency": session.currency,
+        "checkout_session": session.id,
+        "payment_intent": session.payment_intent_id(),
+        "order_status": order.status.as_str(),
+    });
+    if store::record_issue(conn, order.id, kind, &details).await? {
+        metrics::get().order_issue(kind.as_str());
+    }
+    Ok(())
+}
+
 /// Fulfils the order and, in the same transaction, records its payment in
 /// the payer's account history (creating or matching the account).
 async fn mark_paid(
@@ -90,13 +116,17 @@ async fn mark_paid(
         if let Some(payment_intent) = payment_intent {
             held_refunds::lock_payment_intent(conn, payment_intent).await?;
         }
-        let paid =
-            store::mark_paid(conn, order.id, payment_intent, session.email(), source).await?;
+        let paid_with = PaidWith {
+            payment_intent_id: payment_intent,
+            email: session.email(),
+            livemode: session.livemode,
+        };
+        let paid = store::mark_paid(conn, order.id, &paid_with, source).await?;
         if paid {
             ledger::record_checkout_payment(
                 conn,
                 order.id,
-                order.livemode,
+                session.livemode,
                 order.total(),
                 session.customer.as_ref().map(IdOrObject::id),
                 session.email(),

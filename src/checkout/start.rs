@@ -3,14 +3,17 @@
 //! page. Stripe is never called inside a transaction, nor with a pooled
 //! connection held.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use uuid::Uuid;
 
 use super::settle::apply_session;
 use crate::db::DbPool;
 use crate::metrics;
+use crate::money::Money;
 use crate::orders::domain::{Order, OrderItem, OrderLine, OrderStatus, Source};
-use crate::orders::store::{self, CreateOrderError};
+use crate::orders::store::{self, CreateOrderError, NewOrder};
 use crate::stripe::params::{LineItem, NewCheckoutSession};
 use crate::stripe::types::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use crate::stripe::{StripeError, StripeGateway};
@@ -25,6 +28,10 @@ pub enum CheckoutError {
     /// reconciler); the session was expired.
     #[error("Stripe answered too late")]
     TooLate,
+    /// An earlier checkout of the browser could not be closed (Stripe was
+    /// unreachable): it may still be paid, so no second one starts.
+    #[error("an earlier checkout is still open")]
+    EarlierCheckoutOpen,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -46,27 +53,188 @@ pub struct Payer<'a> {
     pub save_card: bool,
 }
 
+/// A checkout to start: what to buy, at the prices shown (our database's),
+/// for whom, from where.
+pub struct CheckoutRequest<'a> {
+    pub browser_id: Uuid,
+    /// The client address (as the rate limits count it), if known.
+    pub client_key: Option<&'a str>,
+    pub source: CheckoutSource,
+    pub lines: &'a [CheckoutLine],
+    pub payer: Payer<'a>,
+    /// Most pending checkouts one client address may hold; 0 for no cap.
+    pub pending_per_client: u32,
+}
+
+/// A product, how many, and its price as the shopper saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutLine {
+    pub product_id: i64,
+    pub quantity: u32,
+    pub unit_price: Money,
+}
+
+/// Longest a checkout waits for a twin's payment page (a double click, a
+/// second tab) before starting its own.
+const TWIN_WAIT: Duration = Duration::from_secs(10);
+
+/// Starts a checkout and returns its payment page's URL. A browser has one
+/// live checkout: the same cart (or product) unchanged gets the payment
+/// page it already has (a double click, the Back button, a second tab);
+/// anything else supersedes the browser's earlier checkouts (their sessions
+/// expired at Stripe, their stock released) before reserving anew.
+pub async fn start_checkout(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    request: &CheckoutRequest<'_>,
+) -> Result<String, CheckoutError> {
+    let cart_id = match request.source {
+        CheckoutSource::Cart(cart_id) => Some(cart_id),
+        CheckoutSource::Express => None,
+    };
+    // A checkout racing ours from the same browser can come between our
+    // supersede and our insert: look again, a few times.
+    for _ in 0..3 {
+        let pending = {
+            let mut conn = db.get().await.context("getting a database connection")?;
+            store::pending_for_browser(&mut conn, request.browser_id)
+                .await
+                .context("reading the browser's checkouts")?
+        };
+        for order in &pending {
+            if is_twin(stripe, db, order, cart_id, request.lines).await?
+                && let Some(url) = payment_page_of(stripe, db, order).await?
+            {
+                return Ok(url);
+            }
+        }
+        for order in &pending {
+            supersede(stripe, db, order).await?;
+        }
+        match create_and_pay(stripe, db, request, cart_id).await {
+            Err(CheckoutError::Order(CreateOrderError::CheckoutInProgress)) => continue,
+            result => return result,
+        }
+    }
+    Err(CheckoutError::Order(CreateOrderError::CheckoutInProgress))
+}
+
+/// Whether `order` is this checkout again: the same cart (or Buy now)
+/// with the same products, quantities and prices, and time left to pay.
+async fn is_twin(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    order: &Order,
+    cart_id: Option<Uuid>,
+    lines: &[CheckoutLine],
+) -> Result<bool, CheckoutError> {
+    let payable_until = order.created_at
+        + chrono::Duration::from_std(stripe.session_lifetime()).unwrap_or_default()
+        - chrono::Duration::minutes(5);
+    if order.cart_id != cart_id || payable_until < chrono::Utc::now() {
+        return Ok(false);
+    }
+    let items = {
+        let mut conn = db.get().await.context("getting a database connection")?;
+        store::items(&mut conn, order)
+            .await
+            .context("reading the order's items")?
+    };
+    let mut wanted: Vec<_> = lines
+        .iter()
+        .map(|line| (line.product_id, line.quantity, line.unit_price))
+        .collect();
+    let mut ordered: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let price = item.unit_price(order.currency());
+            (item.product_id, item.quantity(), price)
+        })
+        .collect();
+    wanted.sort_by_key(|line| line.0);
+    ordered.sort_by_key(|line| line.0);
+    Ok(wanted == ordered)
+}
+
+/// The payment page of a twin checkout, waiting a little for it while its
+/// session is being created; `None` if it does not come (the twin failed,
+/// or its node died mid-way): then this checkout supersedes it.
+async fn payment_page_of(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    order: &Order,
+) -> Result<Option<String>, CheckoutError> {
+    let deadline = tokio::time::Instant::now() + TWIN_WAIT.min(stripe.client.worst_case_duration());
+    let mut order = order.clone();
+    loop {
+        if order.status != OrderStatus::Pending {
+            return Ok(None);
+        }
+        if let Some(url) = order.checkout_url {
+            return Ok(Some(url));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut conn = db.get().await.context("getting a database connection")?;
+        let token = crate::ids::OrderToken::parse(&order.token).context("the order's token")?;
+        match store::find_by_token(&mut conn, &token)
+            .await
+            .context("reading the order")?
+        {
+            Some(now) => order = now,
+            None => return Ok(None),
+        }
+    }
+}
+
+/// Closes an earlier checkout of the browser (its session expired at
+/// Stripe, its stock released) before a new one starts. If Stripe cannot
+/// be asked, the earlier page may still be paid: no second one is started.
+async fn supersede(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    order: &Order,
+) -> Result<(), CheckoutError> {
+    match cancel_checkout(stripe, db, order, Source::Superseded).await? {
+        Cancelled::Closed | Cancelled::Paid => Ok(()),
+        Cancelled::Unknown => Err(CheckoutError::EarlierCheckoutOpen),
+    }
+}
+
 /// Creates the pending order (reserving stock, committed), then the Checkout
 /// Session, and returns its URL. If the session cannot be created, the order
 /// is cancelled at once and its stock released: nobody can pay a session
 /// whose URL they never saw.
-pub async fn start_checkout(
+async fn create_and_pay(
     stripe: &StripeGateway,
     db: &DbPool,
-    browser_id: Uuid,
-    source: CheckoutSource,
-    lines: &[OrderLine],
-    payer: Payer<'_>,
+    request: &CheckoutRequest<'_>,
+    cart_id: Option<Uuid>,
 ) -> Result<String, CheckoutError> {
-    let cart_id = match source {
-        CheckoutSource::Cart(cart_id) => Some(cart_id),
-        CheckoutSource::Express => None,
+    let lines: Vec<OrderLine> = request
+        .lines
+        .iter()
+        .map(|line| OrderLine {
+            product_id: line.product_id,
+            quantity: line.quantity,
+        })
+        .collect();
+    let payer = request.payer;
+    let new_order = NewOrder {
+        browser_id: request.browser_id,
+        cart_id,
+        lines: &lines,
+        livemode: !stripe.is_test_mode(),
+        save_card: payer.save_card,
+        client_key: request.client_key,
+        pending_per_client: request.pending_per_client,
     };
     // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
     let (order, items) = {
         let mut conn = db.get().await.context("getting a database connection")?;
-        let livemode = !stripe.is_test_mode();
-        store::create_pending(&mut conn, browser_id, cart_id, lines, livemode).await?
+        store::create_pending(&mut conn, &new_order).await?
     };
     let key = format!("order-{}-checkout-session", order.token);
     let mut created = stripe
@@ -184,12 +352,14 @@ pub enum Cancelled {
     Unknown,
 }
 
-/// The shopper left Stripe's page: expire the session so it cannot be paid
-/// later, then release the order. If it was paid meanwhile, fulfil instead.
+/// Closes a checkout that will not be paid (the shopper left Stripe's page,
+/// or started a newer one): expire the session so it cannot be paid later,
+/// then release the order. If it was paid meanwhile, fulfil instead.
 pub async fn cancel_checkout(
     stripe: &StripeGateway,
     db: &DbPool,
     order: &Order,
+    source: Source,
 ) -> anyhow::Result<Cancelled> {
     if order.is_paid() {
         return Ok(Cancelled::Paid);
@@ -198,13 +368,13 @@ pub async fn cancel_checkout(
         return Ok(Cancelled::Closed);
     }
     let Some(session_id) = &order.stripe_session_id else {
-        close_cancelled(db, order).await?;
+        close_cancelled(db, order, source).await?;
         return Ok(Cancelled::Closed);
     };
     match expire_session(stripe, order, session_id).await {
         Ok(_) => {
             // Closed here, or already by the `expired` webhook Stripe just sent.
-            close_cancelled(db, order).await?;
+            close_cancelled(db, order, source).await?;
             Ok(Cancelled::Closed)
         }
         // Not open any more: paid or expired meanwhile. Apply what Stripe says.
@@ -217,7 +387,7 @@ pub async fn cancel_checkout(
                 }
             };
             let mut conn = db.get().await?;
-            apply_session(&mut conn, &session, Source::CancelPage).await?;
+            apply_session(&mut conn, &session, source).await?;
             Ok(match (session.status, session.payment_status) {
                 (_, SessionPaymentStatus::Paid | SessionPaymentStatus::NoPaymentRequired) => {
                     Cancelled::Paid
@@ -227,6 +397,12 @@ pub async fn cancel_checkout(
                 _ => Cancelled::Unknown,
             })
         }
+        // Stripe does not know the session (made by a simulator since
+        // restarted): nobody can pay it here, and its shopper gave it up.
+        Err(error) if error.code() == Some("resource_missing") => {
+            close_cancelled(db, order, source).await?;
+            Ok(Cancelled::Closed)
+        }
         Err(error) => {
             tracing::warn!(%error, order.id = order.id, "could not expire the checkout session");
             Ok(Cancelled::Unknown)
@@ -234,18 +410,11 @@ pub async fn cancel_checkout(
     }
 }
 
-/// pending → cancelled from the cancel page.
-async fn close_cancelled(db: &DbPool, order: &Order) -> anyhow::Result<()> {
+/// pending → cancelled.
+async fn close_cancelled(db: &DbPool, order: &Order, source: Source) -> anyhow::Result<()> {
     let mut conn = db.get().await?;
-    if store::close_unpaid(
-        &mut conn,
-        order.id,
-        OrderStatus::Cancelled,
-        Source::CancelPage,
-    )
-    .await?
-    {
-        metrics::get().order_transition("cancelled", Source::CancelPage);
+    if store::close_unpaid(&mut conn, order.id, OrderStatus::Cancelled, source).await? {
+        metrics::get().order_transition("cancelled", source);
     }
     Ok(())
 }

@@ -111,6 +111,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         number -> Text,
         livemode -> Bool,
+        client_key -> Nullable<Text>,
+        save_card -> Bool,
+        stripe_checked_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -39,6 +39,21 @@ pub async fn find_payment(
         .optional()
 }
 
+/// The Stripe customer whose account a paid order's payment is in.
+pub async fn customer_of_order(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+) -> QueryResult<Option<String>> {
+    payments::table
+        .inner_join(accounts::table)
+        .filter(payments::order_id.eq(order_id))
+        .select(accounts::stripe_customer_id)
+        .first::<Option<String>>(conn)
+        .await
+        .optional()
+        .map(Option::flatten)
+}
+
 /// The account of the Stripe customer that paid a checkout, created on its
 /// first payment; `None` for a payment with no customer. The email is only
 /// kept to show (the first one the customer paid with): Stripe's page lets
@@ -102,6 +117,24 @@ pub async fn history(
     let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok((rows, has_more))
+}
+
+/// Up to `limit` debits still processing that began before `cutoff`,
+/// oldest first.
+pub async fn processing_debits_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Payment>> {
+    payments::table
+        .filter(payments::status.eq(PaymentStatus::Processing.as_str()))
+        .filter(payments::order_id.is_null())
+        .filter(payments::created_at.lt(cutoff))
+        .order_by((payments::created_at, payments::id))
+        .limit(limit)
+        .select(Payment::as_select())
+        .load(conn)
+        .await
 }
 
 /// Sets description and metadata if `version` is still current, and

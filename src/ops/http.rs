@@ -1,6 +1,7 @@
 //! Operations: liveness and readiness probes for load balancers and
 //! orchestrators, and the Prometheus metrics.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -8,6 +9,7 @@ use diesel_async::SimpleAsyncConnection;
 use prometheus::{Encoder, TextEncoder};
 use serde_json::json;
 
+use crate::db::DbPool;
 use crate::metrics;
 use crate::state::AppState;
 
@@ -37,11 +39,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: the process's metrics, with the pools' connections summed
-/// over the node's pools.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// Every PostgreSQL pool of the node, for the metrics.
+pub struct NodePools(pub Arc<[DbPool]>);
+
+/// `GET /metrics` on the metrics listener (`METRICS_BIND`): the process's
+/// metrics, with the connections of all the node's pools summed.
+pub async fn metrics(pools: web::Data<NodePools>) -> HttpResponse {
     let metrics = metrics::get();
-    metrics.set_pool_connections(&state.pools);
+    metrics.set_pool_connections(&pools.0);
     let mut body = Vec::new();
     if let Err(error) = TextEncoder::new().encode(&metrics.gather(), &mut body) {
         tracing::error!(%error, "encoding metrics");

@@ -71,6 +71,8 @@ pub enum Source {
     SuccessPage,
     /// The shopper left Stripe's page with its back link.
     CancelPage,
+    /// The same browser started a newer checkout.
+    Superseded,
     /// The reconciler asked Stripe about it.
     Reconciler,
     /// A Stripe webhook event of this type.
@@ -85,6 +87,7 @@ impl Source {
             Source::CheckoutFailed => "checkout_failed",
             Source::SuccessPage => "success_page",
             Source::CancelPage => "cancel_page",
+            Source::Superseded => "superseded",
             Source::Reconciler => "reconciler",
             Source::Webhook(_) => "webhook",
         }
@@ -122,6 +125,8 @@ pub struct Order {
     pub number: String,
     /// Paid (or to be paid) through Stripe's live mode: real money.
     pub livemode: bool,
+    /// The shopper ticked "Save my card for next time".
+    pub save_card: bool,
 }
 
 impl Order {

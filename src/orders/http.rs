@@ -10,7 +10,7 @@ use super::store;
 use crate::ids::OrderToken;
 use crate::money::Currency;
 use crate::state::AppState;
-use crate::web::{AppError, Layout, TypedSession};
+use crate::web::{AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, see_other};
 
 /// How an order's status reads to shoppers.
 pub fn status_label(status: &OrderStatus) -> &'static str {
@@ -31,6 +31,9 @@ pub struct OrderPage {
     layout: Layout,
     order: Order,
     items: Vec<OrderItem>,
+    /// Stripe reported a payment we could not accept as is (an amount that
+    /// does not match): a person is looking at it.
+    under_review: bool,
 }
 
 impl OrderPage {
@@ -53,10 +56,12 @@ pub async fn show(
         .await?
         .ok_or_else(not_found)?;
     let items = store::items(&mut conn, &order).await?;
+    let under_review = store::has_open_issue(&mut conn, order.id).await?;
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
         items,
+        under_review,
     })
 }
 
@@ -65,6 +70,8 @@ pub async fn show(
 pub struct OrdersPage {
     layout: Layout,
     orders: Vec<Order>,
+    /// This browser pays with a card the shopper saved: offer to forget it.
+    remembers_card: bool,
 }
 
 /// `GET /orders`: the orders placed from this browser.
@@ -80,5 +87,21 @@ pub async fn index(
     Ok(OrdersPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         orders,
+        remembers_card: session.customer().is_some(),
     })
+}
+
+/// `POST /orders/forget-card`: this browser stops paying with the card its
+/// shopper saved (on a shared computer, the next person would otherwise
+/// pay as them).
+pub async fn forget_card(
+    session: TypedSession,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> FormResponse<OrdersPage> {
+    session.forget_customer();
+    session.flash(
+        FlashLevel::Success,
+        "This browser has forgotten your saved card: your next checkout asks for a card again.",
+    )?;
+    see_other("/orders")
 }

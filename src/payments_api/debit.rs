@@ -17,6 +17,7 @@ use diesel_async::AsyncPgConnection;
 use super::domain::DebitRequest;
 use super::store::{self, Claim, IdempotencyKey};
 use crate::db::{DbError, DbPool};
+use crate::ids::PaymentId;
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
 use crate::stripe::params::OffSessionCharge;
@@ -302,16 +303,74 @@ async fn charge(
 /// Stripe refused) takes the intent's word too: it is Stripe's record of
 /// what happened to the money. Any other settled payment is left alone, and
 /// an intent that is not a debit's (a checkout's carries no payment id) is
-/// ignored. Answers the payment if it was settled. Call inside the webhook's
-/// transaction.
+/// ignored, as is one whose amount, currency or customer is not the
+/// payment's (its metadata alone proves nothing). Answers the payment if it
+/// was settled. Call inside the webhook's transaction.
 pub async fn settle_from_event(
     conn: &mut AsyncPgConnection,
     intent: &PaymentIntent,
     succeeded: bool,
 ) -> QueryResult<Option<Payment>> {
-    let Some(payment_id) = intent.metadata.get("payment_id") else {
+    let Some(payment) = payment_of(conn, intent).await? else {
         return Ok(None);
     };
+    settle(conn, &payment, intent, succeeded).await
+}
+
+/// Settles a debit from its PaymentIntent as Stripe has it now (the
+/// reconciler's path): succeeded, or failed if it can no longer succeed;
+/// one still at work is left alone. Call inside a transaction.
+pub async fn settle_intent(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+    intent: &PaymentIntent,
+) -> QueryResult<Option<Payment>> {
+    let succeeded = match intent.status.as_str() {
+        "succeeded" => true,
+        "requires_payment_method" | "requires_action" | "canceled" => false,
+        _ => return Ok(None),
+    };
+    match payment_of(conn, intent).await? {
+        Some(matched) if matched.id == payment.id => settle(conn, payment, intent, succeeded).await,
+        _ => Ok(None),
+    }
+}
+
+/// The debit an intent says it is for, if the intent matches it.
+async fn payment_of(
+    conn: &mut AsyncPgConnection,
+    intent: &PaymentIntent,
+) -> QueryResult<Option<Payment>> {
+    let Some(id) = intent
+        .metadata
+        .get("payment_id")
+        .and_then(|id| PaymentId::parse(id))
+    else {
+        return Ok(None);
+    };
+    let Some(payment) = ledger::find_payment(conn, &id).await? else {
+        return Ok(None);
+    };
+    let matches = payment.amount_minor == intent.amount
+        && intent
+            .currency
+            .eq_ignore_ascii_case(payment.currency.code())
+        && payment.stripe_customer_id.as_deref() == intent.customer.as_ref().map(|c| c.id());
+    if !matches {
+        tracing::warn!(payment.id = %payment.id, payment_intent = %intent.id, "a PaymentIntent names a debit it does not match; ignored");
+        return Ok(None);
+    }
+    Ok(Some(payment))
+}
+
+/// Writes what the intent says of the debit, if it is still unsettled.
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+    intent: &PaymentIntent,
+    succeeded: bool,
+) -> QueryResult<Option<Payment>> {
+    let payment_id = payment.id.as_str();
     let error = intent.last_payment_error.as_ref();
     let code = error.and_then(|e| e.code.as_deref());
     let outcome = Outcome {

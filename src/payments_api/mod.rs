@@ -7,6 +7,7 @@ pub mod debit;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod reconciler;
 pub mod store;
 
 pub use http::error::ApiError;

@@ -130,6 +130,23 @@ impl StripeClient {
         Ok(list.data.into_iter().next())
     }
 
+    /// A page of the customer's PaymentIntents, newest first, after the
+    /// intent `starting_after`.
+    pub async fn customer_payment_intents(
+        &self,
+        customer_id: &str,
+        starting_after: Option<&str>,
+    ) -> Result<List<PaymentIntent>, StripeError> {
+        let mut path = format!(
+            "/v1/payment_intents?customer={}&limit=100",
+            path_segment(customer_id)
+        );
+        if let Some(after) = starting_after {
+            path.push_str(&format!("&starting_after={}", path_segment(after)));
+        }
+        self.get(&path).await
+    }
+
     /// POSTs with an Idempotency-Key, so retries (ours, and the caller's
     /// later ones with the same key) cannot apply twice.
     async fn post<T: DeserializeOwned>(

@@ -5,13 +5,32 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use uuid::Uuid;
 
 use super::{StripeClient, StripeConfig};
 use crate::config::{Secret, Settings};
 
 /// The key the app uses with its in-process simulator.
+#[cfg(feature = "simulator")]
 const SIMULATOR_KEY: &str = "sk_test_storefront_simulator";
+
+/// The simulator running in-process in test mode.
+#[cfg(feature = "simulator")]
+pub use stripe_sim::Simulator;
+
+/// This build has no simulator (`--no-default-features`): never one running.
+#[cfg(not(feature = "simulator"))]
+pub enum Simulator {}
+
+#[cfg(not(feature = "simulator"))]
+impl Simulator {
+    pub fn base_url(&self) -> String {
+        match *self {}
+    }
+
+    pub async fn shutdown(self) {
+        match self {}
+    }
+}
 
 pub struct StripeGateway {
     pub client: StripeClient,
@@ -29,7 +48,7 @@ impl StripeGateway {
     pub async fn connect(
         settings: &Settings,
         base_url: &str,
-    ) -> anyhow::Result<(StripeGateway, Option<stripe_sim::Simulator>)> {
+    ) -> anyhow::Result<(StripeGateway, Option<Simulator>)> {
         let config = |api_base: String, secret_key: Secret| StripeConfig {
             api_base,
             secret_key,
@@ -52,6 +71,11 @@ impl StripeGateway {
                 let hosted = (!is_stripe).then(|| settings.stripe_api_base.clone());
                 (client, secret, None, hosted)
             }
+            #[cfg(not(feature = "simulator"))]
+            None => {
+                anyhow::bail!("STRIPE_SECRET_KEY is required: this build has no Stripe simulator")
+            }
+            #[cfg(feature = "simulator")]
             None => {
                 let sim_config = stripe_sim::Config {
                     bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -66,7 +90,7 @@ impl StripeGateway {
                     .create_webhook_endpoint(
                         &format!("{base_url}/webhooks/stripe"),
                         &["*"],
-                        &format!("storefront-webhook-{}", Uuid::new_v4()),
+                        &format!("storefront-webhook-{}", uuid::Uuid::new_v4()),
                     )
                     .await
                     .context("registering the webhook endpoint with the simulator")?;

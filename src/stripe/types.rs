@@ -38,6 +38,9 @@ pub struct CheckoutSession {
     pub customer: Option<IdOrObject>,
     pub customer_email: Option<String>,
     pub customer_details: Option<CustomerDetails>,
+    /// Stripe's live mode (real money), or test mode.
+    #[serde(default)]
+    pub livemode: bool,
 }
 
 impl CheckoutSession {
@@ -75,11 +78,18 @@ impl IdOrObject {
     }
 }
 
-/// The PaymentIntent in `payment_intent.*` events.
+/// A PaymentIntent, as `payment_intent.*` events and lists carry it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentIntent {
     pub id: String,
     pub status: String,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub currency: String,
+    pub customer: Option<IdOrObject>,
+    #[serde(default)]
+    pub created: i64,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
     pub last_payment_error: Option<PaymentError>,
@@ -129,6 +139,8 @@ pub struct WebhookEndpoint {
 #[derive(Debug, Clone, Deserialize)]
 pub struct List<T> {
     pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 /// A saved payment method, as far as we read one.

@@ -3,7 +3,7 @@
 //! changed one at once.
 
 use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,9 +13,21 @@ use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = "css/app.css";
 
-/// Where the static files are.
+/// `STATIC_DIR`, set once at start (`use_dir`).
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Serves the static files from `dir` (`STATIC_DIR`); call before the
+/// first page is rendered. A second call (another app in one process, as
+/// tests start) keeps the first directory.
+pub fn use_dir(dir: PathBuf) {
+    let _first_wins = DIR.set(dir);
+}
+
+/// Where the static files are: `STATIC_DIR`, or the checkout's `static/`.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
+    DIR.get()
+        .cloned()
+        .unwrap_or_else(crate::config::default_static_dir)
 }
 
 /// The stylesheet's URL, `/static/css/app.css?v=<version>`.

@@ -27,6 +27,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("the request body is not a form")]
+    UnsupportedMediaType,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
@@ -128,6 +130,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) if self.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
@@ -151,6 +154,12 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => (
                 "Request too large",
                 "That request was larger than we accept. Please try again with less data.".into(),
+            ),
+            AppError::UnsupportedMediaType => (
+                "Please use the form",
+                "We only accept this form as a browser sends it. Please go back and submit \
+                 the form on the page."
+                    .into(),
             ),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::warn!(error = ?self, "service unavailable");

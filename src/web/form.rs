@@ -10,13 +10,32 @@ use super::{AppError, TypedSession};
 
 /// An url-encoded form whose `csrf_token` field must match the session's token
 /// (403 otherwise). `T` describes the other fields; unknown fields are ignored.
+/// A body labelled anything but `application/x-www-form-urlencoded` is a 415:
+/// what a browser's form sends is all a form route takes.
 pub struct CsrfForm<T>(pub T);
+
+/// Whether the request says its body is an url-encoded form (parameters
+/// such as a charset allowed).
+fn is_urlencoded(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_urlencoded(req) {
+            return Box::pin(async { Err(AppError::UnsupportedMediaType) });
+        }
         let req = req.clone();
         // Honours the app's `PayloadConfig` limit.
         let body = web::Bytes::from_request(&req, payload);

@@ -4,6 +4,7 @@
 //! pool), never the whole app state.
 
 pub mod assets;
+pub mod caching;
 mod error;
 mod form;
 mod meta;

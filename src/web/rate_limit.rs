@@ -11,7 +11,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpRequest, ResponseError, web};
 
 use super::AppError;
 use crate::payments_api::ApiError;
@@ -80,7 +80,7 @@ impl RateLimiter {
     /// last `X-Forwarded-For` entry (the one the proxy wrote; entries before
     /// it and the `Forwarded` header are the client's to invent). An IPv6
     /// client counts by its /64, which one host commonly has to itself.
-    fn client(&self, req: &ServiceRequest) -> Option<IpAddr> {
+    pub fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
         let forwarded = if self.trust_forwarded {
             last_forwarded_for(req)
         } else {
@@ -97,7 +97,7 @@ impl RateLimiter {
     }
 }
 
-fn last_forwarded_for(req: &ServiceRequest) -> Option<IpAddr> {
+fn last_forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
     let header = req.headers().get_all("x-forwarded-for").last()?;
     header
         .to_str()
@@ -127,7 +127,7 @@ pub async fn limit_writes(
     if is_write
         && !exempt
         && let Some(limiter) = req.app_data::<web::Data<RateLimiter>>()
-        && let Some(client) = limiter.client(&req)
+        && let Some(client) = limiter.client(req.request())
         && let Err(wait) = limiter.take(client, Instant::now())
     {
         let seconds = wait.as_secs().max(1);
@@ -188,7 +188,7 @@ mod tests {
         for header in forwarded {
             req = req.append_header(*header);
         }
-        limiter.client(&req.to_srv_request()).unwrap()
+        limiter.client(&req.to_http_request()).unwrap()
     }
 
     #[test]

@@ -112,7 +112,17 @@ impl TypedSession {
         self.insert(CUSTOMER, customer)
     }
 
-    /// The session's CSRF token, created on first use.
+    /// Stops paying as the remembered customer ("Forget my saved card").
+    pub fn forget_customer(&self) {
+        self.0.remove(CUSTOMER);
+    }
+
+    /// The session's CSRF token, created on first use. The session's cart
+    /// and browser ids are chosen with it: every form the browser can post
+    /// then names the same cart and browser, so two tabs adding at once
+    /// before the cart has its first line fill one cart, not two (its row is
+    /// made with its first line), and two checkouts at once are one
+    /// browser's, of which it has one live.
     pub fn csrf_token(&self) -> Result<String, AppError> {
         if let Some(token) = self.0.get::<String>(CSRF_TOKEN).ok().flatten() {
             return Ok(token);
@@ -121,6 +131,10 @@ impl TypedSession {
         rand::rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
         self.insert(CSRF_TOKEN, &token)?;
+        if self.cart_id().is_none() {
+            self.insert(CART_ID, Uuid::new_v4())?;
+        }
+        self.ensure_browser_id()?;
         Ok(token)
     }
 

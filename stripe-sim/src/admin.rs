@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::payments;
+use crate::rate_limit::RateLimit;
 use crate::state::{Faults, Shared};
 
 /// A partial update of the faults: absent fields keep their value.
@@ -16,7 +18,16 @@ struct FaultsPatch {
     webhook_duplicate: Option<bool>,
     webhook_out_of_order: Option<bool>,
     webhook_drop: Option<bool>,
+    webhook_drop_types: Option<Vec<String>>,
     clock_offset_secs: Option<i64>,
+}
+
+/// A change of the rate limit: absent fields keep their value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitPatch {
+    reads_per_second: Option<u32>,
+    writes_per_second: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +77,9 @@ pub async fn set_faults(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
         f.webhook_duplicate = patch.webhook_duplicate.unwrap_or(f.webhook_duplicate);
         f.webhook_out_of_order = patch.webhook_out_of_order.unwrap_or(f.webhook_out_of_order);
         f.webhook_drop = patch.webhook_drop.unwrap_or(f.webhook_drop);
+        if let Some(types) = patch.webhook_drop_types {
+            f.webhook_drop_types = types;
+        }
         f.clock_offset_secs = patch.clock_offset_secs.unwrap_or(f.clock_offset_secs);
         if let Some(rate) = patch.error_rate {
             f.error_rate = rate;
@@ -82,6 +96,8 @@ pub async fn reset(shared: web::Data<Shared>) -> HttpResponse {
     let faults = shared.with_state(|st| {
         st.faults = Faults::default();
         st.fault_counter = 0;
+        let configured = st.configured_rate_limit;
+        st.rate_limiter.set(configured);
         st.faults.clone()
     });
     HttpResponse::Ok().json(faults)
@@ -98,11 +114,45 @@ pub async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpR
     let shared = shared.into_inner();
     let now = shared.with_state(|st| {
         st.clock_advance = st.clock_advance.saturating_add(advance.seconds);
-        // Expire at once rather than at the next tick, so tests need not wait.
-        st.expire_due();
+        // Expire, settle and sweep at once rather than at the next tick, so tests need not wait.
+        st.tick();
         st.now()
     });
     HttpResponse::Ok().json(json!({ "now": now }))
+}
+
+pub async fn get_rate_limit(shared: web::Data<Shared>) -> HttpResponse {
+    let report = shared.lock().rate_limiter.report();
+    HttpResponse::Ok().json(report)
+}
+
+/// Sets the limits (0 is no limit) and starts counting the peak rates afresh.
+pub async fn set_rate_limit(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let patch: RateLimitPatch = match parse(&body) {
+        Ok(patch) => patch,
+        Err(message) => return bad_request(message),
+    };
+    let mut st = shared.lock();
+    let current = st.rate_limiter.report().limit;
+    st.rate_limiter.set(RateLimit {
+        reads_per_second: patch.reads_per_second.unwrap_or(current.reads_per_second),
+        writes_per_second: patch.writes_per_second.unwrap_or(current.writes_per_second),
+    });
+    HttpResponse::Ok().json(st.rate_limiter.report())
+}
+
+/// Settles every bank debit and refund waiting to, now rather than after
+/// `Config::settlement_delay`.
+pub async fn settle(shared: web::Data<Shared>) -> HttpResponse {
+    let shared = shared.into_inner();
+    let settled = shared.with_state(payments::run_all);
+    HttpResponse::Ok().json(json!({ "settled": settled }))
+}
+
+/// How many objects of each kind the simulator holds (see `Config::max_objects`).
+pub async fn stats(shared: web::Data<Shared>) -> HttpResponse {
+    let counts = shared.lock().counts();
+    HttpResponse::Ok().json(counts)
 }
 
 pub async fn deliveries(shared: web::Data<Shared>) -> HttpResponse {

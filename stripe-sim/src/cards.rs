@@ -4,28 +4,28 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decline {
     pub code: &'static str,
-    pub decline_code: &'static str,
+    pub decline_code: Option<&'static str>,
     pub message: &'static str,
     pub param: Option<&'static str>,
 }
 
 const GENERIC: Decline = Decline {
     code: "card_declined",
-    decline_code: "generic_decline",
+    decline_code: Some("generic_decline"),
     message: "Your card was declined.",
     param: None,
 };
 
 const INSUFFICIENT_FUNDS: Decline = Decline {
     code: "card_declined",
-    decline_code: "insufficient_funds",
+    decline_code: Some("insufficient_funds"),
     message: "Your card has insufficient funds.",
     param: None,
 };
 
 pub const AUTHENTICATION_REQUIRED: Decline = Decline {
     code: "authentication_required",
-    decline_code: "authentication_required",
+    decline_code: Some("authentication_required"),
     message: "Your card was declined. This transaction requires authentication.",
     param: None,
 };
@@ -58,6 +58,17 @@ pub struct TestCard {
     pub brand: &'static str,
     pub on_session: OnSession,
     pub off_session: OffSession,
+    pub refunds: Refunds,
+}
+
+/// How refunds of a card's charges go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refunds {
+    Succeed,
+    /// `pending`, then `succeeded` after the settlement delay (4000 0000 0000 7726).
+    PendingThenSucceed,
+    /// `succeeded`, then `failed` after the settlement delay (4000 0000 0000 5126).
+    SucceedThenFail,
 }
 
 const fn declines(number: &'static str, decline: Decline) -> TestCard {
@@ -66,6 +77,7 @@ const fn declines(number: &'static str, decline: Decline) -> TestCard {
         brand: "visa",
         on_session: OnSession::Decline(decline),
         off_session: OffSession::Decline(decline),
+        refunds: Refunds::Succeed,
     }
 }
 
@@ -75,39 +87,42 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "5555555555554444",
         brand: "mastercard",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000000000003055",
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Succeed,
+        refunds: Refunds::Succeed,
     },
     declines("4000000000000002", GENERIC),
     declines("4000000000009995", INSUFFICIENT_FUNDS),
     declines(
         "4000000000009987",
         Decline {
-            decline_code: "lost_card",
+            decline_code: Some("lost_card"),
             ..GENERIC
         },
     ),
     declines(
         "4000000000009979",
         Decline {
-            decline_code: "stolen_card",
+            decline_code: Some("stolen_card"),
             ..GENERIC
         },
     ),
     declines(
         "4100000000000019",
         Decline {
-            decline_code: "fraudulent",
+            decline_code: Some("fraudulent"),
             ..GENERIC
         },
     ),
@@ -115,7 +130,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000069",
         Decline {
             code: "expired_card",
-            decline_code: "expired_card",
+            decline_code: Some("expired_card"),
             message: "Your card has expired.",
             param: Some("exp_month"),
         },
@@ -124,7 +139,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000127",
         Decline {
             code: "incorrect_cvc",
-            decline_code: "incorrect_cvc",
+            decline_code: Some("incorrect_cvc"),
             message: "Your card's security code is incorrect.",
             param: Some("cvc"),
         },
@@ -133,7 +148,7 @@ static CARDS: &[TestCard] = &[
         "4000000000000119",
         Decline {
             code: "processing_error",
-            decline_code: "processing_error",
+            decline_code: Some("processing_error"),
             message: "An error occurred while processing your card. Try again in a little bit.",
             param: None,
         },
@@ -143,12 +158,14 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequiredUnlessSetUp,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000002760003184",
         brand: "visa",
         on_session: OnSession::Authenticate { then: None },
         off_session: OffSession::AuthenticationRequired,
+        refunds: Refunds::Succeed,
     },
     TestCard {
         number: "4000008260003178",
@@ -157,6 +174,21 @@ static CARDS: &[TestCard] = &[
             then: Some(INSUFFICIENT_FUNDS),
         },
         off_session: OffSession::Decline(INSUFFICIENT_FUNDS),
+        refunds: Refunds::Succeed,
+    },
+    TestCard {
+        number: "4000000000007726",
+        brand: "visa",
+        on_session: OnSession::Succeed,
+        off_session: OffSession::Succeed,
+        refunds: Refunds::PendingThenSucceed,
+    },
+    TestCard {
+        number: "4000000000005126",
+        brand: "visa",
+        on_session: OnSession::Succeed,
+        off_session: OffSession::Succeed,
+        refunds: Refunds::SucceedThenFail,
     },
     // Checkout succeeds and saves the card; merchant-initiated charges then fail.
     TestCard {
@@ -164,6 +196,7 @@ static CARDS: &[TestCard] = &[
         brand: "visa",
         on_session: OnSession::Succeed,
         off_session: OffSession::Decline(GENERIC),
+        refunds: Refunds::Succeed,
     },
 ];
 

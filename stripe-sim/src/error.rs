@@ -150,8 +150,8 @@ impl ApiError {
         self
     }
 
-    pub fn with_decline_code(mut self, decline_code: &'static str) -> Self {
-        self.decline_code = Some(decline_code);
+    pub fn with_decline_code(mut self, decline_code: Option<&'static str>) -> Self {
+        self.decline_code = decline_code;
         self
     }
 

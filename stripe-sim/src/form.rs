@@ -152,6 +152,15 @@ impl Params {
         Ok(())
     }
 
+    /// All parameters as one hash, for what other endpoints take nested
+    /// (a shipping rate's fields are also a session's `shipping_rate_data`).
+    pub fn root(&self) -> Field<'_> {
+        Field {
+            path: String::new(),
+            value: Some(&self.tree),
+        }
+    }
+
     pub fn field(&self, name: &str) -> Field<'_> {
         Field {
             path: name.to_owned(),
@@ -176,8 +185,13 @@ impl<'a> Field<'a> {
     }
 
     pub fn child(&self, key: &str) -> Field<'a> {
+        let path = if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}[{key}]", self.path)
+        };
         Field {
-            path: format!("{}[{key}]", self.path),
+            path,
             value: self.value.and_then(|v| v.get(key)),
         }
     }

@@ -26,6 +26,11 @@ pub fn short(prefix: &str) -> String {
     format!("{prefix}_{}", random(14))
 }
 
+/// Coupon ids and generated promotion codes: eight capitals and digits.
+pub fn code() -> String {
+    random(8).to_ascii_uppercase()
+}
+
 pub fn request() -> String {
     short("req")
 }

@@ -8,7 +8,9 @@
 
 mod admin;
 mod api;
+mod banks;
 mod cards;
+mod countries;
 mod error;
 mod form;
 mod hosted;
@@ -16,8 +18,13 @@ mod ids;
 mod model;
 mod money;
 mod payments;
+mod pricing;
+mod promotions;
+mod rate_limit;
 mod server;
 mod state;
+mod store;
+mod sweep;
 mod webhooks;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -29,7 +36,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::state::{Shared, State};
+pub use crate::rate_limit::RateLimit;
+use crate::state::{Limits, Shared, State};
 
 /// How to run the simulator.
 #[derive(Debug, Clone)]
@@ -43,6 +51,28 @@ pub struct Config {
     pub webhook_retry_base: Duration,
     /// Delivery attempts per event and endpoint, the first included.
     pub webhook_max_attempts: u32,
+    /// The memory bound: most objects of each kind kept (Checkout Sessions,
+    /// PaymentIntents, payment methods, customers, shipping rates, events,
+    /// idempotency keys, and delivery log entries). Once a second the oldest
+    /// final objects beyond it are dropped: expired or settled sessions,
+    /// settled intents (with their charges and refunds), unsaved cards,
+    /// customers (with their saved cards), shipping rates, events, finished
+    /// idempotency keys. Open sessions and payments or refunds still settling
+    /// are never dropped.
+    pub max_objects: usize,
+    /// Final objects and events older than this are dropped (Stripe keeps
+    /// events 30 days), whatever their number.
+    pub retention: Duration,
+    /// How long (simulated time, whole seconds) a bank debit stays
+    /// `processing` before it succeeds or fails, a bank refund `pending`, and
+    /// a refund of the 4000 0000 0000 5126 card `succeeded` before it fails.
+    /// `POST /_sim/settle` settles everything at once.
+    pub settlement_delay: Duration,
+    /// Stripe's rate limits, per API key and second (refused with a 429
+    /// `rate_limit` error); off by default. [`RateLimit::STRIPE_TEST_MODE`]
+    /// is Stripe's 25 reads and 25 writes. `/_sim/rate_limit` changes it and
+    /// shows the peak rates seen.
+    pub rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -52,6 +82,10 @@ impl Default for Config {
             public_url: None,
             webhook_retry_base: Duration::from_secs(1),
             webhook_max_attempts: 8,
+            max_objects: 10_000,
+            retention: Duration::from_secs(30 * 24 * 60 * 60),
+            settlement_delay: Duration::from_secs(3),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -84,7 +118,15 @@ impl Simulator {
             .context("cannot build the webhook HTTP client")?;
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared::new(
-            State::new(public_url),
+            State::new(
+                public_url,
+                Limits {
+                    max_objects: config.max_objects,
+                    retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
+                },
+                i64::try_from(config.settlement_delay.as_secs()).unwrap_or(i64::MAX),
+                config.rate_limit,
+            ),
             http,
             stopped,
             config.webhook_retry_base,
@@ -110,7 +152,7 @@ impl Simulator {
             let mut interval = tokio::time::interval(Duration::from_secs(1));
             loop {
                 interval.tick().await;
-                ticker.with_state(State::expire_due);
+                ticker.with_state(State::tick);
             }
         });
 

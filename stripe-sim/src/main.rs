@@ -1,5 +1,5 @@
-//! Runs stripe-sim standalone: `STRIPE_SIM_BIND` (default 127.0.0.1:12111) and
-//! `STRIPE_SIM_PUBLIC_URL` configure it; Ctrl-C stops it.
+//! Runs stripe-sim standalone: `STRIPE_SIM_BIND` (default 127.0.0.1:12111),
+//! `STRIPE_SIM_PUBLIC_URL` and `STRIPE_SIM_MAX_OBJECTS` configure it; Ctrl-C stops it.
 
 use anyhow::Context;
 use stripe_sim::{Config, Simulator};
@@ -15,6 +15,11 @@ async fn main() -> anyhow::Result<()> {
         config.bind = bind
             .parse()
             .with_context(|| format!("STRIPE_SIM_BIND must be host:port, got {bind:?}"))?;
+    }
+    if let Ok(max) = std::env::var("STRIPE_SIM_MAX_OBJECTS") {
+        config.max_objects = max
+            .parse()
+            .with_context(|| format!("STRIPE_SIM_MAX_OBJECTS must be a count, got {max:?}"))?;
     }
     config.public_url = std::env::var("STRIPE_SIM_PUBLIC_URL")
         .ok()

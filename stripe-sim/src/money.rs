@@ -1,4 +1,18 @@
-//! Formatting integer minor units for people (the payment page, refund errors).
+//! Money in integer minor units: Stripe's limits on amounts, and formatting
+//! for people (the payment page, error messages).
+
+/// Stripe's largest amount: eight digits of minor units, in any currency.
+pub const MAX_AMOUNT: i64 = 99_999_999;
+
+/// Stripe's minimum charge in the currencies the simulator formats (others are
+/// not checked).
+pub fn minimum_charge(currency: &str) -> Option<i64> {
+    match currency {
+        "usd" | "eur" | "jpy" => Some(50),
+        "gbp" => Some(30),
+        _ => None,
+    }
+}
 
 /// Currencies without minor units, per Stripe's currency list.
 const ZERO_DECIMAL: &[&str] = &[

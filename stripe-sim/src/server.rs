@@ -2,7 +2,7 @@
 //! faults, parameter parsing, idempotency, latency, then the endpoint itself.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +11,7 @@ use base64::Engine;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::model::API_VERSION;
-use crate::state::{Fingerprint, Idempotent, RequestRef, Shared};
+use crate::state::{Fingerprint, IdempotencyRecord, Idempotent, RequestRef, Shared};
 use crate::{admin, api, hosted, ids};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -22,7 +22,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/faults", web::post().to(admin::set_faults))
                 .route("/reset", web::post().to(admin::reset))
                 .route("/advance_clock", web::post().to(admin::advance_clock))
-                .route("/deliveries", web::get().to(admin::deliveries)),
+                .route("/deliveries", web::get().to(admin::deliveries))
+                .route("/stats", web::get().to(admin::stats))
+                .route("/settle", web::post().to(admin::settle))
+                .route("/rate_limit", web::get().to(admin::get_rate_limit))
+                .route("/rate_limit", web::post().to(admin::set_rate_limit)),
         )
         .service(
             web::resource("/c/pay/{id}")
@@ -122,8 +126,17 @@ async fn run(
         Ok(key) => key,
         Err(err) => return Reply::error(&err, request_id),
     };
-    // Injected faults act like Stripe's rate limiter: before the idempotency
-    // layer, so nothing is stored and a retry with the same key can succeed.
+    let method = req.method().as_str();
+    // Stripe's rate limiter, and the injected faults that act like it, run
+    // before the idempotency layer: nothing is stored, so a retry with the
+    // same key can succeed.
+    let admitted = shared
+        .lock()
+        .rate_limiter
+        .admit(&api_key, method != "GET", Instant::now());
+    if !admitted {
+        return Reply::error(&ApiError::rate_limited(), request_id);
+    }
     let fault = shared.lock().injected_fault();
     if let Some(err) = fault {
         let reply = Reply::error(&err, request_id);
@@ -133,7 +146,6 @@ async fn run(
             reply
         };
     }
-    let method = req.method().as_str();
     let input = if method == "POST" {
         body
     } else {
@@ -146,11 +158,7 @@ async fn run(
 
     let mut guard = None;
     if let (Some(key), "POST") = (idempotency_key, method) {
-        let fingerprint = Fingerprint {
-            method: method.to_owned(),
-            path: req.path().to_owned(),
-            params: params.tree().clone(),
-        };
+        let fingerprint = Fingerprint::new(method, req.path(), params.tree());
         match reserve(shared, api_key, key, fingerprint, request_id) {
             Ok(reserved) => guard = Some(reserved),
             Err(reply) => return reply,
@@ -248,19 +256,16 @@ fn reserve(
             request_id,
         ));
     }
-    let scope = (api_key, key.to_owned());
+    let scope = format!("{api_key} {key}");
     let mut st = shared.lock();
-    st.prune_idempotency();
     match st.idempotent(&scope) {
         None => {
             let created = st.now();
-            st.idempotency.insert(
-                scope.clone(),
-                Idempotent::InFlight {
-                    fingerprint,
-                    created,
-                },
-            );
+            st.idempotency.insert(IdempotencyRecord {
+                id: scope.clone(),
+                created,
+                entry: Idempotent::InFlight { fingerprint },
+            });
             Ok(InFlight {
                 shared: shared.clone(),
                 scope,
@@ -285,7 +290,7 @@ fn reserve(
             ..
         }) => Err(Reply {
             status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
-            body: body.clone(),
+            body: body.to_vec(),
             request_id: first_request.clone(),
             replayed: true,
             should_retry: false,
@@ -299,7 +304,7 @@ fn reserve(
 /// An idempotency key being executed; releases the key if the request is abandoned.
 struct InFlight {
     shared: Arc<Shared>,
-    scope: (String, String),
+    scope: String,
     finished: bool,
 }
 
@@ -312,21 +317,15 @@ impl InFlight {
             st.idempotency.remove(&self.scope);
             return;
         };
-        if let Some(Idempotent::InFlight {
-            fingerprint,
-            created,
-        }) = st.idempotency.remove(&self.scope)
+        if let Some(record) = st.idempotency.get_mut(&self.scope)
+            && let Idempotent::InFlight { fingerprint } = &record.entry
         {
-            st.idempotency.insert(
-                self.scope.clone(),
-                Idempotent::Done {
-                    fingerprint,
-                    created,
-                    status: reply.status.as_u16(),
-                    body: reply.body.clone(),
-                    request_id: reply.request_id.clone(),
-                },
-            );
+            record.entry = Idempotent::Done {
+                fingerprint: *fingerprint,
+                status: reply.status.as_u16(),
+                body: reply.body.clone().into_boxed_slice(),
+                request_id: reply.request_id.clone(),
+            };
         }
     }
 }

@@ -1,25 +1,30 @@
 //! The simulator's whole world, behind one mutex: objects, events, idempotency
-//! records, fault knobs, the clock and the webhook delivery log.
+//! records, fault knobs, the clock and the webhook delivery log, and the sweep
+//! that bounds how much of it is kept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::ids;
 use crate::model::{
-    Charge, Customer, Event, HasId, PaymentIntent, PaymentMethod, Refund, Session, SessionStatus,
-    WebhookEndpoint,
+    Charge, Coupon, Customer, Event, PaymentIntent, PaymentMethod, PromotionCode, Refund, Session,
+    SessionStatus, ShippingRate, WebhookEndpoint,
 };
+use crate::payments::{self, Job};
+use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::store::{Record, Table};
 use crate::webhooks::{self, Delivery, Outgoing, Target};
 
 /// How long Stripe keeps idempotency keys.
-const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
 /// Test knobs set through `POST /_sim/faults`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -30,6 +35,8 @@ pub struct Faults {
     pub webhook_duplicate: bool,
     pub webhook_out_of_order: bool,
     pub webhook_drop: bool,
+    /// Events of these types are dropped like `webhook_drop` drops all.
+    pub webhook_drop_types: Vec<String>,
     pub clock_offset_secs: i64,
 }
 
@@ -42,6 +49,7 @@ impl Default for Faults {
             webhook_duplicate: false,
             webhook_out_of_order: false,
             webhook_drop: false,
+            webhook_drop_types: Vec::new(),
             clock_offset_secs: 0,
         }
     }
@@ -65,33 +73,67 @@ pub struct DeliveryRecord {
     pub signature_timestamp: Option<i64>,
 }
 
-/// What identifies a request for idempotency: a key reused with anything else is an error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fingerprint {
-    pub method: String,
-    pub path: String,
-    pub params: Value,
+/// What identifies a request for idempotency (a key reused with anything else
+/// is an error): a SHA-256 of its method, path and parameter tree, so a kept
+/// key costs 32 bytes rather than a copy of the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub fn new(method: &str, path: &str, params: &Value) -> Self {
+        let mut hash = Sha256::new();
+        // NUL cannot occur in a method or path, so the parts cannot run together.
+        for part in [method.as_bytes(), b"\0", path.as_bytes(), b"\0"] {
+            hash.update(part);
+        }
+        hash.update(params.to_string().as_bytes());
+        Self(hash.finalize().into())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum Idempotent {
     InFlight {
         fingerprint: Fingerprint,
-        created: i64,
     },
     Done {
         fingerprint: Fingerprint,
-        created: i64,
         status: u16,
-        body: Vec<u8>,
+        body: Box<[u8]>,
         request_id: String,
     },
 }
 
-impl Idempotent {
+/// An idempotency key's record, under the id `"{api key} {Idempotency-Key}"`
+/// (API keys have no spaces): keys are scoped per API key.
+#[derive(Debug)]
+pub struct IdempotencyRecord {
+    pub id: String,
+    pub created: i64,
+    pub entry: Idempotent,
+}
+
+impl Record for IdempotencyRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
     fn created(&self) -> i64 {
-        match self {
-            Idempotent::InFlight { created, .. } | Idempotent::Done { created, .. } => *created,
+        self.created
+    }
+}
+
+/// How much the simulator keeps; see [`crate::Config::max_objects`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_objects: usize,
+    pub retention_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_objects: usize::MAX,
+            retention_secs: i64::MAX,
         }
     }
 }
@@ -103,16 +145,9 @@ pub struct RequestRef {
     pub idempotency_key: Option<String>,
 }
 
-pub fn find<'a, T: HasId>(items: &'a [T], id: &str) -> Option<&'a T> {
-    items.iter().find(|item| item.id() == id)
-}
-
 /// Internal references are consistent by construction; a dangling one is Stripe's 500.
-fn must<'a, T: HasId>(items: &'a mut [T], id: &str) -> Result<&'a mut T, ApiError> {
-    items
-        .iter_mut()
-        .find(|item| item.id() == id)
-        .ok_or_else(ApiError::internal)
+fn must<'a, T: Record>(table: &'a mut Table<T>, id: &str) -> Result<&'a mut T, ApiError> {
+    table.get_mut(id).ok_or_else(ApiError::internal)
 }
 
 fn system_now() -> i64 {
@@ -125,24 +160,33 @@ fn system_now() -> i64 {
 pub struct State {
     /// Base of the hosted page URLs handed out in `url`.
     pub public_url: String,
-    pub sessions: Vec<Session>,
-    pub payment_intents: Vec<PaymentIntent>,
-    pub charges: Vec<Charge>,
-    pub customers: Vec<Customer>,
-    pub payment_methods: Vec<PaymentMethod>,
-    pub refunds: Vec<Refund>,
-    pub events: Vec<Event>,
-    pub endpoints: Vec<WebhookEndpoint>,
-    /// Keyed by (API key, Idempotency-Key): keys are scoped per API key.
-    pub idempotency: HashMap<(String, String), Idempotent>,
-    /// When `prune_idempotency` next sweeps, in simulated seconds.
-    next_idempotency_prune: i64,
+    pub limits: Limits,
+    pub sessions: Table<Session>,
+    pub payment_intents: Table<PaymentIntent>,
+    pub charges: Table<Charge>,
+    pub customers: Table<Customer>,
+    pub payment_methods: Table<PaymentMethod>,
+    pub refunds: Table<Refund>,
+    pub events: Table<Event>,
+    pub endpoints: Table<WebhookEndpoint>,
+    pub coupons: Table<Coupon>,
+    pub promotion_codes: Table<PromotionCode>,
+    pub shipping_rates: Table<ShippingRate>,
+    /// Bank debits and refunds waiting to settle, by when (simulated time).
+    jobs: BTreeSet<(i64, Job)>,
+    /// How long they wait, in seconds.
+    settlement_delay: i64,
+    pub rate_limiter: RateLimiter,
+    /// The rate limit of the `Config`, which `/_sim/reset` restores.
+    pub configured_rate_limit: RateLimit,
+    pub idempotency: Table<IdempotencyRecord>,
     pub faults: Faults,
     /// Counts /v1 requests since `error_rate` was last set, to fail every Nth one.
     pub fault_counter: u64,
     /// Seconds added by `POST /_sim/advance_clock`.
     pub clock_advance: i64,
-    pub deliveries: Vec<DeliveryRecord>,
+    /// The newest `max_objects` delivery attempts.
+    pub deliveries: VecDeque<DeliveryRecord>,
     pub request: Option<RequestRef>,
     /// Deliveries emitted under the lock, started once it is released.
     outbox: Vec<Delivery>,
@@ -152,11 +196,40 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(public_url: String) -> Self {
+    pub fn new(
+        public_url: String,
+        limits: Limits,
+        settlement_delay: i64,
+        rate_limit: RateLimit,
+    ) -> Self {
         Self {
             public_url,
+            limits,
+            settlement_delay,
+            configured_rate_limit: rate_limit,
+            rate_limiter: RateLimiter::new(rate_limit),
             ..Self::default()
         }
+    }
+
+    /// Runs `job` once the settlement delay has passed.
+    pub fn schedule_settlement(&mut self, job: Job) {
+        let due = self.now().saturating_add(self.settlement_delay);
+        self.jobs.insert((due, job));
+    }
+
+    /// Removes and returns the jobs due by `until` (all of them for `None`), in order.
+    pub fn take_jobs(&mut self, until: Option<i64>) -> Vec<Job> {
+        let due: Vec<(i64, Job)> = self
+            .jobs
+            .iter()
+            .take_while(|(at, _)| until.is_none_or(|until| *at <= until))
+            .cloned()
+            .collect();
+        for entry in &due {
+            self.jobs.remove(entry);
+        }
+        due.into_iter().map(|(_, job)| job).collect()
     }
 
     /// The simulated "now": real time, moved by `advance_clock` and `clock_offset_secs`.
@@ -196,25 +269,22 @@ impl State {
         })
     }
 
-    /// The request saved under this key, unless Stripe would have forgotten it.
-    pub fn idempotent(&self, scope: &(String, String)) -> Option<&Idempotent> {
+    /// The request saved under this key, unless Stripe would have forgotten
+    /// it (the sweep drops such keys once a second; this hides them meanwhile).
+    pub fn idempotent(&self, scope: &str) -> Option<&Idempotent> {
         let cutoff = self.now() - IDEMPOTENCY_TTL_SECS;
         self.idempotency
             .get(scope)
-            .filter(|entry| entry.created() > cutoff)
+            .filter(|record| record.created > cutoff)
+            .map(|record| &record.entry)
     }
 
-    /// Drops the keys Stripe would have forgotten. A sweep over all of them,
-    /// so at most once a simulated minute (a sweep on every request made a
-    /// long run slower and slower); `idempotent` hides them in between.
-    pub fn prune_idempotency(&mut self) {
-        let now = self.now();
-        if now < self.next_idempotency_prune {
-            return;
+    /// Records a delivery attempt, forgetting the oldest beyond the bound.
+    pub fn log_delivery(&mut self, record: DeliveryRecord) {
+        self.deliveries.push_back(record);
+        while self.deliveries.len() > self.limits.max_objects {
+            self.deliveries.pop_front();
         }
-        self.next_idempotency_prune = now + 60;
-        let cutoff = now - IDEMPOTENCY_TTL_SECS;
-        self.idempotency.retain(|_, entry| entry.created() > cutoff);
     }
 
     pub fn session_mut(&mut self, id: &str) -> Result<&mut Session, ApiError> {
@@ -234,13 +304,12 @@ impl State {
     }
 
     pub fn charge_json(&self, charge: &Charge) -> Value {
-        let refunds = self
+        let mut refunds: Vec<Value> = self
             .refunds
-            .iter()
-            .rev()
-            .filter(|r| r.charge == charge.id)
+            .lookup("charge", &charge.id)
             .map(Refund::to_json)
             .collect();
+        refunds.reverse();
         charge.to_json(refunds)
     }
 
@@ -248,27 +317,45 @@ impl State {
     pub fn render(&self, id: &str) -> Option<Value> {
         let prefix = id.split('_').next().unwrap_or_default();
         match prefix {
-            "cs" => find(&self.sessions, id).map(Session::to_json),
-            "pi" => find(&self.payment_intents, id).map(PaymentIntent::to_json),
-            "ch" => find(&self.charges, id).map(|c| self.charge_json(c)),
-            "cus" => find(&self.customers, id).map(Customer::to_json),
-            "pm" => find(&self.payment_methods, id).map(PaymentMethod::to_json),
-            "re" => find(&self.refunds, id).map(Refund::to_json),
+            "cs" => self.sessions.get(id).map(Session::to_json),
+            "pi" => self.payment_intents.get(id).map(PaymentIntent::to_json),
+            "ch" => self.charges.get(id).map(|c| self.charge_json(c)),
+            "cus" => self.customers.get(id).map(Customer::to_json),
+            "pm" => self.payment_methods.get(id).map(PaymentMethod::to_json),
+            "re" => self.refunds.get(id).map(Refund::to_json),
+            "shr" => self.shipping_rates.get(id).map(ShippingRate::to_json),
+            "promo" => self.promotion_code_json(id),
             _ => None,
         }
+    }
+
+    /// A promotion code with its coupon, as Stripe shows it.
+    pub fn promotion_code_json(&self, id: &str) -> Option<Value> {
+        let code = self.promotion_codes.get(id)?;
+        let coupon = self.coupons.get(&code.coupon)?;
+        Some(code.to_json(coupon, self.now()))
     }
 
     /// Stores a new customer and emits `customer.created`; returns its id.
     pub fn add_customer(&mut self, customer: Customer) -> String {
         let id = customer.id.clone();
         self.emit("customer.created", customer.to_json());
-        self.customers.push(customer);
+        self.customers.insert(customer);
         id
     }
 
     /// Records an event and queues its deliveries to every subscribed endpoint,
     /// applying the webhook faults in force now.
     pub fn emit(&mut self, kind: &str, object: Value) {
+        self.record_event(kind, object, None);
+    }
+
+    /// Emits a `*.updated` event, with the fields that changed as they were.
+    pub fn emit_update(&mut self, kind: &str, object: Value, previous_attributes: Value) {
+        self.record_event(kind, object, Some(previous_attributes));
+    }
+
+    fn record_event(&mut self, kind: &str, object: Value, previous_attributes: Option<Value>) {
         let targets: Vec<Target> = self
             .endpoints
             .iter()
@@ -283,7 +370,8 @@ impl State {
             id: ids::object("evt"),
             created: self.now(),
             kind: kind.to_owned(),
-            object,
+            object: object.to_string().into_boxed_str(),
+            previous_attributes: previous_attributes.map(|p| p.to_string().into_boxed_str()),
             request_id: self.request.as_ref().map(|r| r.id.clone()),
             idempotency_key: self
                 .request
@@ -302,13 +390,18 @@ impl State {
             };
             self.queue(delivery);
         }
-        self.events.push(event);
+        self.events.insert(event);
     }
 
     fn queue(&mut self, delivery: Delivery) {
-        if self.faults.webhook_drop {
+        let dropped = self.faults.webhook_drop
+            || self
+                .faults
+                .webhook_drop_types
+                .contains(&delivery.event_type);
+        if dropped {
             for target in &delivery.targets {
-                self.deliveries.push(DeliveryRecord {
+                self.log_delivery(DeliveryRecord {
                     event_id: delivery.event_id.clone(),
                     event_type: delivery.event_type.clone(),
                     endpoint_id: target.endpoint_id.clone(),
@@ -365,6 +458,15 @@ impl State {
             // Ids were just read from `sessions`, so this cannot fail.
             let _ = self.expire_session(&id);
         }
+    }
+
+    /// Once a second, and on `advance_clock`: expires due sessions, settles
+    /// what is due, then applies the memory bound.
+    pub fn tick(&mut self) {
+        self.expire_due();
+        payments::run_due(self);
+        self.sweep();
+        self.rate_limiter.prune(Instant::now());
     }
 }
 

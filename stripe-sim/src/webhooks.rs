@@ -126,10 +126,10 @@ async fn attempt_once(
         "webhook delivery"
     );
     let mut state = shared.lock();
-    if delivered && let Some(event) = state.events.iter_mut().find(|e| e.id == delivery.event_id) {
+    if delivered && let Some(event) = state.events.get_mut(&delivery.event_id) {
         event.pending_webhooks = (event.pending_webhooks - 1).max(0);
     }
-    state.deliveries.push(DeliveryRecord {
+    state.log_delivery(DeliveryRecord {
         event_id: delivery.event_id.clone(),
         event_type: delivery.event_type.clone(),
         endpoint_id: target.endpoint_id.clone(),

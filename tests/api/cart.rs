@@ -266,6 +266,28 @@ async fn the_session_cookie_does_not_reveal_the_cart_id() {
 }
 
 #[tokio::test]
+async fn personal_pages_are_never_stored_and_no_page_is_shared() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    for path in ["/cart", "/orders", "/checkout/success?session_id=cs_test_x"] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()["cache-control"],
+            "private, no-store",
+            "{path}"
+        );
+    }
+    for path in ["/", "/products/aurora-ceramic-mug", "/nothing-here"] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()["cache-control"],
+            "private, no-cache",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn form_posts_without_a_valid_csrf_token_are_forbidden_and_change_nothing() {
     let app = spawn_app().await;
     app.add_to_cart("aurora-ceramic-mug", "1").await;

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    assert_answer_mentions, assert_redirect_to, cart_item_ids, count, spawn_app, texts,
+    Browser, assert_answer_mentions, assert_redirect_to, cart_item_ids, count, spawn_app, texts,
 };
 
 #[tokio::test]
@@ -28,6 +28,38 @@ async fn concurrent_adds_to_one_cart_never_exceed_the_stock() {
     assert_eq!(rows[1].2, 3, "one line of 3");
     let (_, page) = app.get_page("/cart").await;
     assert_eq!(texts(&page, ".cart-count"), ["4"]);
+}
+
+#[tokio::test]
+async fn two_tabs_adding_at_once_before_the_cart_exists_fill_one_cart() {
+    let app = spawn_app().await;
+    for attempt in 0..8 {
+        // One browser, one page seen, no cart yet; then two tabs add at once.
+        let browser = Browser::at(&app.address);
+        let token = browser.csrf_token().await;
+        let add = |product: &'static str| {
+            let form = [
+                ("csrf_token", token.clone()),
+                ("product", product.to_owned()),
+                ("quantity", "1".to_owned()),
+            ];
+            browser
+                .client
+                .post(app.url("/cart/items"))
+                .form(&form)
+                .send()
+        };
+        let (mug, journal) = tokio::join!(add("aurora-ceramic-mug"), add("field-notes-journal"));
+        assert_eq!(mug.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(journal.unwrap().status(), StatusCode::SEE_OTHER);
+        let cart = browser.page("/cart").await;
+        for name in ["Aurora Ceramic Mug", "Field Notes Journal"] {
+            assert!(
+                cart.contains(name),
+                "attempt {attempt}: {name} is in the cart"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -146,6 +178,60 @@ async fn oversized_and_malformed_bodies_are_rejected_without_changes() {
     assert!(response.status().is_client_error(), "{}", response.status());
 
     assert!(app.cart_rows().await.is_empty());
+}
+
+#[tokio::test]
+async fn form_routes_take_only_urlencoded_bodies() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let line = app.cart_item_ids().await[0].clone();
+    let token = app.csrf_token().await;
+    let body = format!("csrf_token={token}&product=aurora-ceramic-mug&quantity=3");
+    let before = app.cart_rows().await;
+    let routes = [
+        "/cart/items".to_owned(),
+        format!("/cart/items/{line}"),
+        format!("/cart/items/{line}/delete"),
+        "/checkout".to_owned(),
+        "/checkout/express".to_owned(),
+    ];
+    for route in &routes {
+        for content_type in [
+            Some("application/json"),
+            Some("text/xml"),
+            Some("text/plain"),
+            Some("multipart/form-data; boundary=x"),
+            None,
+        ] {
+            let mut request = app.client.post(app.url(route)).body(body.clone());
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{route} as {content_type:?}"
+            );
+            let page = response.text().await.unwrap();
+            assert!(page.contains("as a browser sends it"), "{page}");
+        }
+    }
+    assert_eq!(app.cart_rows().await, before, "nothing changed");
+    assert!(app.orders().await.is_empty(), "no checkout started");
+    // A charset parameter is still a form.
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

@@ -121,6 +121,45 @@ async fn cart_checkout_pays_on_the_hosted_page_and_confirms_the_order() {
 }
 
 #[tokio::test]
+async fn paying_an_older_checkout_keeps_what_was_added_to_the_cart_since() {
+    let app = spawn_app().await;
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let payment_url = app.checkout().await;
+    // Meanwhile, in a second tab: another mug and two journals.
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    app.add_to_cart("field-notes-journal", "2").await;
+
+    pay(&payment_url, CARD_OK).await;
+    app.eventually("paid", || paid(&app)).await;
+
+    // The paid mug leaves the cart; what was added since stays.
+    let cart = app.get("/cart").await.text().await.unwrap();
+    let lines: Vec<(String, String)> = cart_lines(&cart);
+    assert_eq!(
+        lines,
+        [
+            ("Aurora Ceramic Mug".to_owned(), "1".to_owned()),
+            ("Field Notes Journal".to_owned(), "2".to_owned()),
+        ]
+    );
+}
+
+/// The cart page's lines: (product name, quantity in its form).
+fn cart_lines(page: &str) -> Vec<(String, String)> {
+    let html = scraper::Html::parse_document(page);
+    let row = scraper::Selector::parse(".cart-table tbody tr").unwrap();
+    let name = scraper::Selector::parse(".cart-product a").unwrap();
+    let quantity = scraper::Selector::parse("input[name=quantity]").unwrap();
+    html.select(&row)
+        .map(|row| {
+            let name = row.select(&name).next().unwrap().text().collect::<String>();
+            let quantity = row.select(&quantity).next().unwrap().attr("value").unwrap();
+            (name.trim().to_owned(), quantity.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
 async fn express_checkout_buys_one_product_without_touching_the_cart() {
     let app = spawn_app().await;
     app.add_to_cart("field-notes-journal", "1").await;

@@ -13,8 +13,8 @@ use storefront::stripe::webhook::sign;
 
 use crate::checkout::{paid, post_webhook, unix_now};
 use crate::helpers::{
-    CARD_OK, OrderRow, assert_redirect_to, count, pay, spawn_app, spawn_app_with, spawn_with_vars,
-    texts,
+    Browser, CARD_OK, OrderRow, assert_redirect_to, count, pay, spawn_app, spawn_app_with,
+    spawn_with_vars, texts,
 };
 
 #[tokio::test]
@@ -66,14 +66,21 @@ async fn the_reconciler_expires_sessions_stripe_does_not_know_and_gets_past_ones
         ))
         .await
         .unwrap();
-    let line = app.cart_item_ids().await.remove(0);
-    app.post_form(&format!("/cart/items/{line}/delete"), &[])
-        .await;
-    // A full page of older orders whose sessions are still open: nothing to
-    // settle, and they must not hide the paid one after them.
-    app.add_to_cart("field-notes-journal", "1").await;
+    // A full page of other shoppers' older orders whose sessions are still
+    // open: nothing to settle, and they must not hide the paid one after them.
+    let start = |shopper: Browser| async move {
+        shopper
+            .post_form(
+                "/cart/items",
+                &[("product", "field-notes-journal"), ("quantity", "1")],
+            )
+            .await;
+        let response = shopper.post_form("/checkout", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    };
     for _ in 0..100 {
-        app.checkout().await;
+        start(Browser::at(&app.address)).await;
     }
     app.db()
         .await
@@ -82,7 +89,7 @@ async fn the_reconciler_expires_sessions_stripe_does_not_know_and_gets_past_ones
         ))
         .await
         .unwrap();
-    let payment_url = app.checkout().await;
+    let payment_url = start(Browser::at(&app.address)).await;
     let paid_order = app.orders().await.last().unwrap().id;
 
     assert_eq!(
@@ -394,6 +401,59 @@ async fn an_order_below_stripe_s_minimum_charge_is_explained_and_reserves_nothin
     app.add_to_cart("aurora-ceramic-mug", "1").await;
     app.checkout().await;
     assert_eq!(app.orders().await[0].total, 60);
+}
+
+#[tokio::test]
+async fn an_order_above_stripe_s_maximum_charge_is_explained_and_reserves_nothing() {
+    let app = spawn_app().await;
+    // $1,500,000.00: one is more than Stripe takes in one payment.
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE products SET price_minor = 150000000 WHERE slug = 'aurora-ceramic-mug'",
+        )
+        .await
+        .unwrap();
+    let stock = app.stock("aurora-ceramic-mug").await;
+    let limit = "One payment can be at most $999,999.99";
+
+    let response = app
+        .post_form(
+            "/checkout/express",
+            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(limit), "{page}");
+
+    app.add_to_cart("aurora-ceramic-mug", "1").await;
+    let cart = app.get("/cart").await.text().await.unwrap();
+    assert!(
+        cart.contains(limit),
+        "the cart says so before checkout: {cart}"
+    );
+    let response = app.post_form("/checkout", &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(limit), "{page}");
+
+    assert!(app.orders().await.is_empty(), "no order was created");
+    assert_eq!(
+        app.stock("aurora-ceramic-mug").await,
+        stock,
+        "nothing reserved"
+    );
+    // Priced within the limit, the same cart checks out.
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE products SET price_minor = 9999999 WHERE slug = 'aurora-ceramic-mug'",
+        )
+        .await
+        .unwrap();
+    app.checkout().await;
+    assert_eq!(app.orders().await[0].total, 9_999_999);
 }
 
 #[tokio::test]

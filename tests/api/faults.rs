@@ -171,6 +171,7 @@ async fn a_node_killed_mid_checkout_leaves_a_pending_order_that_another_node_rel
     let node_a_url = format!("http://127.0.0.1:{port}");
     let mut node_a = tokio::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
         .env("BIND", format!("127.0.0.1:{port}"))
+        .env("METRICS_BIND", "127.0.0.1:0")
         .env("DATABASE_URL", node_b.db_url.expose())
         .env("SESSION_KEY", "test-session-key-".repeat(5))
         .env("STRIPE_SECRET_KEY", crate::helpers::STRIPE_KEY)

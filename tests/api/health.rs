@@ -81,7 +81,9 @@ async fn metrics_expose_request_latency_checkouts_webhooks_the_pool_and_write_ba
             .unwrap();
     }
 
-    let response = app.get("/metrics").await;
+    // Not on the shop's port: the metrics tell sales volumes.
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+    let response = reqwest::get(app.metrics_url()).await.unwrap();
 
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.text().await.unwrap();

@@ -8,7 +8,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
-use scraper::{Html, Selector};
 use storefront::config::{Secret, Settings};
 use storefront::db::cluster::{Durability, LocalCluster};
 use storefront::db::schema::{cart_items, order_events, orders, products};
@@ -16,6 +15,11 @@ use storefront::server::{Application, session_key};
 use storefront::{db, seed, telemetry};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
+
+// A shopper's side: a browser, paying, reading pages.
+#[path = "shopper.rs"]
+mod shopper;
+pub use shopper::*;
 
 const TEMPLATE_DB: &str = "storefront_template";
 
@@ -75,6 +79,8 @@ pub const STRIPE_KEY: &str = "sk_test_storefront_tests";
 
 pub struct TestApp {
     pub address: String,
+    /// Where its metrics listener is.
+    metrics_address: String,
     pub client: reqwest::Client,
     pub db_url: Secret,
     /// The simulator this app talks to, started by the test like an outside
@@ -165,14 +171,15 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
         None => test_database().await,
     };
     let settings = test_settings(&db_url, vars);
-    let (address, server) = start(&settings, &db_url).await;
+    let started = start(&settings, &db_url).await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
         .build()
         .unwrap();
     TestApp {
-        address,
+        address: started.address,
+        metrics_address: started.metrics_address,
         client,
         db_url,
         sim: None,
@@ -180,7 +187,7 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
         webhook_secret: Secret::new(""),
         csrf_token: Default::default(),
         settings,
-        server,
+        server: started.server,
     }
 }
 
@@ -195,22 +202,36 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             "DATABASE_URL" => Some(db_url.clone()),
             "DATABASE_POOL_SIZE" => Some("8".into()),
             "SESSION_KEY" => Some("test-session-key-".repeat(5)),
-            // Every test client is 127.0.0.1; the rate-limit test turns limits on.
+            // Every test client is 127.0.0.1; the rate-limit test turns limits
+            // on, and the checkout cap's test its cap.
             "RATE_LIMIT_PER_MINUTE" => Some("0".into()),
+            "CHECKOUTS_PER_CLIENT" => Some("0".into()),
+            // Every test app gets a free port for its metrics.
+            "METRICS_BIND" => Some("127.0.0.1:0".into()),
             _ => None,
         }
     })
     .expect("test settings")
 }
 
-async fn start(settings: &Settings, db_url: &Secret) -> (String, actix_web::dev::ServerHandle) {
+/// A running app: its address, its metrics listener's, and its handle.
+struct Started {
+    address: String,
+    metrics_address: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+async fn start(settings: &Settings, db_url: &Secret) -> Started {
     let app = Application::build(settings, db_url, session_key(settings).unwrap())
         .await
         .expect("building the app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
+    let started = Started {
+        address: format!("http://127.0.0.1:{}", app.port()),
+        metrics_address: format!("http://127.0.0.1:{}", app.metrics_port()),
+        server: app.handle(),
+    };
     tokio::spawn(app.run_until_stopped());
-    (address, handle)
+    started
 }
 
 impl TestApp {
@@ -218,13 +239,19 @@ impl TestApp {
     /// session key, as a deploy or crash-restart would.
     pub async fn restart(&mut self) {
         self.server.stop(true).await;
-        let (address, server) = start(&self.settings, &self.db_url).await;
-        self.address = address;
-        self.server = server;
+        let started = start(&self.settings, &self.db_url).await;
+        self.address = started.address;
+        self.metrics_address = started.metrics_address;
+        self.server = started.server;
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// `/metrics` on the app's metrics listener (METRICS_BIND).
+    pub fn metrics_url(&self) -> String {
+        format!("{}/metrics", self.metrics_address)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -441,141 +468,4 @@ pub struct OrderRow {
     pub status: String,
     pub total: i64,
     pub payment_intent: Option<String>,
-}
-
-/// A shopper's browser (cookies on, redirects off) on the app at `address`
-/// (a node, or a load balancer in front of several).
-pub struct Browser {
-    pub client: reqwest::Client,
-    address: String,
-}
-
-impl Browser {
-    pub fn at(address: &str) -> Browser {
-        Browser {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            address: address.to_owned(),
-        }
-    }
-
-    /// The body of a page.
-    pub async fn page(&self, path: &str) -> String {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    pub async fn csrf_token(&self) -> String {
-        let page = self.page("/products/aurora-ceramic-mug").await;
-        form_value(&page, "csrf_token").unwrap()
-    }
-
-    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let token = self.csrf_token().await;
-        let mut all = fields.to_vec();
-        all.push(("csrf_token", &token));
-        self.client
-            .post(format!("{}{}", self.address, path))
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-/// Pays on the simulator's hosted page like a shopper: loads the page, then
-/// submits its form with `card`. Returns the simulator's answer.
-pub async fn pay(payment_url: &str, card: &str) -> reqwest::Response {
-    let browser = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let page = browser.get(payment_url).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK, "the payment page loads");
-    let page = page.text().await.unwrap();
-    let html = Html::parse_document(&page);
-    let form = html
-        .select(&Selector::parse("form").unwrap())
-        .next()
-        .expect("a payment form");
-    let action = form
-        .value()
-        .attr("action")
-        .unwrap_or(payment_url)
-        .to_owned();
-    browser
-        .post(action)
-        .form(&[
-            ("email", "shopper@example.com"),
-            ("card_number", card),
-            ("exp_month", "12"),
-            ("exp_year", "34"),
-            ("cvc", "123"),
-            ("name", "Sam Shopper"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-pub const CARD_OK: &str = "4242 4242 4242 4242";
-pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
-
-/// The ids of the cart lines on a cart page, in order.
-pub fn cart_item_ids(page: &str) -> Vec<String> {
-    let html = Html::parse_document(page);
-    let rows = Selector::parse("tbody tr").unwrap();
-    html.select(&rows)
-        .filter_map(|row| row.value().id()?.strip_prefix("item-").map(str::to_owned))
-        .collect()
-}
-
-pub fn form_value(page: &str, name: &str) -> Option<String> {
-    let html = Html::parse_document(page);
-    let selector = Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
-    html.select(&selector)
-        .next()
-        .and_then(|input| input.value().attr("value").map(str::to_owned))
-}
-
-/// Text of every element matching `selector`, whitespace-collapsed.
-pub fn texts(page: &str, selector: &str) -> Vec<String> {
-    let html = Html::parse_document(page);
-    let selector = Selector::parse(selector).unwrap();
-    html.select(&selector)
-        .map(|e| {
-            e.text()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
-
-/// How many of `statuses` are `status`.
-pub fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
-}
-
-/// Asserts the answer's status and that its body mentions `needle`.
-pub async fn assert_answer_mentions(response: reqwest::Response, status: StatusCode, needle: &str) {
-    assert_eq!(response.status(), status);
-    let body = response.text().await.unwrap();
-    assert!(body.contains(needle), "no {needle:?} in {body}");
-}
-
-pub fn assert_redirect_to(response: &reqwest::Response, location: &str) {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()["location"], location);
 }

@@ -44,6 +44,7 @@ async fn secrets_never_reach_the_logs() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BIND", format!("127.0.0.1:{port}"))
+        .env("METRICS_BIND", "127.0.0.1:0")
         .env("DATABASE_URL", db_url.expose())
         .env("SESSION_KEY", &session_key)
         .env("STRIPE_SECRET_KEY", &stripe_key)
@@ -133,5 +134,34 @@ async fn secrets_never_reach_the_logs() {
         ("order page token", order_token.as_str()),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");
+    }
+}
+
+#[tokio::test]
+async fn a_public_shop_without_a_stripe_key_refuses_to_start_in_test_mode() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // Not the private cluster: the settings are refused before it starts.
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+
+    for vars in [
+        &[("APP_BASE_URL", "https://shop.example.com")][..],
+        &[("BIND", "0.0.0.0:0")][..],
+    ] {
+        let output = run(vars);
+        assert!(!output.status.success(), "{vars:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("STRIPE_SECRET_KEY") && stderr.contains("ALLOW_TEST_MODE"),
+            "{vars:?}: {stderr}"
+        );
     }
 }

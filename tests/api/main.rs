@@ -7,6 +7,7 @@ mod cart;
 mod cart_limits;
 mod catalog;
 mod checkout;
+mod checkout_guards;
 mod checkout_recovery;
 mod cluster;
 mod db_tls;

@@ -55,6 +55,7 @@ async fn start_nodes() -> Nodes {
     // Every node shares the database, the session key, Stripe and the public URL.
     let vars = [
         ("BIND", "127.0.0.1:0".to_owned()),
+        ("METRICS_BIND", "127.0.0.1:0".to_owned()),
         ("APP_BASE_URL", lb_url.clone()),
         ("DATABASE_URL", db_url.expose().to_owned()),
         ("DATABASE_POOL_SIZE", "8".to_owned()),

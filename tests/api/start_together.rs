@@ -22,6 +22,7 @@ pub fn storefront_cli(db_url: &Secret) -> tokio::process::Command {
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("METRICS_BIND", "127.0.0.1:0")
         .env("DATABASE_URL", db_url.expose())
         .env("DATA_DIR", &data_dir)
         .env("SESSION_KEY", "start-together-session-key-".repeat(3))

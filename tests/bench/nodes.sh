@@ -81,7 +81,7 @@ start_node() { # INDEX
   local port dir="$work/node$1"
   port="$(free_port)"
   mkdir -p "$dir"
-  DATA_DIR="$dir" BIND="127.0.0.1:$port" "$bin_dir/storefront" >"$work/node$1.log" 2>&1 &
+  DATA_DIR="$dir" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 "$bin_dir/storefront" >"$work/node$1.log" 2>&1 &
   node_pids+=($!)
   wait_for "http://127.0.0.1:$port/healthz" "$!" "$work/node$1.log"
   upstreams+="    server 127.0.0.1:$port;"$'\n'

@@ -65,5 +65,5 @@ async fn static_files_are_self_hosted_cacheable_and_revalidated() {
     // A missing file is not cached.
     let missing = app.get("/static/css/nope.css").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert!(!missing.headers().contains_key("cache-control"));
+    assert_eq!(missing.headers()["cache-control"], "private, no-cache");
 }

@@ -50,6 +50,8 @@ pub struct PaymentObject {
     pub failure_message: Option<String>,
     /// Increments on every update; send it back with PATCH.
     pub version: i32,
+    /// Taken in Stripe's live mode (real money); `false` in test mode.
+    pub livemode: bool,
     /// RFC 3339 time the payment was created.
     pub created_at: String,
 }
@@ -93,6 +95,7 @@ impl PaymentObject {
             decline_code: payment.decline_code.clone(),
             failure_message: payment.failure_message.clone(),
             version: payment.version,
+            livemode: payment.livemode,
             created_at: payment
                 .created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),

@@ -13,8 +13,6 @@ use crate::ids::AccountId;
 use crate::money::{Currency, Money, MoneyError};
 use crate::payments_api::domain::DebitRequest;
 
-/// Stripe's largest charge in two-decimal currencies (and a sane cap for all).
-const MAX_AMOUNT_MINOR: i64 = 99_999_999;
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 const MAX_METADATA_KEYS: usize = 50;
 const MAX_METADATA_KEY_CHARS: usize = 40;
@@ -72,12 +70,12 @@ fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
             ),
         ));
     }
-    if money.minor() > MAX_AMOUNT_MINOR {
+    if money.minor() > currency.maximum_charge() {
         return Err(invalid(
             "amount_too_large",
             format!(
                 "The amount must be at most {}.",
-                Money::new(MAX_AMOUNT_MINOR, currency)
+                Money::new(currency.maximum_charge(), currency)
                     .unwrap_or(Money::zero(currency))
                     .decimal()
             ),

@@ -8,6 +8,9 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use stripe_sim::{Config, Simulator};
 
+/// Form fields to add to or change in a request.
+pub type Fields<'a> = &'a [(&'a str, &'a str)];
+
 pub const KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 
 pub struct Sim {
@@ -44,18 +47,31 @@ impl Reply {
 }
 
 pub async fn start() -> Sim {
-    start_with(4).await
+    start_config(test_config()).await
 }
 
 pub async fn start_with(webhook_max_attempts: u32) -> Sim {
-    let sim = Simulator::start(Config {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_url: None,
-        webhook_retry_base: Duration::from_millis(100),
+    start_config(Config {
         webhook_max_attempts,
+        ..test_config()
     })
     .await
-    .expect("the simulator starts");
+}
+
+/// What the tests run with unless they say otherwise: any free port, quick retries.
+pub fn test_config() -> Config {
+    Config {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        webhook_retry_base: Duration::from_millis(100),
+        webhook_max_attempts: 4,
+        ..Config::default()
+    }
+}
+
+pub async fn start_config(config: Config) -> Sim {
+    let sim = Simulator::start(config)
+        .await
+        .expect("the simulator starts");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -72,6 +88,16 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// The ids of a list's objects, in order.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The line items and URLs of a typical one-item session.

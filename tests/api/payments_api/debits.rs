@@ -47,6 +47,10 @@ async fn a_saved_card_is_debited_off_session_and_the_history_lists_every_payment
     );
     assert_eq!(debit["status"], "succeeded");
     assert_eq!(debit["source"], "api");
+    assert_eq!(
+        debit["livemode"], false,
+        "a test key's payment is a test payment"
+    );
     assert_eq!(debit["account_id"], account);
     let intent_id: String = payments::table
         .find(debit["id"].as_str().unwrap())
@@ -73,9 +77,9 @@ async fn a_saved_card_is_debited_off_session_and_the_history_lists_every_payment
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched, debit);
 
-    // The same browser checks out again: it pays as the same Stripe customer,
-    // so the payment lands on the same account.
-    assert_eq!(checkout_and_pay(&app, CARD_OK, false).await, account);
+    // The same browser checks out again, saving its card again: it pays as
+    // the same Stripe customer, so the payment lands on the same account.
+    assert_eq!(checkout_and_pay(&app, CARD_OK, true).await, account);
     assert_eq!(
         customer_of(&app, &account).await.as_deref(),
         Some(&*customer)

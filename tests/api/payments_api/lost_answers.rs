@@ -321,3 +321,83 @@ async fn a_debit_left_processing_for_a_day_is_not_charged_again_on_retry() {
         "processing"
     );
 }
+
+#[tokio::test]
+async fn a_debit_whose_answer_and_webhook_were_both_lost_is_settled_by_the_reconciler() {
+    let app = spawn_app_with(&[
+        ("RECONCILE_INTERVAL_MS", "200"),
+        ("RECONCILE_AFTER_MS", "0"),
+    ])
+    .await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "4.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("lost-twice", body).await).await;
+    let charged = debit["id"].as_str().unwrap().to_owned();
+    // Its answer lost a day and a half ago, and no webhook ever came: a
+    // retry may not ask Stripe again (its key is forgotten by now).
+    lose_answer(&app, &charged, "lost-twice", 36).await;
+    // And one that never reached Stripe at all.
+    let never_sent = "pay_neverreachedstripe0001";
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "INSERT INTO payments (id, account_id, stripe_customer_id, stripe_payment_method_id,
+                 amount_minor, currency, status, created_at)
+             SELECT '{never_sent}', id, stripe_customer_id, 'pm_unused', 500, 'USD',
+                 'processing', now() - interval '2 hours'
+             FROM accounts WHERE id = '{account}'"
+        ))
+        .await
+        .unwrap();
+
+    let status = |id: String| {
+        let api = &api;
+        async move { api.get(&format!("/api/v1/payments/{id}")).await.1 }
+    };
+    app.eventually("the reconciler settled both debits", || async {
+        status(charged.clone()).await["status"] == "succeeded"
+            && status(never_sent.to_owned()).await["status"] == "failed"
+    })
+    .await;
+
+    let charged = status(charged.clone()).await;
+    assert_eq!(
+        charged["version"], debit["version"],
+        "settling is not an update"
+    );
+    let never = status(never_sent.to_owned()).await;
+    assert_eq!(never["failure_code"], "payment_not_created");
+}
+
+#[tokio::test]
+async fn an_intent_event_that_does_not_match_its_debit_changes_nothing() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let body = json!({ "account_id": account, "amount": "3.00", "currency": "usd" });
+    let (_, debit) = read(api.debit_with_key("mismatched-event", body).await).await;
+    let id = debit["id"].as_str().unwrap().to_owned();
+    let mut intent = intent_of(&app, &id).await;
+    lose_answer(&app, &id, "mismatched-event", 0).await;
+
+    // The right payment id in its metadata, but not this debit's amount,
+    // currency or customer.
+    for (field, value) in [
+        ("amount", json!(299)),
+        ("currency", json!("eur")),
+        ("customer", json!("cus_someoneelse0000000")),
+    ] {
+        let original = intent[field].clone();
+        intent[field] = value;
+        let event = format!("evt_mismatch_{field}");
+        deliver_intent_event(&app, &event, "payment_intent.succeeded", intent.clone()).await;
+        intent[field] = original;
+        let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+        assert_eq!(payment["status"], "processing", "{field}");
+    }
+    // The matching one settles it.
+    deliver_intent_event(&app, "evt_matching", "payment_intent.succeeded", intent).await;
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["status"], "succeeded");
+}

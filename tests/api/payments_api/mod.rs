@@ -221,6 +221,18 @@ async fn intent_of(app: &TestApp, payment_id: &str) -> Value {
 /// Puts a debit back where a lost Stripe answer leaves it, `hours_ago`:
 /// `processing`, and its key released for a retry (see `charge`).
 async fn lose_answer(app: &TestApp, payment_id: &str, key: &str, hours_ago: i64) {
+    // The debit's own payment_intent.succeeded is delivered first: else it
+    // could come after, and settle what this pretends was lost.
+    app.eventually("every payment_intent.succeeded delivered", || async {
+        let sent = app
+            .stripe_get("/v1/events?type=payment_intent.succeeded&limit=100")
+            .await["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        delivered(app, "payment_intent.succeeded").await >= sent
+    })
+    .await;
     app.db()
         .await
         .batch_execute(&format!(

@@ -57,3 +57,31 @@ async fn an_account_without_a_saved_card_cannot_be_debited() {
         "no_saved_payment_method",
     );
 }
+
+#[tokio::test]
+async fn a_shared_computer_pays_as_its_previous_user_only_if_they_saved_their_card() {
+    let app = spawn_app().await;
+    // The first person saves their card.
+    let first = checkout_and_pay(&app, CARD_OK, true).await;
+    let orders = app.get("/orders").await.text().await.unwrap();
+    assert!(orders.contains("Forget my saved card"), "{orders}");
+
+    // The next checkout in this browser without "Save my card" is not theirs.
+    let next = checkout_and_pay(&app, CARD_OK, false).await;
+    assert_ne!(
+        next, first,
+        "a checkout without Save my card pays as a new customer"
+    );
+
+    // Forget it: the next save starts a new customer, not the first one's.
+    let response = app.post_form("/orders/forget-card", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let orders = app.get("/orders").await.text().await.unwrap();
+    assert!(orders.contains("has forgotten your saved card"), "{orders}");
+    assert!(
+        !orders.contains("Forget my saved card</button>"),
+        "{orders}"
+    );
+    let after = checkout_and_pay(&app, CARD_OK, true).await;
+    assert_ne!(after, first, "the forgotten customer is not used again");
+}

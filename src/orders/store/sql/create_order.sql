@@ -1,6 +1,7 @@
 WITH new_order AS (
-    INSERT INTO orders (token, browser_id, cart_id, status, currency, amount_total_minor, number, livemode)
-    VALUES ($1, $2, $3, $4, $5, $6, $13, $14) RETURNING id, created_at
+    INSERT INTO orders (token, browser_id, cart_id, status, currency, amount_total_minor,
+                        number, livemode, client_key, save_card)
+    VALUES ($1, $2, $3, $4, $5, $6, $13, $14, $15, $16) RETURNING id, created_at
 ), items AS (
     INSERT INTO order_items (order_id, product_id, product_name, unit_price_minor, quantity)
     SELECT new_order.id, line.* FROM new_order,

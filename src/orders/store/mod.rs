@@ -1,0 +1,156 @@
+//! Order queries (here), creation with stock reserved (`create`), and
+//! transitions (`transitions`).
+
+mod create;
+mod transitions;
+
+pub use create::{CreateOrderError, NewOrder, create_pending};
+pub use transitions::{
+    PaidWith, attach_session, cancel_without_session, close_unpaid, mark_paid, record_refund,
+};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::domain::{IssueKind, Order, OrderItem, OrderStatus};
+use crate::db::Statement;
+use crate::db::schema::{order_issues, order_items, orders};
+use crate::ids::OrderToken;
+
+pub async fn find_by_token(
+    conn: &mut AsyncPgConnection,
+    token: &OrderToken,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::token.eq(token.as_str()))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_session(
+    conn: &mut AsyncPgConnection,
+    session_id: &str,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::stripe_session_id.eq(session_id))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The browser's checkouts waiting for payment.
+pub async fn pending_for_browser(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::browser_id.eq(browser_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .order_by(orders::id)
+        .select(Order::as_select())
+        .load(conn)
+        .await
+}
+
+/// Whether Stripe may be asked about this pending order now: at most once
+/// every few seconds per order, across nodes, however often its return
+/// page is loaded. Notes the time when it may.
+pub async fn may_ask_stripe(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE orders SET stripe_checked_at = now() \
+         WHERE id = $1 AND status = $2 \
+           AND (stripe_checked_at IS NULL OR stripe_checked_at < now() - interval '3 seconds')",
+    )
+    .bind::<BigInt, _>(order_id)
+    .bind::<Text, _>(OrderStatus::Pending.as_str())
+    .execute(conn)
+    .await
+    .map(|updated| updated > 0)
+}
+
+/// The newest orders placed from this browser.
+pub async fn list_for_browser(
+    conn: &mut AsyncPgConnection,
+    browser_id: Uuid,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::browser_id.eq(browser_id))
+        .order_by((orders::created_at.desc(), orders::id.desc()))
+        .limit(100)
+        .select(Order::as_select())
+        .load(conn)
+        .await
+}
+
+/// Up to `limit` pending orders created before `cutoff`, oldest first,
+/// after the order `after` (created at, id): the reconciler's work, a
+/// page at a time.
+pub async fn pending_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Order>> {
+    let mut query = orders::table
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::created_at.lt(cutoff))
+        .order_by((orders::created_at, orders::id))
+        .limit(limit)
+        .select(Order::as_select())
+        .into_boxed();
+    if let Some((created_at, id)) = after {
+        query = query.filter(
+            orders::created_at
+                .gt(created_at)
+                .or(orders::created_at.eq(created_at).and(orders::id.gt(id))),
+        );
+    }
+    query.load(conn).await
+}
+
+pub async fn items(conn: &mut AsyncPgConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
+    order_items::table
+        .filter(order_items::order_id.eq(order.id))
+        .order_by(order_items::id)
+        .select(OrderItem::as_select())
+        .load(conn)
+        .await
+}
+
+/// Records that the order needs a person, with what Stripe reported; a
+/// second report of the same open issue (a redelivered event) adds nothing.
+/// Returns whether it was new.
+pub async fn record_issue(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    kind: IssueKind,
+    details: &serde_json::Value,
+) -> QueryResult<bool> {
+    diesel::insert_into(order_issues::table)
+        .values((
+            order_issues::order_id.eq(order_id),
+            order_issues::kind.eq(kind.as_str()),
+            order_issues::details.eq(details),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|inserted| inserted > 0)
+}
+
+/// Whether the order has an issue nobody has resolved yet.
+pub async fn has_open_issue(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        order_issues::table
+            .filter(order_issues::order_id.eq(order_id))
+            .filter(order_issues::resolved_at.is_null()),
+    ))
+    .get_result(conn)
+    .await
+}

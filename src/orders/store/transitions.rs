@@ -1,0 +1,251 @@
+//! Order transitions. Each is conditional on the status it leaves, so that
+//! any number of concurrent callers (webhooks, return pages, the
+//! reconciler, on any node) apply it once, and records its event in the
+//! same transaction.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::Statement;
+use crate::db::schema::order_events;
+use crate::orders::domain::{OrderStatus, Source};
+
+/// How an order was paid, as Stripe reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct PaidWith<'a> {
+    pub payment_intent_id: Option<&'a str>,
+    /// The email the shopper paid with.
+    pub email: Option<&'a str>,
+    /// Stripe's live mode (real money), or test mode.
+    pub livemode: bool,
+}
+
+/// The event of a refund, full or partial.
+const REFUNDED: &str = "refunded";
+
+/// Records the order's Checkout Session; false if the order is no longer
+/// pending (the reconciler gave up on a checkout whose Stripe call ran past
+/// its limit), and then nobody must pay that session.
+pub async fn attach_session(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    session_id: &str,
+    checkout_url: Option<&str>,
+) -> QueryResult<bool> {
+    // Prepared once per connection: diesel's update DSL was parsed again
+    // on every checkout.
+    Statement::new(
+        "UPDATE orders SET stripe_session_id = $2, checkout_url = $3, updated_at = now() \
+         WHERE id = $1 AND status = $4",
+    )
+    .bind::<BigInt, _>(order_id)
+    .bind::<Text, _>(session_id)
+    .bind::<Nullable<Text>, _>(checkout_url)
+    .bind::<Text, _>(OrderStatus::Pending.as_str())
+    .execute(conn)
+    .await
+    .map(|attached| attached > 0)
+}
+
+#[derive(QueryableByName)]
+struct PaidOrder {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    cart_id: Option<Uuid>,
+}
+
+/// pending → paid, at most once: the conditional update lets exactly one of
+/// any number of concurrent callers through, and only that one empties the
+/// ordered products from the cart and records the `paid` event.
+/// Returns whether this call did the transition.
+pub async fn mark_paid(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    payment: &PaidWith<'_>,
+    source: Source,
+) -> QueryResult<bool> {
+    conn.transaction(async |conn| {
+        // Prepared once per connection (diesel's update DSL is parsed and
+        // planned again on every call).
+        let paid: Option<PaidOrder> = Statement::new(
+            "UPDATE orders SET status = $2, paid_at = now(), stripe_payment_intent_id = $4, \
+                 email = $5, livemode = $6, checkout_url = NULL, updated_at = now() \
+             WHERE id = $1 AND status = $3 RETURNING cart_id",
+        )
+        .bind::<BigInt, _>(order_id)
+        .bind::<Text, _>(OrderStatus::Paid.as_str())
+        .bind::<Text, _>(OrderStatus::Pending.as_str())
+        .bind::<Nullable<Text>, _>(payment.payment_intent_id)
+        .bind::<Nullable<Text>, _>(payment.email)
+        .bind::<Bool, _>(payment.livemode)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(PaidOrder { cart_id }) = paid else {
+            return Ok(false);
+        };
+        if let Some(cart_id) = cart_id {
+            take_paid_from_cart(conn, cart_id, order_id).await?;
+        }
+        record_event(conn, order_id, OrderStatus::Paid.as_str(), source).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Takes what the order paid for out of its cart: a line the shopper raised
+/// after checking out (in another tab) keeps the units not paid for; a line
+/// with nothing left goes.
+async fn take_paid_from_cart(
+    conn: &mut AsyncPgConnection,
+    cart_id: Uuid,
+    order_id: i64,
+) -> QueryResult<()> {
+    Statement::new(
+        "DELETE FROM cart_items c USING order_items o \
+         WHERE c.cart_id = $1 AND o.order_id = $2 AND c.product_id = o.product_id \
+           AND c.quantity <= o.quantity",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(order_id)
+    .execute(conn)
+    .await?;
+    Statement::new(
+        "UPDATE cart_items c SET quantity = c.quantity - o.quantity, updated_at = now() \
+         FROM order_items o \
+         WHERE c.cart_id = $1 AND o.order_id = $2 AND c.product_id = o.product_id",
+    )
+    .bind::<SqlUuid, _>(cart_id)
+    .bind::<BigInt, _>(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// pending → expired, cancelled or failed, at most once, returning the
+/// reserved stock. Returns whether this call did the transition.
+pub async fn close_unpaid(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    status: OrderStatus,
+    source: Source,
+) -> QueryResult<bool> {
+    close(conn, order_id, status, source, false).await
+}
+
+/// Cancels a pending order that never got its Checkout Session (its checkout
+/// died before Stripe answered); false if it has one by now.
+pub async fn cancel_without_session(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    source: Source,
+) -> QueryResult<bool> {
+    close(conn, order_id, OrderStatus::Cancelled, source, true).await
+}
+
+async fn close(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    status: OrderStatus,
+    source: Source,
+    only_without_session: bool,
+) -> QueryResult<bool> {
+    debug_assert!(matches!(
+        status,
+        OrderStatus::Expired | OrderStatus::Cancelled | OrderStatus::Failed
+    ));
+    conn.transaction(async |conn| {
+        let closed = Statement::new(
+            "UPDATE orders SET status = $2, checkout_url = NULL, updated_at = now() \
+             WHERE id = $1 AND status = $3 AND (NOT $4 OR stripe_session_id IS NULL)",
+        )
+        .bind::<BigInt, _>(order_id)
+        .bind::<Text, _>(status.as_str())
+        .bind::<Text, _>(OrderStatus::Pending.as_str())
+        .bind::<Bool, _>(only_without_session)
+        .execute(conn)
+        .await?;
+        if closed == 0 {
+            return Ok(false);
+        }
+        // Product rows are locked in id order, as a new order's reservation
+        // locks them: two orders sharing products cannot deadlock.
+        Statement::new(
+            "SELECT 1 FROM products p JOIN order_items oi ON p.id = oi.product_id \
+             WHERE oi.order_id = $1 AND p.stock IS NOT NULL ORDER BY p.id FOR UPDATE OF p",
+        )
+        .bind::<BigInt, _>(order_id)
+        .execute(conn)
+        .await?;
+        Statement::new(
+            "UPDATE products p SET stock = p.stock + oi.quantity, updated_at = now() \
+             FROM order_items oi WHERE oi.order_id = $1 AND p.id = oi.product_id AND p.stock IS NOT NULL",
+        )
+        .bind::<BigInt, _>(order_id)
+        .execute(conn)
+        .await?;
+        record_event(conn, order_id, status.as_str(), source).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Records the charge's cumulative refunded amount. Refund events may arrive
+/// out of order, so only a larger amount than recorded is applied.
+pub async fn record_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_refunded_minor: i64,
+    source: Source,
+) -> QueryResult<bool> {
+    conn.transaction(async |conn| {
+        let order_id: Option<i64> = Statement::new(
+            "UPDATE orders SET amount_refunded_minor = $2, \
+                 status = CASE WHEN $2 >= amount_total_minor THEN $3 ELSE $4 END, \
+                 updated_at = now() \
+             WHERE stripe_payment_intent_id = $1 AND status IN ($5, $4) \
+               AND amount_refunded_minor < $2 AND $2 <= amount_total_minor \
+             RETURNING id",
+        )
+        .bind::<Text, _>(payment_intent_id)
+        .bind::<BigInt, _>(amount_refunded_minor)
+        .bind::<Text, _>(OrderStatus::Refunded.as_str())
+        .bind::<Text, _>(OrderStatus::PartiallyRefunded.as_str())
+        .bind::<Text, _>(OrderStatus::Paid.as_str())
+        .get_result::<OrderId>(conn)
+        .await
+        .optional()?
+        .map(|row| row.id);
+        match order_id {
+            Some(order_id) => {
+                record_event(conn, order_id, REFUNDED, source).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct OrderId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+pub(super) async fn record_event(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    kind: &str,
+    source: Source,
+) -> QueryResult<usize> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(order_id),
+            order_events::kind.eq(kind),
+            order_events::source.eq(source.to_string()),
+        ))
+        .execute(conn)
+        .await
+}
