@@ -26,7 +26,7 @@ CREATE INDEX stock_adjustments_staff_idx ON stock_adjustments (staff_id);
 -- anywhere in them (trigrams), filtered by status and stock.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX products_name_idx ON products (name, id);
-CREATE INDEX products_search_idx ON products USING gin ((name || ' ' || slug) gin_trgm_ops);
+CREATE INDEX products_admin_search_idx ON products USING gin ((name || ' ' || slug) gin_trgm_ops);
 CREATE INDEX products_sold_out_idx ON products (name, id) WHERE stock = 0;
 -- The dashboard's low stock: products on sale, fewest units first.
 CREATE INDEX products_low_stock_idx ON products (stock, name) WHERE active AND stock IS NOT NULL;

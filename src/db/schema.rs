@@ -54,6 +54,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    collection_products (collection_id, product_id) {
+        collection_id -> Int8,
+        product_id -> Int8,
+    }
+}
+
+diesel::table! {
+    collections (id) {
+        id -> Int8,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         staff_id -> Nullable<Int8>,
@@ -164,6 +182,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         archived_at -> Nullable<Timestamptz>,
+        // `search` (tsvector, generated from name and description) is read
+        // only by the catalog's search, in SQL.
     }
 }
 
@@ -239,11 +259,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    search_terms (term) {
+        term -> Text,
+    }
+}
+
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(audit_log -> staff (staff_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(collection_products -> collections (collection_id));
+diesel::joinable!(collection_products -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> staff (staff_id));
 diesel::joinable!(order_issues -> orders (order_id));
@@ -267,6 +295,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     cart_items,
     carts,
+    collection_products,
+    collections,
     order_events,
     order_issues,
     order_items,
@@ -274,6 +304,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     products,
     refunds,
+    search_terms,
     shipments,
     staff,
     staff_login_attempts,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod batch;
+mod browse;
 mod cart;
 mod cart_limits;
 mod catalog;
@@ -17,4 +18,5 @@ mod helpers;
 mod logs;
 mod multinode;
 mod payments_api;
+mod search;
 mod start_together;

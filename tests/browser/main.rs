@@ -22,6 +22,7 @@ mod helpers;
 mod a11y;
 mod admin;
 mod assets;
+mod catalog;
 mod driver;
 mod journeys;
 mod pages;
