@@ -212,3 +212,92 @@ async fn accounts_refuse_common_passwords_and_taken_emails() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].password_hash.starts_with("$argon2id$"));
 }
+
+/// Runs `storefront admin ARGS` on the app's database, with `stdin` piped in.
+fn admin_command(
+    app: &crate::helpers::TestApp,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .arg("admin")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", app.db_url.expose())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running storefront");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_command_reads_the_password_from_stdin_and_manages_accounts() {
+    let app = spawn_app().await;
+    let created = admin_command(
+        &app,
+        &["create", "--email", "ops@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let weak = admin_command(
+        &app,
+        &["create", "--email", "weak@example.com"],
+        "password1234\n",
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("too easy to guess"));
+    let listed = admin_command(&app, &["list"], "");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("ops@example.com") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains("weak@example.com"));
+    // The account signs in; disabled from the command line, it is signed out.
+    let staff = Staff::new(&app);
+    assert_eq!(
+        staff.sign_in("ops@example.com", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        admin_command(&app, &["disable", "ops@example.com"], "")
+            .status
+            .success()
+    );
+    assert_eq!(staff.get("/admin").await.status(), StatusCode::SEE_OTHER);
+    let reset = admin_command(
+        &app,
+        &["reset-password", "ops@example.com"],
+        "Quiet-Harbour-Lamp-19\n",
+    );
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert_eq!(
+        staff
+            .sign_in("ops@example.com", "Quiet-Harbour-Lamp-19")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let unknown = admin_command(&app, &["disable", "nobody@example.com"], "");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no staff account"));
+}
