@@ -1,6 +1,7 @@
 //! Forgets what is no longer needed, when a node starts and then every hour:
 //! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
-//! and refunds held for a payment that never came. Safe on several nodes at
+//! refunds held for a payment that never came, and the requests for links
+//! to an address's orders once the limits no longer count them. Safe on several nodes at
 //! once: each takes only carts no other node has locked.
 
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use crate::cart::store as carts;
 use crate::db::DbPool;
 use crate::ledger::held_refunds;
+use crate::mail::store::link_requests;
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
@@ -16,6 +18,9 @@ const BATCH: i64 = 1000;
 /// How long a refund waits for its payment (`held_refunds::hold`):
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// How long a request for a link to an address's orders is kept: far past
+/// the hour its limits count.
+const LINK_REQUEST_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 pub async fn run(db: DbPool, retention: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
@@ -33,6 +38,11 @@ pub async fn run(db: DbPool, retention: Duration) {
                 tracing::info!(purged, "deleted refunds held for payments that never came")
             }
             Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
+        }
+        match purge_link_requests(&db).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot old requests for order links"),
+            Err(error) => tracing::warn!(error = ?error, "forgetting order link requests failed"),
         }
     }
 }
@@ -54,4 +64,11 @@ async fn purge_abandoned_carts(db: &DbPool, retention: Duration) -> anyhow::Resu
 async fn purge_expired_holds(db: &DbPool) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
     Ok(held_refunds::purge(&mut *db.get().await?, cutoff).await?)
+}
+
+/// Forgets the requests for order links older than `LINK_REQUEST_RETENTION`;
+/// returns how many.
+async fn purge_link_requests(db: &DbPool) -> anyhow::Result<usize> {
+    let cutoff = chrono::Utc::now() - LINK_REQUEST_RETENTION;
+    Ok(link_requests::purge(&mut *db.get().await?, cutoff).await?)
 }

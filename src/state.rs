@@ -7,6 +7,8 @@ use std::sync::Arc;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
+use crate::mail::domain::LinkKey;
+use crate::mail::http::SentMailPage;
 use crate::stripe::StripeGateway;
 
 /// One copy per HTTP worker thread.
@@ -24,6 +26,10 @@ pub struct AppState {
     pub stripe: Arc<StripeGateway>,
     /// Most checkouts waiting for payment one client address may hold.
     pub pending_checkouts_per_client: u32,
+    /// Signs the links to an address's orders ("Email me my orders").
+    pub orders_link_key: LinkKey,
+    /// What the test-mode page of sent emails shows.
+    pub sent_mail: Arc<SentMailPage>,
 }
 
 impl AppState {

@@ -54,6 +54,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        kind -> Text,
+        order_id -> Nullable<Int8>,
+        recipient -> Nullable<Text>,
+        details -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        message_id -> Uuid,
+        resend_of -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Int8,
         order_id -> Int8,
@@ -96,6 +114,15 @@ diesel::table! {
         client_key -> Nullable<Text>,
         save_card -> Bool,
         stripe_checked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    orders_link_requests (id) {
+        id -> Int8,
+        client -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -155,6 +182,7 @@ diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(mail_outbox -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_issues -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
@@ -169,10 +197,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     cart_items,
     carts,
+    mail_outbox,
     order_events,
     order_issues,
     order_items,
     orders,
+    orders_link_requests,
     payments,
     products,
     stripe_events,
