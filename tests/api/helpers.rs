@@ -22,6 +22,8 @@ mod shopper;
 pub use shopper::*;
 
 const TEMPLATE_DB: &str = "storefront_template";
+/// The name of each test app's DATA_DIR, a fresh one under the temp folder.
+const DATA_DIR_PREFIX: &str = "storefront-data-";
 
 /// One PostgreSQL cluster per test process, removed when the process exits.
 static CLUSTER: OnceCell<LocalCluster> = OnceCell::const_new();
@@ -193,6 +195,10 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
 
 fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
     let db_url = db_url.expose().to_owned();
+    let data_dir = std::env::temp_dir()
+        .join(format!("{DATA_DIR_PREFIX}{}", Uuid::new_v4().simple()))
+        .display()
+        .to_string();
     Settings::from_lookup(|name| {
         if let Some((_, value)) = vars.iter().rev().find(|(k, _)| k == name) {
             return Some(value.clone());
@@ -208,6 +214,8 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             "CHECKOUTS_PER_CLIENT" => Some("0".into()),
             // Every test app gets a free port for its metrics.
             "METRICS_BIND" => Some("127.0.0.1:0".into()),
+            // And a folder of its own for what it writes (emails, in test mode).
+            "DATA_DIR" => Some(data_dir.clone()),
             _ => None,
         }
     })
@@ -247,6 +255,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Where the app keeps what it writes (DATA_DIR).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
     }
 
     /// `/metrics` on the app's metrics listener (METRICS_BIND).
@@ -316,6 +329,21 @@ impl TestApp {
     /// The ids of the cart lines on the cart page, in order.
     pub async fn cart_item_ids(&self) -> Vec<String> {
         cart_item_ids(&self.get_page("/cart").await.1)
+    }
+}
+
+impl Drop for TestApp {
+    /// The DATA_DIR the harness gave the app goes with it.
+    fn drop(&mut self) {
+        let harness_made = self
+            .settings
+            .data_dir
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with(DATA_DIR_PREFIX));
+        if harness_made {
+            let _ = std::fs::remove_dir_all(&self.settings.data_dir);
+        }
     }
 }
 

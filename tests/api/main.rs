@@ -14,6 +14,8 @@ mod faults;
 mod health;
 mod helpers;
 mod logs;
+mod mail;
 mod multinode;
 mod payments_api;
+mod smtp;
 mod start_together;
