@@ -154,7 +154,7 @@ pub fn render(
             ShipmentText { m: &mail }.render()?,
             ShipmentHtml { m: &mail }.render()?,
         ),
-        _ => (
+        Message::OrderConfirmation | Message::OrdersLink { .. } => (
             ConfirmationText { m: &mail }.render()?,
             ConfirmationHtml { m: &mail }.render()?,
         ),

@@ -23,5 +23,6 @@ mod a11y;
 mod assets;
 mod driver;
 mod journeys;
+mod mail;
 mod pages;
 mod shop;

@@ -52,7 +52,10 @@ async fn messages_become_private_eml_files_that_test_mode_lists_and_shows() {
     assert_eq!(list.status(), StatusCode::OK);
     assert_eq!(list.headers()["cache-control"], "private, no-store");
     let list = list.text().await.unwrap();
-    assert_eq!(texts(&list, ".sent-mail tbody th"), [subject.clone()]);
+    assert_eq!(
+        texts(&list, ".sent-mail tbody th"),
+        std::slice::from_ref(&subject)
+    );
     assert!(list.contains(&format!("href=\"/test-mode/mail/{name}\"")));
 
     let (status, shown) = app.get_page(&format!("/test-mode/mail/{name}")).await;
