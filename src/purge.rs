@@ -1,7 +1,8 @@
 //! Forgets what is no longer needed, when a node starts and then every hour:
 //! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
 //! refunds held for a payment that never came, and the requests for links
-//! to an address's orders once the limits no longer count them. Safe on several nodes at
+//! to an address's orders and those links' messages once they no longer
+//! count or work. Safe on several nodes at
 //! once: each takes only carts no other node has locked.
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use crate::cart::store as carts;
 use crate::db::DbPool;
 use crate::ledger::held_refunds;
-use crate::mail::store::link_requests;
+use crate::mail::store::{self as outbox, link_requests};
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
@@ -21,6 +22,9 @@ const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 /// How long a request for a link to an address's orders is kept: far past
 /// the hour its limits count.
 const LINK_REQUEST_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(1);
+/// How long the message carrying such a link is kept: a week past its
+/// day of use, to answer "I never got it".
+const LINK_MESSAGE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(8);
 
 pub async fn run(db: DbPool, retention: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
@@ -39,10 +43,10 @@ pub async fn run(db: DbPool, retention: Duration) {
             }
             Err(error) => tracing::warn!(error = ?error, "deleting held refunds failed"),
         }
-        match purge_link_requests(&db).await {
+        match purge_order_links(&db).await {
             Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "forgot old requests for order links"),
-            Err(error) => tracing::warn!(error = ?error, "forgetting order link requests failed"),
+            Ok(purged) => tracing::info!(purged, "forgot old order links and their requests"),
+            Err(error) => tracing::warn!(error = ?error, "forgetting order links failed"),
         }
     }
 }
@@ -66,9 +70,12 @@ async fn purge_expired_holds(db: &DbPool) -> anyhow::Result<usize> {
     Ok(held_refunds::purge(&mut *db.get().await?, cutoff).await?)
 }
 
-/// Forgets the requests for order links older than `LINK_REQUEST_RETENTION`;
-/// returns how many.
-async fn purge_link_requests(db: &DbPool) -> anyhow::Result<usize> {
-    let cutoff = chrono::Utc::now() - LINK_REQUEST_RETENTION;
-    Ok(link_requests::purge(&mut *db.get().await?, cutoff).await?)
+/// Forgets the requests for order links older than `LINK_REQUEST_RETENTION`,
+/// and their messages older than `LINK_MESSAGE_RETENTION`; returns how many.
+async fn purge_order_links(db: &DbPool) -> anyhow::Result<usize> {
+    let now = chrono::Utc::now();
+    let mut conn = db.get().await?;
+    let requests = link_requests::purge(&mut conn, now - LINK_REQUEST_RETENTION).await?;
+    let messages = outbox::purge_links(&mut conn, now - LINK_MESSAGE_RETENTION).await?;
+    Ok(requests + messages)
 }

@@ -39,6 +39,8 @@ CREATE TABLE mail_outbox (
 CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX mail_outbox_order_id_idx ON mail_outbox (order_id) WHERE order_id IS NOT NULL;
 CREATE INDEX mail_outbox_resend_of_idx ON mail_outbox (resend_of) WHERE resend_of IS NOT NULL;
+-- Links to an address's orders are forgotten a week after they expire.
+CREATE INDEX mail_outbox_links_idx ON mail_outbox (created_at) WHERE kind = 'orders_link';
 -- One confirmation per order, whatever happens (resends aside).
 CREATE UNIQUE INDEX mail_outbox_one_confirmation_idx ON mail_outbox (order_id)
     WHERE kind = 'order_confirmation' AND resend_of IS NULL;

@@ -33,14 +33,14 @@ pub enum SentMailPage {
 
 /// One sent email, read back from its file.
 pub struct SentMail {
-    pub name: SentMailName,
-    pub from: String,
-    pub to: String,
-    pub subject: String,
-    pub date: String,
-    pub message_id: String,
-    pub text: String,
-    pub html: Option<String>,
+    name: SentMailName,
+    from: String,
+    to: String,
+    subject: String,
+    date: String,
+    message_id: String,
+    text: String,
+    html: Option<String>,
 }
 
 impl SentMail {

@@ -13,7 +13,7 @@ use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uui
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::domain::{EmailAddress, MailStatus, Message, OutboxEntry};
+use super::domain::{EmailAddress, MailStatus, Message, MessageKind, OutboxEntry};
 use crate::db::Statement;
 use crate::db::schema::mail_outbox;
 
@@ -222,6 +222,23 @@ pub async fn send_again(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Op
             .await
             .map(Some),
     }
+}
+
+/// Deletes the links to an address's orders queued before `cutoff` and no
+/// longer pending (they expired long ago, and name addresses that may have
+/// no orders); returns how many.
+pub async fn purge_links(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        mail_outbox::table
+            .filter(mail_outbox::kind.eq(MessageKind::OrdersLink.as_str()))
+            .filter(mail_outbox::created_at.lt(cutoff))
+            .filter(mail_outbox::status.ne(MailStatus::Pending.as_str())),
+    )
+    .execute(conn)
+    .await
 }
 
 /// Whole milliseconds, as the statements take durations.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diesel_async::AsyncConnection;
 use serde_json::json;
-use storefront::mail::domain::{Message, Shipment};
+use storefront::mail::domain::{MailStatus, Message, MessageKind, Shipment};
 use storefront::mail::store as outbox_store;
 
 use super::{another_node, buy, metric, outbox, settled_outbox, shop_sending_to};
@@ -108,14 +108,9 @@ async fn a_paid_order_gets_one_confirmation_with_its_items_totals_and_receipt_li
         .page(&format!("/orders/{}", order.token))
         .await;
     assert!(receipt.contains(&order.display_number()));
-    assert_eq!(
-        metric(
-            &app,
-            "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"sent\"}"
-        )
-        .await,
-        Some(1.0)
-    );
+    // Counted (the registry is the test process's: other tests count too).
+    let sent = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"sent\"}";
+    assert!(metric(&app, sent).await >= Some(1.0));
     // Nothing more comes, however long we wait for the sender.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(smtp.received().len(), 1);
@@ -141,7 +136,7 @@ async fn a_try_later_and_a_dropped_connection_are_tried_again_until_the_server_t
     assert_eq!(received.len(), 1);
     assert!(received[0].subject().contains("is confirmed"));
     let retried = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"retried\"}";
-    assert_eq!(metric(&app, retried).await, Some(2.0));
+    assert!(metric(&app, retried).await >= Some(2.0));
 }
 
 #[tokio::test]
@@ -160,7 +155,7 @@ async fn a_refusal_fails_at_once_and_stays_visible() {
     assert_eq!(smtp.tries(), 1);
     assert!(smtp.received().is_empty());
     let failed = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"failed\"}";
-    assert_eq!(metric(&app, failed).await, Some(1.0));
+    assert!(metric(&app, failed).await >= Some(1.0));
 }
 
 #[tokio::test]
@@ -260,4 +255,27 @@ async fn send_again_makes_a_new_message_with_a_message_id_of_its_own() {
         None
     );
     assert_eq!(outbox(&app).await.len(), 2);
+
+    // What the back office lists: the newest first, a page at a time, and
+    // an order's messages.
+    let mut conn = app.db().await;
+    let newest = outbox_store::list(&mut conn, None, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(
+        (newest[0].id, newest[0].kind, newest[0].status),
+        (resent, MessageKind::OrderConfirmation, MailStatus::Sent)
+    );
+    let next = outbox_store::list(&mut conn, Some(resent), 10)
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|m| m.id).collect::<Vec<_>>(), [original.id]);
+    let order_id = original.order_id.unwrap();
+    let of_order = outbox_store::for_order(&mut conn, order_id).await.unwrap();
+    assert_eq!(of_order.len(), 2);
+    assert_eq!(of_order[1].resend_of, Some(original.id));
+    assert!(
+        of_order
+            .iter()
+            .all(|m| m.sent_at.is_some() && m.last_error.is_none())
+    );
 }

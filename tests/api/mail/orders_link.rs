@@ -5,7 +5,7 @@
 
 use actix_web::cookie::Key;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 use storefront::db::schema::orders_link_requests;
 use storefront::mail::domain::{EmailAddress, LinkKey};
@@ -245,4 +245,57 @@ async fn bad_addresses_and_header_injection_change_nothing_and_send_nothing() {
     assert_eq!(link_requests(&app).await, 0);
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(smtp.tries(), 0);
+}
+
+#[tokio::test]
+async fn old_link_requests_and_link_messages_are_forgotten_when_a_node_starts() {
+    let mut app = crate::helpers::spawn_app().await;
+    let order = buy(&app, "canvas-tote-bag", "1").await;
+    settled_outbox(&app, 1).await;
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "INSERT INTO orders_link_requests (client, email, created_at) VALUES
+                 ('127.0.0.1', 'old@example.com', now() - interval '25 hours'),
+                 ('127.0.0.1', 'new@example.com', now() - interval '2 hours');
+             INSERT INTO mail_outbox (kind, recipient, details, status, created_at, sent_at) VALUES
+                 ('orders_link', 'old@example.com', '{{\"kind\": \"orders_link\", \"token\": \"t\"}}',
+                  'skipped', now() - interval '9 days', NULL),
+                 ('orders_link', 'new@example.com', '{{\"kind\": \"orders_link\", \"token\": \"t\"}}',
+                  'sent', now() - interval '7 days', now() - interval '7 days');
+             UPDATE mail_outbox SET created_at = now() - interval '90 days' WHERE order_id = {};",
+            order.id
+        ))
+        .await
+        .unwrap();
+
+    // The purge runs when a node starts, then every hour.
+    app.restart().await;
+
+    app.eventually("the old link messages are forgotten", || async {
+        outbox(&app).await.len() == 2
+    })
+    .await;
+    let kept: Vec<(String, Option<String>)> = outbox(&app)
+        .await
+        .into_iter()
+        .map(|row| (row.kind, row.recipient))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (
+                "order_confirmation".to_owned(),
+                Some("shopper@example.com".to_owned())
+            ),
+            ("orders_link".to_owned(), Some("new@example.com".to_owned())),
+        ],
+        "confirmations are kept"
+    );
+    let emails: Vec<String> = orders_link_requests::table
+        .select(orders_link_requests::email)
+        .load(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(emails, ["new@example.com"]);
 }
