@@ -90,6 +90,7 @@ async fn deliver(db: &DbPool, mailer: &Mailer, claimed: &Claimed) -> anyhow::Res
             match mailer.retry.delay_after(attempts, jitter) {
                 Some(delay) => {
                     store::retry_later(&mut *db.get().await?, claimed, delay, &error).await?;
+                    let error = without_addresses(&error);
                     tracing::warn!(outbox.id = claimed.id, kind = kind.as_str(), attempts, retry_in_ms = delay.as_millis() as u64, %error, "email not sent, will try again");
                     "retried"
                 }
@@ -97,6 +98,7 @@ async fn deliver(db: &DbPool, mailer: &Mailer, claimed: &Claimed) -> anyhow::Res
                     let reason = format!("gave up after {attempts} tries: {error}");
                     store::close(&mut *db.get().await?, claimed, MailStatus::Failed, &reason)
                         .await?;
+                    let error = without_addresses(&error);
                     tracing::error!(outbox.id = claimed.id, kind = kind.as_str(), attempts, %error, "email given up");
                     "failed"
                 }
@@ -117,9 +119,10 @@ async fn deliver(db: &DbPool, mailer: &Mailer, claimed: &Claimed) -> anyhow::Res
         Outcome::Closed(status, reason) => {
             store::close(&mut *db.get().await?, claimed, status, &reason).await?;
             if status == MailStatus::Failed {
-                tracing::error!(outbox.id = claimed.id, kind = kind.as_str(), error = %reason, "email refused");
+                let error = without_addresses(&reason);
+                tracing::error!(outbox.id = claimed.id, kind = kind.as_str(), %error, "email refused");
             } else {
-                tracing::info!(outbox.id = claimed.id, kind = kind.as_str(), reason = %reason, "email not needed");
+                tracing::info!(outbox.id = claimed.id, kind = kind.as_str(), %reason, "email not needed");
             }
             status.as_str()
         }
@@ -205,4 +208,32 @@ async fn compose(
         }
     };
     Ok(rendered.map_err(|error| Outcome::Closed(MailStatus::Failed, error.to_string())))
+}
+
+/// A mail server's answer as logged: servers often quote the recipient,
+/// and addresses stay out of the logs (the outbox keeps the whole answer).
+fn without_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "[address]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_answers_leave_addresses_out() {
+        assert_eq!(
+            without_addresses("permanent error (550): 5.1.1 <sam@example.com>: Recipient unknown"),
+            "permanent error (550): 5.1.1 [address] Recipient unknown"
+        );
+    }
 }
