@@ -54,6 +54,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    collection_products (collection_id, product_id) {
+        collection_id -> Int8,
+        product_id -> Int8,
+    }
+}
+
+diesel::table! {
+    collections (id) {
+        id -> Int8,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     mail_outbox (id) {
         id -> Int8,
         kind -> Text,
@@ -175,6 +193,14 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        // `search` (tsvector, generated from name and description) is read
+        // only by the catalog's search, in SQL.
+    }
+}
+
+diesel::table! {
+    search_terms (term) {
+        term -> Text,
     }
 }
 
@@ -182,6 +208,8 @@ diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(collection_products -> collections (collection_id));
+diesel::joinable!(collection_products -> products (product_id));
 diesel::joinable!(mail_outbox -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_issues -> orders (order_id));
@@ -197,6 +225,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     cart_items,
     carts,
+    collection_products,
+    collections,
     mail_outbox,
     order_events,
     order_issues,
@@ -205,6 +235,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders_link_requests,
     payments,
     products,
+    search_terms,
     stripe_events,
 );
 

@@ -2,6 +2,7 @@
 //! per test (cloned from a migrated, seeded template), a real HTTP client.
 
 mod batch;
+mod browse;
 mod cart;
 mod cart_limits;
 mod catalog;
@@ -17,5 +18,6 @@ mod logs;
 mod mail;
 mod multinode;
 mod payments_api;
+mod search;
 mod smtp;
 mod start_together;
