@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::mail::settings::MailSettings;
+
 /// A secret string that never shows up in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -37,6 +39,15 @@ pub enum LogFormat {
 pub struct ConfigError {
     var: &'static str,
     message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(var: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            var,
+            message: message.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +95,8 @@ pub struct Settings {
     /// Where `/metrics` is served: a listener of its own, apart from the
     /// shop's (the metrics tell sales volumes).
     pub metrics_bind: SocketAddr,
+    /// Where order emails go (SMTP, or files), from whom, and their retries.
+    pub mail: MailSettings,
 }
 
 /// Minimum session key length: actix's cookie key needs 64 bytes (signing + encryption).
@@ -263,6 +276,7 @@ impl Settings {
         if stripe_secret_key.is_none() {
             test_mode_allowed(app_base_url.as_deref(), bind, allow_test_mode)?;
         }
+        let mail = MailSettings::from_lookup(&lookup, live_key)?;
         Ok(Settings {
             database_url,
             database_pool_size,
@@ -287,6 +301,7 @@ impl Settings {
             admin_idle_timeout,
             pending_checkouts_per_client,
             metrics_bind,
+            mail,
         })
     }
 
@@ -333,7 +348,7 @@ fn test_mode_allowed(
 }
 
 /// Whether an `http(s)://host[:port]` origin names this machine only.
-fn is_loopback_origin(origin: &str) -> bool {
+pub fn is_loopback_origin(origin: &str) -> bool {
     let Some(url) = reqwest::Url::parse(origin).ok() else {
         return false;
     };
@@ -351,7 +366,7 @@ pub fn default_static_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
 }
 
-fn millis(
+pub(crate) fn millis(
     lookup: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: &str,
@@ -367,7 +382,7 @@ fn millis(
     })
 }
 
-fn parse<T>(
+pub(crate) fn parse<T>(
     lookup: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: &str,
@@ -441,6 +456,11 @@ mod tests {
             ("ADMIN_IDLE_TIMEOUT_MINUTES", "0"),
             ("CHECKOUTS_PER_CLIENT", "-1"),
             ("STATIC_DIR", "/nonexistent"),
+            ("SMTP_URL", "mail.example.com"),
+            ("MAIL_FROM", "Shop <nope>"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
+            ("MAIL_RETRY_MS", "5"),
+            ("ALLOW_MAIL_TO_FILES", "maybe"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");
@@ -475,8 +495,39 @@ mod tests {
             ("APP_BASE_URL", "https://shop.example.com"),
             ("STRIPE_SECRET_KEY", "sk_live_123"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_123"),
+            ("SMTP_URL", "smtps://shop:pass@smtp.example.com"),
+            ("MAIL_FROM", "orders@shop.example.com"),
         ];
         assert!(settings(&live).is_ok());
+    }
+
+    #[test]
+    fn a_live_shop_sends_its_mail_through_smtp_unless_told_otherwise() {
+        let live = [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+        ];
+        let error = settings(&live).unwrap_err();
+        assert_eq!(error.var, "SMTP_URL");
+        assert!(settings(&[live[0], live[1], ("ALLOW_MAIL_TO_FILES", "true")]).is_ok());
+        let smtp = ("SMTP_URL", "smtps://u:hunter2@smtp.example.com");
+        assert_eq!(
+            settings(&[live[0], live[1], smtp]).unwrap_err().var,
+            "MAIL_FROM"
+        );
+        let s = settings(&[
+            live[0],
+            live[1],
+            smtp,
+            ("MAIL_FROM", "Shop <orders@shop.example.com>"),
+        ])
+        .unwrap();
+        assert!(s.mail.smtp.is_some());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        // A test key, or the simulator: files are fine.
+        let s = settings(&[]).unwrap();
+        assert!(s.mail.smtp.is_none());
+        assert_eq!(s.mail.from.address.as_str(), "orders@storefront.localhost");
     }
 
     #[test]

@@ -210,6 +210,55 @@ impl UploadName {
     }
 }
 
+string_id!(
+    /// A signed link to an email address's orders (`mail::domain::link`):
+    /// an expiry, the address and a signature, dot-separated in base64url.
+    /// Only its shape is checked here; the signature, where it is verified.
+    OrdersLinkToken
+);
+
+impl OrdersLinkToken {
+    pub fn parse(raw: &str) -> Option<OrdersLinkToken> {
+        let plausible = (16..=512).contains(&raw.len())
+            && raw.matches('.').count() == 2
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        plausible.then(|| OrdersLinkToken(raw.to_owned()))
+    }
+}
+
+string_id!(
+    /// An email written to `DATA_DIR/mail` (test mode), by its file name
+    /// without `.eml`: the time it was queued and its message id,
+    /// `20261204T180526Z-` and 32 hex digits.
+    SentMailName
+);
+
+impl SentMailName {
+    pub fn parse(raw: &str) -> Option<SentMailName> {
+        let (time, id) = raw.split_once('-')?;
+        let plausible = time.len() == 16
+            && time
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'T' || b == b'Z')
+            && id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        plausible.then(|| SentMailName(raw.to_owned()))
+    }
+
+    /// The name of the message with `message_id`, queued at `queued_at`.
+    pub fn new(queued_at: chrono::DateTime<chrono::Utc>, message_id: uuid::Uuid) -> SentMailName {
+        SentMailName(format!(
+            "{}-{}",
+            queued_at.format("%Y%m%dT%H%M%SZ"),
+            message_id.simple()
+        ))
+    }
+}
+
 /// A cart line's id in `/cart/items/{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CartItemId(i64);
@@ -279,6 +328,27 @@ mod tests {
         }
         assert!(CheckoutSessionId::parse("cs_test_a1B2").is_some());
         assert_eq!(CheckoutSessionId::parse("pi_123"), None);
+        let link = "1796400000.c2FtQGV4YW1wbGUuY29t.AbC-_d";
+        assert!(OrdersLinkToken::parse(link).is_some());
+        for bad in [
+            "",
+            "1.2",
+            "a.b.c.d",
+            &format!("{link}\n"),
+            &format!("{link}/x"),
+        ] {
+            assert_eq!(OrdersLinkToken::parse(bad), None, "{bad:?}");
+        }
+        let name = SentMailName::new(chrono::Utc::now(), uuid::Uuid::new_v4());
+        assert_eq!(SentMailName::parse(name.as_str()), Some(name));
+        for bad in [
+            "",
+            "../etc/passwd",
+            "20261204T180526Z-abc",
+            "20261204T180526Z-../../0123456789abcdef0123456789",
+        ] {
+            assert_eq!(SentMailName::parse(bad), None, "{bad:?}");
+        }
         assert_eq!(CartItemId::parse("42").map(CartItemId::get), Some(42));
         for bad in ["", "-1", "0", "1.5", "99999999999999999999"] {
             assert_eq!(CartItemId::parse(bad), None, "{bad:?}");

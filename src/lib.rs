@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod ledger;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod money;

@@ -27,6 +27,7 @@ pub struct Metrics {
     webhooks: IntCounterVec,
     reconciler_runs: IntCounterVec,
     order_issues: IntCounterVec,
+    mail: IntCounterVec,
     pool: IntGaugeVec,
     write_batches: HistogramVec,
 }
@@ -76,6 +77,13 @@ impl Metrics {
             ),
             &["kind"],
         )?;
+        let mail = IntCounterVec::new(
+            Opts::new(
+                "mail_messages_total",
+                "Email tries by message kind and outcome (sent, retried, failed, skipped)",
+            ),
+            &["kind", "outcome"],
+        )?;
         let pool = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
@@ -94,6 +102,7 @@ impl Metrics {
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(reconciler_runs.clone()))?;
         registry.register(Box::new(order_issues.clone()))?;
+        registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(write_batches.clone()))?;
         Ok(Metrics {
@@ -104,6 +113,7 @@ impl Metrics {
             webhooks,
             reconciler_runs,
             order_issues,
+            mail,
             pool,
             write_batches,
         })
@@ -147,6 +157,10 @@ impl Metrics {
 
     pub fn order_issue(&self, kind: &str) {
         self.order_issues.with_label_values(&[kind]).inc();
+    }
+
+    pub fn mail(&self, kind: &str, outcome: &str) {
+        self.mail.with_label_values(&[kind, outcome]).inc();
     }
 
     pub fn write_batch(&self, kind: &str, writes: usize) {

@@ -1,8 +1,9 @@
 //! Forgets what is no longer needed, when a node starts and then every hour:
 //! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
-//! refunds held for a payment that never came, and ended staff sessions and
-//! old sign-in attempts. Safe on several nodes at once: each takes only
-//! carts no other node has locked.
+//! refunds held for a payment that never came, ended staff sessions and old
+//! sign-in attempts, and the requests for links to an address's orders and
+//! those links' messages once they no longer count or work. Safe on several
+//! nodes at once: each takes only carts no other node has locked.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::admin::auth::store as staff;
 use crate::cart::store as carts;
 use crate::db::DbPool;
 use crate::ledger::held_refunds;
+use crate::mail::store::{self as outbox, link_requests};
 
 /// How often to look.
 const INTERVAL: Duration = Duration::from_secs(3600);
@@ -19,6 +21,12 @@ const BATCH: i64 = 1000;
 /// How long a refund waits for its payment (`held_refunds::hold`):
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// How long a request for a link to an address's orders is kept: far past
+/// the hour its limits count.
+const LINK_REQUEST_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(1);
+/// How long the message carrying such a link is kept: a week past its
+/// day of use, to answer "I never got it".
+const LINK_MESSAGE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(8);
 
 pub async fn run(db: DbPool, retention: Duration, staff_idle_timeout: Duration) {
     let mut ticker = tokio::time::interval(INTERVAL);
@@ -39,6 +47,11 @@ pub async fn run(db: DbPool, retention: Duration, staff_idle_timeout: Duration) 
         }
         if let Err(error) = purge_staff_sessions(&db, staff_idle_timeout).await {
             tracing::warn!(error = ?error, "deleting ended staff sessions failed");
+        }
+        match purge_order_links(&db).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot old order links and their requests"),
+            Err(error) => tracing::warn!(error = ?error, "forgetting order links failed"),
         }
     }
 }
@@ -76,4 +89,14 @@ async fn purge_abandoned_carts(db: &DbPool, retention: Duration) -> anyhow::Resu
 async fn purge_expired_holds(db: &DbPool) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - HELD_REFUND_RETENTION;
     Ok(held_refunds::purge(&mut *db.get().await?, cutoff).await?)
+}
+
+/// Forgets the requests for order links older than `LINK_REQUEST_RETENTION`,
+/// and their messages older than `LINK_MESSAGE_RETENTION`; returns how many.
+async fn purge_order_links(db: &DbPool) -> anyhow::Result<usize> {
+    let now = chrono::Utc::now();
+    let mut conn = db.get().await?;
+    let requests = link_requests::purge(&mut conn, now - LINK_REQUEST_RETENTION).await?;
+    let messages = outbox::purge_links(&mut conn, now - LINK_MESSAGE_RETENTION).await?;
+    Ok(requests + messages)
 }

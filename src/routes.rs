@@ -12,7 +12,7 @@ use crate::admin::products::http as products;
 use crate::admin::{audit, dashboard};
 use crate::payments_api::http::{self as api, auth, error as api_error, openapi};
 use crate::web::{AppError, assets};
-use crate::{cart, catalog, checkout, media, ops, orders, webhooks};
+use crate::{cart, catalog, checkout, mail, media, ops, orders, webhooks};
 
 /// The routes, registered on the app of each HTTP worker.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -50,7 +50,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // The shopper's orders.
         .route("/orders", get().to(orders::http::index))
         .route("/orders/forget-card", post().to(orders::http::forget_card))
+        .route("/orders/email-link", post().to(orders::http::email_link))
+        .route("/orders/by-email/{token}", get().to(orders::http::by_email))
         .route("/orders/{token}", get().to(orders::http::show))
+        // Test mode: the emails the shop wrote instead of sending them.
+        .route("/test-mode/mail", get().to(mail::http::index))
+        .route("/test-mode/mail/{name}", get().to(mail::http::show))
+        .route("/test-mode/mail/{name}/html", get().to(mail::http::html))
         // Stripe's events, with a body limit of their own.
         .service(
             web::resource("/webhooks/stripe")

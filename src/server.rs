@@ -23,9 +23,13 @@ use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::checkout::reconciler;
-use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings};
+use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings, is_loopback_origin};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
+use crate::mail::domain::LinkKey;
+use crate::mail::http::SentMailPage;
+use crate::mail::sender::{self, Mailer};
+use crate::mail::transport::Transport;
 use crate::ops::http::NodePools;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
@@ -156,6 +160,7 @@ pub struct Application {
     debit_reconciler: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
+    mail_sender: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -226,6 +231,23 @@ impl Application {
             settings.cart_retention,
             settings.admin_idle_timeout,
         ));
+        let transport =
+            Transport::new(settings.mail.smtp.as_ref(), &settings.data_dir.join("mail"))?;
+        // Sent emails hold shoppers' addresses and links to their orders:
+        // the test-mode page shows them only on the developer's own machine.
+        let sent_mail = Arc::new(match transport.mail_dir() {
+            None => SentMailPage::ViaSmtp,
+            Some(dir) if is_loopback_origin(&base_url) => SentMailPage::Listed(dir.to_owned()),
+            Some(_) => SentMailPage::NotShownPublicly,
+        });
+        let mailer = Arc::new(Mailer {
+            transport,
+            from: settings.mail.from.clone(),
+            shop_url: base_url.clone(),
+            retry: settings.mail.retry,
+        });
+        let mail_sender = tokio::spawn(sender::run(jobs.db.clone(), mailer));
+        let orders_link_key = LinkKey::derive(session_key.master());
         let https = settings.secure_cookies();
         let pending_checkouts_per_client = settings.pending_checkouts_per_client;
         let staff_sessions = SessionRules {
@@ -246,6 +268,8 @@ impl Application {
                 staff_sessions,
                 upload_dir: upload_dir.clone(),
                 pending_checkouts_per_client,
+                orders_link_key: orders_link_key.clone(),
+                sent_mail: sent_mail.clone(),
             });
             let session =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -294,6 +318,7 @@ impl Application {
             debit_reconciler,
             purge,
             catalog_listener,
+            mail_sender,
         })
     }
 
@@ -333,6 +358,7 @@ impl Application {
         self.debit_reconciler.abort();
         self.purge.abort();
         self.catalog_listener.abort();
+        self.mail_sender.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;
         }

@@ -9,6 +9,8 @@ use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
+use crate::mail::domain::LinkKey;
+use crate::mail::http::SentMailPage;
 use crate::stripe::StripeGateway;
 
 /// One copy per HTTP worker thread.
@@ -30,6 +32,10 @@ pub struct AppState {
     pub upload_dir: Arc<Path>,
     /// Most checkouts waiting for payment one client address may hold.
     pub pending_checkouts_per_client: u32,
+    /// Signs the links to an address's orders ("Email me my orders").
+    pub orders_link_key: LinkKey,
+    /// What the test-mode page of sent emails shows.
+    pub sent_mail: Arc<SentMailPage>,
 }
 
 impl AppState {

@@ -85,6 +85,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        kind -> Text,
+        order_id -> Nullable<Int8>,
+        recipient -> Nullable<Text>,
+        details -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        message_id -> Uuid,
+        resend_of -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Int8,
         order_id -> Int8,
@@ -129,6 +147,15 @@ diesel::table! {
         client_key -> Nullable<Text>,
         save_card -> Bool,
         stripe_checked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    orders_link_requests (id) {
+        id -> Int8,
+        client -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -272,6 +299,7 @@ diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(collection_products -> collections (collection_id));
 diesel::joinable!(collection_products -> products (product_id));
+diesel::joinable!(mail_outbox -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> staff (staff_id));
 diesel::joinable!(order_issues -> orders (order_id));
@@ -297,10 +325,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     collection_products,
     collections,
+    mail_outbox,
     order_events,
     order_issues,
     order_items,
     orders,
+    orders_link_requests,
     payments,
     products,
     refunds,

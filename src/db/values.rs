@@ -6,6 +6,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::Text;
 
 use crate::ledger::domain::PaymentStatus;
+use crate::mail::domain::{MailStatus, MessageKind};
 use crate::money::Currency;
 use crate::orders::domain::OrderStatus;
 
@@ -32,7 +33,13 @@ macro_rules! queryable_as_text {
     )*};
 }
 
-queryable_as_text!(Currency, OrderStatus, PaymentStatus);
+queryable_as_text!(
+    Currency,
+    OrderStatus,
+    PaymentStatus,
+    MailStatus,
+    MessageKind
+);
 
 impl FromSql<Text, Pg> for Currency {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
@@ -49,5 +56,17 @@ impl FromSql<Text, Pg> for OrderStatus {
 impl FromSql<Text, Pg> for PaymentStatus {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
         from_text(value, PaymentStatus::parse)
+    }
+}
+
+impl FromSql<Text, Pg> for MailStatus {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        from_text(value, MailStatus::parse)
+    }
+}
+
+impl FromSql<Text, Pg> for MessageKind {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        from_text(value, MessageKind::parse)
     }
 }

@@ -1,18 +1,28 @@
-//! The shopper's order pages: a receipt (`/orders/{token}`) and the orders
-//! placed from this browser (`/orders`).
+//! The shopper's order pages: a receipt (`/orders/{token}`), the orders
+//! placed from this browser (`/orders`), and "Email me my orders": a link,
+//! signed and expiring, to the orders paid with an email address, on any
+//! device (`/orders/by-email/{token}`).
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
+use actix_web::{CustomizeResponder, Either, HttpRequest, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use serde::Deserialize;
 
 use super::domain::{Order, OrderItem, OrderStatus};
 use super::store;
 use crate::admin::orders::domain::{RefundLine, Shipment};
 use crate::admin::orders::{refunds, store as back_office};
-use crate::ids::OrderToken;
+use crate::ids::{OrderToken, OrdersLinkToken};
+use crate::mail::domain::{AddressError, EmailAddress, LinkError};
+use crate::mail::orders_link::{self, LinkRequest};
 use crate::money::Currency;
 use crate::state::AppState;
-use crate::web::{AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, see_other};
+use crate::web::rate_limit::RateLimiter;
+use crate::web::{
+    AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, rerender, see_other,
+};
 
 /// How an order's status reads to shoppers.
 pub fn status_label(status: &OrderStatus) -> &'static str {
@@ -85,6 +95,31 @@ pub struct OrdersPage {
     orders: Vec<Order>,
     /// This browser pays with a card the shopper saved: offer to forget it.
     remembers_card: bool,
+    /// The "Email me my orders" form as submitted, and what was wrong with it.
+    email: String,
+    email_error: Option<String>,
+}
+
+impl OrdersPage {
+    async fn load(
+        state: &AppState,
+        session: &TypedSession,
+        email: String,
+        email_error: Option<String>,
+    ) -> Result<OrdersPage, AppError> {
+        let mut conn = state.db.get().await?;
+        let orders = match session.browser_id() {
+            Some(browser_id) => store::list_for_browser(&mut conn, browser_id).await?,
+            None => Vec::new(),
+        };
+        Ok(OrdersPage {
+            layout: Layout::with_fresh_cart_count(session, state.test_mode(), &mut conn).await?,
+            orders,
+            remembers_card: session.customer().is_some(),
+            email,
+            email_error,
+        })
+    }
 }
 
 /// `GET /orders`: the orders placed from this browser.
@@ -92,16 +127,130 @@ pub async fn index(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<OrdersPage, AppError> {
-    let mut conn = state.db.get().await?;
-    let orders = match session.browser_id() {
-        Some(browser_id) => store::list_for_browser(&mut conn, browser_id).await?,
-        None => Vec::new(),
+    OrdersPage::load(&state, &session, String::new(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct EmailLinkForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /orders/email-link`: emails a link to the orders paid with an
+/// address. The answer is the same whether or not it has any (and so is
+/// the work behind it: see `mail::orders_link`).
+pub async fn email_link(
+    state: web::Data<AppState>,
+    limiter: web::Data<RateLimiter>,
+    req: HttpRequest,
+    session: TypedSession,
+    CsrfForm(form): CsrfForm<EmailLinkForm>,
+) -> FormResponse<OrdersPage> {
+    let typed = form.email.trim();
+    let email = match EmailAddress::parse(typed) {
+        Ok(email) => email,
+        Err(error) => {
+            let message = match error {
+                AddressError::Empty => "Please enter your email address.",
+                AddressError::TooLong => "That email address is too long.",
+                AddressError::Malformed => "Please enter an email address like name@example.com.",
+            };
+            let page = OrdersPage::load(&state, &session, typed.to_owned(), Some(message.into()));
+            return rerender(page.await?, StatusCode::BAD_REQUEST);
+        }
     };
-    Ok(OrdersPage {
-        layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
-        orders,
-        remembers_card: session.customer().is_some(),
-    })
+    let client = limiter
+        .client(&req)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let requested = {
+        let mut conn = state.db.get().await?;
+        orders_link::request(&mut conn, &state.orders_link_key, &client, &email).await?
+    };
+    match requested {
+        LinkRequest::Queued => {
+            session.flash(
+                FlashLevel::Success,
+                format!(
+                    "If any orders were paid with {email}, a link to them is on its way. \
+                     It works for 24 hours. Nothing after a few minutes? Check the address \
+                     and your spam folder."
+                ),
+            )?;
+            see_other("/orders")
+        }
+        LinkRequest::Limited(wait) => {
+            let minutes = wait.as_secs().div_ceil(60);
+            let message = format!(
+                "You've asked for several links in a short time. Please try again in \
+                 {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let page = OrdersPage::load(&state, &session, typed.to_owned(), Some(message)).await?;
+            Ok(Either::Right(
+                page.customize()
+                    .with_status(StatusCode::TOO_MANY_REQUESTS)
+                    .insert_header((RETRY_AFTER, wait.as_secs().to_string())),
+            ))
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/by_email.html")]
+pub struct EmailOrdersPage {
+    layout: Layout,
+    /// The address the link is for, when it works.
+    email: Option<EmailAddress>,
+    orders: Vec<Order>,
+    /// Why the link does not work.
+    problem: Option<&'static str>,
+}
+
+/// `GET /orders/by-email/{token}`: the orders paid with the address a
+/// signed link names, until it expires. A changed or made-up link is a 404,
+/// an expired one a 410, each with a way to ask for a new one.
+pub async fn by_email(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    token: web::Path<String>,
+) -> Result<CustomizeResponder<EmailOrdersPage>, AppError> {
+    let verified = OrdersLinkToken::parse(&token)
+        .ok_or(LinkError::Invalid)
+        .and_then(|token| state.orders_link_key.verify(&token, chrono::Utc::now()));
+    let mut conn = state.db.get().await?;
+    let layout = Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?;
+    let (page, status) = match verified {
+        Ok(email) => {
+            let orders = store::list_paid_for_email(&mut conn, &email.normalized()).await?;
+            let page = EmailOrdersPage {
+                layout,
+                email: Some(email),
+                orders,
+                problem: None,
+            };
+            (page, StatusCode::OK)
+        }
+        Err(error) => {
+            let (problem, status) = match error {
+                LinkError::Expired => (
+                    "This link has expired: links to your orders work for 24 hours.",
+                    StatusCode::GONE,
+                ),
+                LinkError::Invalid => (
+                    "This link doesn't work: it may have been cut short or changed.",
+                    StatusCode::NOT_FOUND,
+                ),
+            };
+            let page = EmailOrdersPage {
+                layout,
+                email: None,
+                orders: Vec::new(),
+                problem: Some(problem),
+            };
+            (page, status)
+        }
+    };
+    Ok(page.customize().with_status(status))
 }
 
 /// `POST /orders/forget-card`: this browser stops paying with the card its

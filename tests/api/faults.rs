@@ -178,6 +178,8 @@ async fn a_node_killed_mid_checkout_leaves_a_pending_order_that_another_node_rel
         .env("STRIPE_API_BASE", &node_b.sim_url)
         .env("STRIPE_WEBHOOK_SECRET", node_b.webhook_secret.expose())
         .env("STRIPE_TIMEOUT_MS", "500")
+        // Where it writes emails: node B's folder, not the checkout's .data.
+        .env("DATA_DIR", node_b.data_dir())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

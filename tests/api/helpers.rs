@@ -22,6 +22,8 @@ mod shopper;
 pub use shopper::*;
 
 const TEMPLATE_DB: &str = "storefront_template";
+/// The name of each test app's DATA_DIR, a fresh one under the temp folder.
+const DATA_DIR_PREFIX: &str = "storefront-data-";
 
 /// One PostgreSQL cluster per test process, removed when the process exits.
 static CLUSTER: OnceCell<LocalCluster> = OnceCell::const_new();
@@ -193,8 +195,8 @@ pub async fn spawn_with_vars(vars: Vec<(String, String)>) -> TestApp {
 
 fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
     let db_url = db_url.expose().to_owned();
-    let upload_dir = std::env::temp_dir()
-        .join(format!("storefront-uploads-{}", Uuid::new_v4().simple()))
+    let data_dir = std::env::temp_dir()
+        .join(format!("{DATA_DIR_PREFIX}{}", Uuid::new_v4().simple()))
         .display()
         .to_string();
     Settings::from_lookup(|name| {
@@ -209,11 +211,12 @@ fn test_settings(db_url: &Secret, vars: Vec<(String, String)>) -> Settings {
             // Every test client is 127.0.0.1; the rate-limit test turns limits
             // on, and the checkout cap's test its cap.
             "RATE_LIMIT_PER_MINUTE" => Some("0".into()),
-            // Each app its own (the default is under the working directory).
-            "UPLOAD_DIR" => Some(upload_dir.clone()),
             "CHECKOUTS_PER_CLIENT" => Some("0".into()),
             // Every test app gets a free port for its metrics.
             "METRICS_BIND" => Some("127.0.0.1:0".into()),
+            // And a folder of its own for what it writes (emails in test
+            // mode, uploaded images), removed with it.
+            "DATA_DIR" => Some(data_dir.clone()),
             _ => None,
         }
     })
@@ -258,6 +261,11 @@ impl TestApp {
     /// Where this app keeps uploaded images.
     pub fn settings_upload_dir(&self) -> std::path::PathBuf {
         self.settings.upload_dir.clone()
+    }
+
+    /// Where the app keeps what it writes (DATA_DIR).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
     }
 
     /// `/metrics` on the app's metrics listener (METRICS_BIND).
@@ -327,6 +335,21 @@ impl TestApp {
     /// The ids of the cart lines on the cart page, in order.
     pub async fn cart_item_ids(&self) -> Vec<String> {
         cart_item_ids(&self.get_page("/cart").await.1)
+    }
+}
+
+impl Drop for TestApp {
+    /// The DATA_DIR the harness gave the app goes with it.
+    fn drop(&mut self) {
+        let harness_made = self
+            .settings
+            .data_dir
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with(DATA_DIR_PREFIX));
+        if harness_made {
+            let _ = std::fs::remove_dir_all(&self.settings.data_dir);
+        }
     }
 }
 

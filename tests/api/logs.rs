@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, CARD_OK, free_port, pay, register_webhook, test_database};
+use crate::smtp::SmtpServer;
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
@@ -35,6 +36,8 @@ async fn secrets_never_reach_the_logs() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let webhook_secret = register_webhook(&sim.base_url(), &stripe_key, &base).await;
+    let smtp_password = format!("smtp-{}", uuid::Uuid::new_v4().simple());
+    let smtp = SmtpServer::with_login("shop", &smtp_password).await;
     let log_path = std::env::temp_dir().join(format!(
         "storefront-log-{}.json",
         uuid::Uuid::new_v4().simple()
@@ -50,6 +53,8 @@ async fn secrets_never_reach_the_logs() {
         .env("STRIPE_SECRET_KEY", &stripe_key)
         .env("STRIPE_API_BASE", sim.base_url())
         .env("STRIPE_WEBHOOK_SECRET", &webhook_secret)
+        .env("SMTP_URL", smtp.url())
+        .env("MAIL_FROM", "Storefront <orders@shop.example>")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "debug")
         .stdout(log.try_clone().unwrap())
@@ -104,6 +109,10 @@ async fn secrets_never_reach_the_logs() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    // The confirmation went out through the mail server, logged in.
+    let confirmation = smtp.wait_for(1).await;
+    assert_eq!(confirmation[0].to, ["shopper@example.com"]);
+    assert_eq!(smtp.failed_logins(), 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = app.id().unwrap().to_string();
     tokio::process::Command::new("kill")
@@ -122,7 +131,8 @@ async fn secrets_never_reach_the_logs() {
     assert!(
         logs.contains("\"request finished\"")
             && logs.contains("order paid")
-            && logs.contains("/orders/{token}"),
+            && logs.contains("/orders/{token}")
+            && logs.contains("email sent"),
         "the logs tell the story:\n{logs}"
     );
     assert!(logs.contains("rejected webhook"));
@@ -131,6 +141,8 @@ async fn secrets_never_reach_the_logs() {
         ("webhook secret", webhook_secret.as_str()),
         ("session key", session_key.as_str()),
         ("database password", db_password.as_str()),
+        ("SMTP password", smtp_password.as_str()),
+        ("shopper's email address", "shopper@example.com"),
         ("order page token", order_token.as_str()),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");

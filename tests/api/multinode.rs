@@ -1,6 +1,7 @@
-//! Several app nodes behind nginx (Debian's package) on one PostgreSQL and
-//! one simulator: nodes are stateless, so any node serves any request, and
-//! webhook deliveries land on whichever node nginx picks.
+//! Several app nodes behind nginx (Debian's package) on one PostgreSQL, one
+//! simulator and one mail server: nodes are stateless, so any node serves
+//! any request, webhook deliveries land on whichever node nginx picks, and
+//! every node's sender takes messages from the one outbox.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -12,12 +13,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use serde_json::json;
 use storefront::config::Settings;
-use storefront::db::schema::{order_events, orders, products};
+use storefront::db::schema::{mail_outbox, order_events, orders, products};
 use storefront::server::{Application, session_key};
 
 use crate::helpers::{
     Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database,
 };
+use crate::smtp::SmtpServer;
 
 const NODES: usize = 3;
 
@@ -26,6 +28,7 @@ struct Nodes {
     /// Each node's own address, behind nginx.
     node_urls: Vec<String>,
     sim: stripe_sim::Simulator,
+    smtp: SmtpServer,
     db_url: storefront::config::Secret,
     servers: Vec<actix_web::dev::ServerHandle>,
     nginx: tokio::process::Child,
@@ -52,7 +55,9 @@ async fn start_nodes() -> Nodes {
     let lb_port = free_port();
     let lb_url = format!("http://127.0.0.1:{lb_port}");
     let secret = register_webhook(&sim.base_url(), STRIPE_KEY, &lb_url).await;
-    // Every node shares the database, the session key, Stripe and the public URL.
+    let smtp = SmtpServer::start(&[]).await;
+    // Every node shares the database, the session key, Stripe, the mail
+    // server and the public URL.
     let vars = [
         ("BIND", "127.0.0.1:0".to_owned()),
         ("METRICS_BIND", "127.0.0.1:0".to_owned()),
@@ -63,6 +68,8 @@ async fn start_nodes() -> Nodes {
         ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
         ("STRIPE_API_BASE", sim.base_url()),
         ("STRIPE_WEBHOOK_SECRET", secret),
+        ("SMTP_URL", smtp.url()),
+        ("MAIL_FROM", "Storefront <orders@shop.example>".to_owned()),
         // nginx connects from one address; the test is not about rate limits.
         ("RATE_LIMIT_PER_MINUTE", "0".to_owned()),
     ];
@@ -138,6 +145,7 @@ http {{
         lb_url,
         node_urls,
         sim,
+        smtp,
         db_url,
         servers,
         nginx,
@@ -263,6 +271,45 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
         .await
         .unwrap();
     assert_eq!(paid_events, 8, "no order fulfilled twice");
+
+    // One confirmation per order, whichever node's sender took it.
+    let numbers: HashSet<String> = orders::table
+        .filter(orders::status.eq("paid"))
+        .select(orders::number)
+        .load::<String>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| format!("{}-{}", &n[..4], &n[4..]))
+        .collect();
+    let received = nodes.smtp.wait_for(8).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let settled: Vec<String> = mail_outbox::table
+            .select(mail_outbox::status)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        if settled.len() == 8 && settled.iter().all(|status| status == "sent") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "outbox: {settled:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let confirmed: HashSet<String> = received
+        .iter()
+        .map(|email| {
+            let subject = email.subject();
+            subject
+                .strip_prefix("[Test] Your Storefront order ")
+                .and_then(|rest| rest.strip_suffix(" is confirmed"))
+                .unwrap_or(&subject)
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(received.len(), 8, "no confirmation sent twice");
+    assert_eq!(confirmed, numbers, "every order confirmed");
+    assert_eq!(nodes.smtp.tries(), 8);
     assert_eq!(reserved, 3, "exactly the last three units were reserved");
     let stocks: Vec<(String, Option<i32>)> = products::table
         .filter(products::slug.eq_any(["trail-water-bottle", "aurora-ceramic-mug"]))

@@ -25,5 +25,6 @@ mod assets;
 mod catalog;
 mod driver;
 mod journeys;
+mod mail;
 mod pages;
 mod shop;

@@ -20,12 +20,23 @@ use crate::db::Statement;
 use crate::db::schema::{order_issues, order_items, orders};
 use crate::ids::OrderToken;
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<Text>) -> diesel::sql_types::Nullable<Text>);
+
 pub async fn find_by_token(
     conn: &mut AsyncPgConnection,
     token: &OrderToken,
 ) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::token.eq(token.as_str()))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Order>> {
+    orders::table
+        .find(id)
         .select(Order::as_select())
         .first(conn)
         .await
@@ -86,6 +97,36 @@ pub async fn list_for_browser(
         .select(Order::as_select())
         .load(conn)
         .await
+}
+
+/// The newest orders paid with this email address (matched whatever its
+/// case; `normalized` is lowercase), for a link sent to that address.
+pub async fn list_paid_for_email(
+    conn: &mut AsyncPgConnection,
+    normalized: &str,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(lower(orders::email).eq(normalized))
+        .filter(orders::paid_at.is_not_null())
+        .order_by((orders::paid_at.desc(), orders::id.desc()))
+        .limit(100)
+        .select(Order::as_select())
+        .load(conn)
+        .await
+}
+
+/// Whether any order was paid with this email address (`normalized`: lowercase).
+pub async fn any_paid_for_email(
+    conn: &mut AsyncPgConnection,
+    normalized: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        orders::table
+            .filter(lower(orders::email).eq(normalized))
+            .filter(orders::paid_at.is_not_null()),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// Up to `limit` pending orders created before `cutoff`, oldest first,

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::db::Statement;
 use crate::db::schema::order_events;
+use crate::mail::domain::Message;
+use crate::mail::store as outbox;
 use crate::orders::domain::{OrderStatus, Source};
 
 /// How an order was paid, as Stripe reports it.
@@ -57,8 +59,8 @@ struct PaidOrder {
 
 /// pending → paid, at most once: the conditional update lets exactly one of
 /// any number of concurrent callers through, and only that one empties the
-/// ordered products from the cart and records the `paid` event.
-/// Returns whether this call did the transition.
+/// ordered products from the cart, records the `paid` event and queues the
+/// order's confirmation email. Returns whether this call did the transition.
 pub async fn mark_paid(
     conn: &mut AsyncPgConnection,
     order_id: i64,
@@ -89,6 +91,13 @@ pub async fn mark_paid(
             take_paid_from_cart(conn, cart_id, order_id).await?;
         }
         record_event(conn, order_id, OrderStatus::Paid.as_str(), source).await?;
+        outbox::enqueue(
+            conn,
+            Some(order_id),
+            payment.email,
+            &Message::OrderConfirmation,
+        )
+        .await?;
         Ok(true)
     })
     .await
@@ -192,7 +201,10 @@ async fn close(
 }
 
 /// Records the charge's cumulative refunded amount. Refund events may arrive
-/// out of order, so only a larger amount than recorded is applied.
+/// out of order, so only a larger amount than recorded is applied; each
+/// change records a `refunded` event and queues a refund notice for what
+/// it added (a partial then a full refund: two notices; a redelivered
+/// event: none).
 pub async fn record_refund(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,
@@ -200,38 +212,47 @@ pub async fn record_refund(
     source: Source,
 ) -> QueryResult<bool> {
     conn.transaction(async |conn| {
-        let order_id: Option<i64> = Statement::new(
-            "UPDATE orders SET amount_refunded_minor = $2, \
-                 status = CASE WHEN $2 >= amount_total_minor THEN $3 ELSE $4 END, \
+        let refunded: Option<Refunded> = Statement::new(
+            "WITH before AS (SELECT id, amount_refunded_minor FROM orders \
+                             WHERE stripe_payment_intent_id = $1 FOR UPDATE) \
+             UPDATE orders o SET amount_refunded_minor = $2, \
+                 status = CASE WHEN $2 >= o.amount_total_minor THEN $3 ELSE $4 END, \
                  updated_at = now() \
-             WHERE stripe_payment_intent_id = $1 AND status IN ($5, $4) \
-               AND amount_refunded_minor < $2 AND $2 <= amount_total_minor \
-             RETURNING id",
+             FROM before \
+             WHERE o.id = before.id AND o.status IN ($5, $4) \
+               AND o.amount_refunded_minor < $2 AND $2 <= o.amount_total_minor \
+             RETURNING o.id, o.email, before.amount_refunded_minor AS refunded_before",
         )
         .bind::<Text, _>(payment_intent_id)
         .bind::<BigInt, _>(amount_refunded_minor)
         .bind::<Text, _>(OrderStatus::Refunded.as_str())
         .bind::<Text, _>(OrderStatus::PartiallyRefunded.as_str())
         .bind::<Text, _>(OrderStatus::Paid.as_str())
-        .get_result::<OrderId>(conn)
+        .get_result(conn)
         .await
-        .optional()?
-        .map(|row| row.id);
-        match order_id {
-            Some(order_id) => {
-                record_event(conn, order_id, REFUNDED, source).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        .optional()?;
+        let Some(refunded) = refunded else {
+            return Ok(false);
+        };
+        record_event(conn, refunded.id, REFUNDED, source).await?;
+        let notice = Message::RefundNotice {
+            refunded_minor: amount_refunded_minor - refunded.refunded_before,
+            total_refunded_minor: amount_refunded_minor,
+        };
+        outbox::enqueue(conn, Some(refunded.id), refunded.email.as_deref(), &notice).await?;
+        Ok(true)
     })
     .await
 }
 
 #[derive(QueryableByName)]
-struct OrderId {
+struct Refunded {
     #[diesel(sql_type = BigInt)]
     id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    refunded_before: i64,
 }
 
 pub(super) async fn record_event(
