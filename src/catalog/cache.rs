@@ -45,7 +45,7 @@ const REFRESH_CAP: usize = 500;
 
 mod searches;
 
-pub use searches::SearchCacheStats;
+pub use searches::{SEARCHES_CAP, SearchCacheStats};
 use searches::{SearchCounts, Searches};
 
 pub struct Catalog {

@@ -18,4 +18,5 @@ mod logs;
 mod multinode;
 mod payments_api;
 mod search;
+mod search_cache;
 mod start_together;

@@ -30,7 +30,7 @@ use crate::db::{DbError, DbPool};
 /// at most 100 characters in all, a cursor, 24 ids and a few corrections:
 /// under 1 KB with its share of the maps, so under 2 MB in all. The
 /// products it names are the product cache's, not copies.
-pub(super) const SEARCHES_CAP: usize = 2048;
+pub const SEARCHES_CAP: usize = 2048;
 
 /// What a page of results depends on: the words (not the text as typed:
 /// "Ceramic  MUG" is "ceramic mug") and where the page starts.
