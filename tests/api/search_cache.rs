@@ -1,7 +1,8 @@
 //! Search results kept on each node: a change to what search looks at
 //! (a name, a product taken off sale) reaches every node's kept results,
 //! stock changes show on them without dropping them, a burst of one search
-//! reads the database once, and the number kept stays within its cap.
+//! reads the database once, the number kept stays within its cap, and a
+//! node that lost its listener reads searches from the database.
 //! Observed through each node's `storefront_catalog_search_cache_total`.
 
 use std::time::{Duration, Instant};
@@ -107,6 +108,41 @@ async fn a_renamed_product_is_found_by_its_new_name_on_a_node_that_kept_the_old_
     );
     let page = search_page(&b, "nebula mug").await;
     assert_eq!(texts(&page, ".product-name"), ["Nebula Ceramic Mug"]);
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_listener_reads_searches_from_the_database() {
+    let app = spawn_app().await;
+    kept(&app, "aurora").await;
+    let listener: i32 = diesel_async::RunQueryDsl::get_result(
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "(SELECT pid FROM pg_stat_activity \
+              WHERE datname = current_database() AND query = 'LISTEN catalog_changed')",
+        )),
+        &mut app.db().await,
+    )
+    .await
+    .unwrap();
+
+    // The rename's notification goes nowhere: the listener is gone.
+    let mut db = app.db().await;
+    db.batch_execute(&format!("SELECT pg_terminate_backend({listener})"))
+        .await
+        .unwrap();
+    db.batch_execute(
+        "UPDATE products SET name = 'Nebula Ceramic Mug' WHERE slug = 'aurora-ceramic-mug'",
+    )
+    .await
+    .unwrap();
+
+    app.eventually("the new name is found", || async {
+        search(&app, "nebula").await == ["aurora-ceramic-mug"]
+    })
+    .await;
+    assert!(search(&app, "aurora").await.is_empty());
+    // Listening again, the node keeps searches again.
+    kept(&app, "nebula").await;
+    assert!(search(&app, "aurora").await.is_empty());
 }
 
 #[tokio::test]
