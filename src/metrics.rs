@@ -5,9 +5,13 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use actix_web::http::Method;
+use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
+use crate::catalog::cache::SearchCacheStats;
 use crate::db::DbPool;
 use crate::orders::domain::Source;
 
@@ -189,4 +193,31 @@ impl Metrics {
     pub fn gather(&self) -> Vec<MetricFamily> {
         self.registry.gather()
     }
+}
+
+/// The node's search cache, as its catalog counts it (not in the process's
+/// registry: a test process runs several nodes, each scraped on its own).
+pub fn search_cache(stats: SearchCacheStats) -> anyhow::Result<Vec<MetricFamily>> {
+    let searches = IntCounterVec::new(
+        Opts::new(
+            "search_cache_total",
+            "Searches answered from the node's search cache (hit) or by PostgreSQL (miss)",
+        )
+        .namespace("storefront")
+        .subsystem("catalog"),
+        &["outcome"],
+    )?;
+    searches.with_label_values(&["hit"]).inc_by(stats.hits);
+    searches.with_label_values(&["miss"]).inc_by(stats.misses);
+    let entries = IntGauge::with_opts(
+        Opts::new("search_cache_entries", "Searches the node keeps")
+            .namespace("storefront")
+            .subsystem("catalog"),
+    )?;
+    entries.set(i64::try_from(stats.entries).unwrap_or(i64::MAX));
+    Ok(searches
+        .collect()
+        .into_iter()
+        .chain(entries.collect())
+        .collect())
 }

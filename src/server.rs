@@ -188,21 +188,24 @@ impl Application {
             .with_context(|| format!("binding METRICS_BIND {}", settings.metrics_bind))?;
         let metrics_port = metrics_listener.local_addr()?.port();
         let node_pools = web::Data::new(NodePools(pools));
+        let port = listener.local_addr()?.port();
+        let base_url = match &settings.app_base_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let catalog = Arc::new(Catalog::new(&base_url));
+        let node_catalog = web::Data::from(catalog.clone());
         // Stopped with the shop's server (run_until_stopped), not by signals.
         let metrics_server = HttpServer::new(move || {
             App::new()
                 .app_data(node_pools.clone())
+                .app_data(node_catalog.clone())
                 .configure(routes::metrics)
         })
         .workers(1)
         .disable_signals()
         .listen(metrics_listener)?
         .run();
-        let port = listener.local_addr()?.port();
-        let base_url = match &settings.app_base_url {
-            Some(url) => url.clone(),
-            None => format!("http://{}", listener.local_addr()?),
-        };
         let (stripe, simulator) = StripeGateway::connect(settings, &base_url).await?;
         let stripe = Arc::new(stripe);
         let rate_limiter = web::Data::new(RateLimiter::new(
@@ -210,7 +213,6 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         ));
-        let catalog = Arc::new(Catalog::new(&base_url));
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
         let jobs = Jobs {
             db: background_pool,

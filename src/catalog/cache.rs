@@ -1,6 +1,7 @@
 //! What catalog pages need, kept in memory on every node so that they need
-//! no query: products by slug, the first page of each listing, and the
-//! collections. Each part is bounded; nothing holds the whole catalog.
+//! no query: products by slug, the first page of each listing, the
+//! collections, and what searches found (`searches`). Each part is bounded;
+//! nothing holds the whole catalog.
 //!
 //! PostgreSQL says what changes: a trigger sends `NOTIFY catalog_changed`
 //! with the product's id at commit (stock reserved or released by a
@@ -42,6 +43,11 @@ const LISTINGS_CAP: usize = 192;
 /// caches instead of reading them all.
 const REFRESH_CAP: usize = 500;
 
+mod searches;
+
+pub use searches::{SEARCHES_CAP, SearchCacheStats};
+use searches::{SearchCounts, Searches};
+
 pub struct Catalog {
     /// The shop's public origin, for canonical links, sitemaps and previews.
     base_url: String,
@@ -56,6 +62,7 @@ pub struct Catalog {
     cached: RwLock<Cached>,
     /// One refresh at a time; requests that find changes meanwhile wait for it.
     refresh: tokio::sync::Mutex<()>,
+    searched: SearchCounts,
 }
 
 #[derive(Default)]
@@ -96,6 +103,7 @@ struct Cached {
     /// First pages, by what they list and how they are sorted.
     listings: HashMap<(Scope, Sort), Timed<Arc<Listing>>>,
     collections: Option<Timed<Arc<[Collection]>>>,
+    searches: Searches,
 }
 
 /// Products by slug in two generations: new entries go to `hot`; when it
@@ -131,6 +139,18 @@ impl Products {
         }
         let product = self.cold.by_slug.get(slug).and_then(Timed::fresh)?;
         Some((product, true))
+    }
+
+    /// A fresh entry by id, and whether it was found in the cold generation.
+    fn by_id(&self, id: i64) -> Option<(Arc<Product>, bool)> {
+        let in_generation = |generation: &Generation| {
+            let slug = generation.slug_of.get(&id)?;
+            generation.by_slug.get(slug).and_then(Timed::fresh)
+        };
+        if let Some(product) = in_generation(&self.hot) {
+            return Some((product, false));
+        }
+        Some((in_generation(&self.cold)?, true))
     }
 
     fn insert(&mut self, product: Arc<Product>) {
@@ -197,6 +217,7 @@ impl Catalog {
             dirty: AtomicBool::new(false),
             cached: RwLock::default(),
             refresh: tokio::sync::Mutex::new(()),
+            searched: SearchCounts::default(),
         }
     }
 
@@ -375,12 +396,19 @@ impl Catalog {
     }
 
     fn note(&self, change: CatalogChange) {
+        if matches!(change, CatalogChange::Search | CatalogChange::Everything) {
+            // At once, not by the next request: a search kept before the
+            // change is never served after this.
+            self.write().searches.clear();
+        }
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         match change {
             CatalogChange::Product(id) => {
                 pending.products.insert(id);
             }
             CatalogChange::Collections => pending.collections = true,
+            // The product's own notification refreshes it.
+            CatalogChange::Search => return,
             CatalogChange::Everything => pending.everything = true,
         }
         self.dirty.store(true, Ordering::Release);

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::schema::{collections, products};
 use crate::money::{Currency, Money};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
 pub struct Product {
     pub id: i64,
@@ -192,6 +192,9 @@ impl SortKey {
 pub enum CatalogChange {
     /// One product (its row, or its collections).
     Product(i64),
+    /// What search looks at: a product's name, description, active flag
+    /// or age, or a product added or deleted (sent besides its id).
+    Search,
     /// Collections themselves (a name, a new one).
     Collections,
     /// Anything: a TRUNCATE, or a payload we do not know.
@@ -199,10 +202,12 @@ pub enum CatalogChange {
 }
 
 impl CatalogChange {
-    /// Reads the payload the trigger (migration `catalog_collections_search`) sends.
+    /// Reads the payload the trigger (migrations `catalog_collections_search`
+    /// and `search_names_index_and_changes`) sends.
     pub fn parse(payload: &str) -> CatalogChange {
         match payload {
             "collections" => CatalogChange::Collections,
+            "search" => CatalogChange::Search,
             id => id
                 .parse()
                 .map_or(CatalogChange::Everything, CatalogChange::Product),
@@ -221,6 +226,7 @@ mod tests {
             CatalogChange::parse("collections"),
             CatalogChange::Collections
         );
+        assert_eq!(CatalogChange::parse("search"), CatalogChange::Search);
         for other in ["", "x", "-", "1 2"] {
             assert_eq!(CatalogChange::parse(other), CatalogChange::Everything);
         }

@@ -145,7 +145,7 @@ impl Listing {
 
 /// A place in search results: the relevance tier (2 for a match in the
 /// name, 1 elsewhere) and the id, newest first within a tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SearchCursor {
     pub tier: u8,
     pub id: i64,

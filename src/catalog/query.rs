@@ -1,7 +1,8 @@
 //! What shoppers put in catalog URLs: the query string of listings and
 //! search, read strictly (invalid UTF-8, a NUL byte, a repeated parameter or
 //! an over-long value is refused, never passed on), and the search text
-//! turned into words that are safe in a full-text query.
+//! turned into words that are safe in a full-text query (`sql/search.sql`
+//! quotes them into one).
 
 use std::collections::HashMap;
 
@@ -169,46 +170,6 @@ pub fn url_encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// A search word as it goes into the full-text query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
-    /// Letters and digits only.
-    pub word: String,
-    /// Also the words it begins: the last word of a search, being typed,
-    /// unless it is a whole word of some product's name already.
-    pub prefix: bool,
-    /// Close words of product names, for a word in none (a typo).
-    pub alternatives: Vec<String>,
-}
-
-/// A full-text query over `terms`, all of them required, each a quoted
-/// lexeme OR'ed with its alternatives; restricted to names (weight A) with
-/// `names_only`. The words hold only letters and digits, so quoting them
-/// is enough.
-pub fn tsquery(terms: &[Term], names_only: bool) -> String {
-    let label = |prefix: bool| match (prefix, names_only) {
-        (false, false) => "",
-        (true, false) => ":*",
-        (false, true) => ":A",
-        (true, true) => ":*A",
-    };
-    terms
-        .iter()
-        .map(|term| {
-            let lexemes: Vec<String> =
-                std::iter::once(format!("'{}'{}", term.word, label(term.prefix)))
-                    .chain(
-                        term.alternatives
-                            .iter()
-                            .map(|alt| format!("'{alt}'{}", label(false))),
-                    )
-                    .collect();
-            format!("({})", lexemes.join(" | "))
-        })
-        .collect::<Vec<_>>()
-        .join(" & ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,26 +209,5 @@ mod tests {
         let listing = ListingQuery::parse("sort=price-desc&utm_source=x").unwrap();
         assert_eq!(listing.sort, Sort::PriceHigh);
         assert_eq!(listing.position, Position::First);
-    }
-
-    #[test]
-    fn tsqueries_quote_words_with_their_alternatives() {
-        let terms = vec![
-            Term {
-                word: "ceramc".to_owned(),
-                prefix: false,
-                alternatives: vec!["ceramic".to_owned()],
-            },
-            Term {
-                word: "mu".to_owned(),
-                prefix: true,
-                alternatives: vec![],
-            },
-        ];
-        assert_eq!(tsquery(&terms, false), "('ceramc' | 'ceramic') & ('mu':*)");
-        assert_eq!(
-            tsquery(&terms, true),
-            "('ceramc':A | 'ceramic':A) & ('mu':*A)"
-        );
     }
 }

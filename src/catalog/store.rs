@@ -4,12 +4,11 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::domain::{Collection, Product, Scope, Sort};
 use super::paging::{Cursor, Listing, PAGE_SIZE, Position};
-use super::query::Term;
 use crate::db::Statement;
 use crate::db::schema::{collection_products, collections, products};
 use crate::ids::ProductSlug;
@@ -234,89 +233,45 @@ pub async fn collections_of(
         .await
 }
 
+/// A row of `sql/search.sql`: the search's corrections, and one product
+/// found with its relevance tier (none when nothing matched).
 #[derive(QueryableByName)]
-struct Spelling {
-    #[diesel(sql_type = Text)]
-    word: String,
-    #[diesel(sql_type = Bool)]
-    whole: bool,
-    #[diesel(sql_type = Bool)]
-    begins: bool,
+pub struct SearchRow {
     #[diesel(sql_type = Array<Text>)]
-    alternatives: Vec<String>,
+    pub corrections: Vec<String>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    pub tier: Option<i16>,
+    #[diesel(embed)]
+    pub product: Option<Product>,
 }
 
-/// The search's words as full-text terms: the last one (being typed) a
-/// prefix unless it is a whole word of a product name; a word in no name
-/// (nor beginning one, for the last) with the close words of names.
-pub async fn spell(conn: &mut AsyncPgConnection, words: &[String]) -> QueryResult<Vec<Term>> {
-    // Prepared once per connection: its plan does not depend on the words.
-    let rows: Vec<Spelling> = Statement::new(include_str!("sql/spell.sql"))
-        .bind::<Array<Text>, _>(words)
-        .load(conn)
-        .await?;
-    let last = rows.len().saturating_sub(1);
-    Ok(rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let typing = i == last && row.word.chars().count() > 1;
-            let known = row.whole || (typing && row.begins);
-            Term {
-                // A whole word is looked for as itself: also as a prefix it
-                // would match more than asked, and mislead the planner
-                // (PostgreSQL guesses prefixes match at least 0.5% of rows).
-                prefix: typing && !row.whole,
-                alternatives: if known {
-                    Vec::new()
-                } else {
-                    // Words of names are letters and digits (the trigger
-                    // splits on anything else); checked again, as they go
-                    // into a tsquery.
-                    row.alternatives
-                        .into_iter()
-                        .filter(|alt| alt.chars().all(char::is_alphanumeric))
-                        .collect()
-                },
-                word: row.word,
-            }
-        })
-        .collect())
-}
-
-/// Products on sale matching the full-text query `matching` but not
-/// `except`, newest first, from below `before_id`: one relevance tier of a
-/// search. Planned for its own words each time (not prepared): a rare word
-/// reads the GIN index, a common one walks the ids until the page is full.
+/// A page of a search for `words` (and one more row, if there is more), in
+/// one round trip: names' tier from below `named_before` (0: past it), then
+/// the other tier from below `other_before`. Prepared once per connection.
 pub async fn search(
     conn: &mut AsyncPgConnection,
-    matching: &str,
-    except: Option<&str>,
-    before_id: Option<i64>,
-    limit: usize,
-) -> QueryResult<Vec<Product>> {
-    let mut query = products::table
+    words: &[String],
+    named_before: i64,
+    other_before: i64,
+    wanted: usize,
+) -> QueryResult<Vec<SearchRow>> {
+    Statement::new(include_str!("sql/search.sql"))
+        .bind::<Array<Text>, _>(words)
+        .bind::<BigInt, _>(named_before)
+        .bind::<BigInt, _>(other_before)
+        .bind::<Integer, _>(i32::try_from(wanted).unwrap_or(i32::MAX))
+        .load(conn)
+        .await
+}
+
+/// These products, those on sale.
+pub async fn active_by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Product>> {
+    products::table
+        .filter(products::id.eq_any(ids))
         .filter(products::active)
-        .filter(
-            sql::<Bool>("products.search @@ to_tsquery('simple', ")
-                .bind::<Text, _>(matching.to_owned())
-                .sql(")"),
-        )
         .select(Product::as_select())
-        .order_by(products::id.desc())
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .into_boxed();
-    if let Some(except) = except {
-        query = query.filter(
-            sql::<Bool>("NOT products.search @@ to_tsquery('simple', ")
-                .bind::<Text, _>(except.to_owned())
-                .sql(")"),
-        );
-    }
-    if let Some(id) = before_id {
-        query = query.filter(products::id.lt(id));
-    }
-    query.load(conn).await
+        .load(conn)
+        .await
 }
 
 /// How many products are on sale.

@@ -9,6 +9,7 @@ use diesel_async::SimpleAsyncConnection;
 use prometheus::{Encoder, TextEncoder};
 use serde_json::json;
 
+use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
 use crate::metrics;
 use crate::state::AppState;
@@ -43,12 +44,22 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub struct NodePools(pub Arc<[DbPool]>);
 
 /// `GET /metrics` on the metrics listener (`METRICS_BIND`): the process's
-/// metrics, with the connections of all the node's pools summed.
-pub async fn metrics(pools: web::Data<NodePools>) -> HttpResponse {
+/// metrics, with the connections of all the node's pools summed, and the
+/// node's search cache.
+pub async fn metrics(pools: web::Data<NodePools>, catalog: web::Data<Catalog>) -> HttpResponse {
     let metrics = metrics::get();
     metrics.set_pool_connections(&pools.0);
+    let families = metrics::search_cache(catalog.search_cache_stats()).map(|search_cache| {
+        metrics
+            .gather()
+            .into_iter()
+            .chain(search_cache)
+            .collect::<Vec<_>>()
+    });
     let mut body = Vec::new();
-    if let Err(error) = TextEncoder::new().encode(&metrics.gather(), &mut body) {
+    let encoded =
+        families.and_then(|families| Ok(TextEncoder::new().encode(&families, &mut body)?));
+    if let Err(error) = encoded {
         tracing::error!(%error, "encoding metrics");
         return HttpResponse::InternalServerError().finish();
     }

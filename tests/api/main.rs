@@ -20,5 +20,6 @@ mod mail;
 mod multinode;
 mod payments_api;
 mod search;
+mod search_cache;
 mod smtp;
 mod start_together;

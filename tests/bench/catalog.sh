@@ -9,9 +9,17 @@
 # DURATION seconds) on
 #   home:       GET /                         (collections + first page, newest)
 #   collection: GET /collections/kitchen      (first page, newest)
-#   search:     GET /search?q=ceramic+mug     (two words; search is never cached)
-#   broad:      GET /search?q=mug             (one common word)
+#   search:     GET /search?q=ceramic+mug     (two words, the same each time)
+#   broad:      GET /search?q=mug             (one common word, the same each time)
+#   spread:     GET /search?q=...             (one of 1,024 two-word searches, at
+#                                              random: more products than the
+#                                              product cache holds)
+#   cold:       GET /search?q=...             (one of some 60,000 searches, each
+#                                              the words of a generated product's
+#                                              name in some order: few are kept)
 #   product:    GET /products/aurora-ceramic-mug
+# (searches are kept per node: each node counts its hits and misses, read
+# from its metrics listener around each run)
 # once quiet and once with STOCK_RATE (default 20) stock commits a second on
 # that size's database: one psql session of single-row UPDATEs of products'
 # stock, every other one on the mug or a product of the front page's first
@@ -62,7 +70,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/storefront-catalog.XXXXXX")"
 chmod 755 "$work" # the private cluster runs as the postgres user under root
-declare -A app=() base=()
+declare -A app=() base=() metrics=()
 stocker=""
 cleanup() {
   stop_stock
@@ -112,7 +120,7 @@ stop_stock() {
   fi
 }
 
-pages=(home collection search broad product)
+pages=(home collection search broad spread cold product)
 declare -A path=(
   [home]="/"
   [collection]="/collections/kitchen"
@@ -120,22 +128,40 @@ declare -A path=(
   [broad]="/search?q=mug"
   [product]="/products/aurora-ceramic-mug"
 )
+# Pages whose query each request picks at random from a list (made below).
+listed=(spread cold)
+
+# A node's search cache counts: "hits misses".
+cache_counts() {
+  curl -fsS "${metrics[$1]}" | awk '
+    /^storefront_catalog_search_cache_total\{outcome="hit"\}/ { hits = $2 }
+    /^storefront_catalog_search_cache_total\{outcome="miss"\}/ { misses = $2 }
+    END { print hits + 0, misses + 0 }'
+}
 
 # The first size's app makes the private cluster (and seeds its database);
 # the other sizes get databases of their own in it.
 start_app() { # SIZE [DATABASE_URL]
-  local port
+  local port metrics_port
   port="$(free_port)"
+  metrics_port="$(free_port)"
   base[$1]="http://127.0.0.1:$port"
+  metrics[$1]="http://127.0.0.1:$metrics_port/metrics"
   if [ -n "${2:-}" ]; then
-    DATABASE_URL="$2" BIND="127.0.0.1:$port" "$bin" >"$work/app.$1.log" 2>&1 &
+    DATABASE_URL="$2" BIND="127.0.0.1:$port" METRICS_BIND="127.0.0.1:$metrics_port" "$bin" >"$work/app.$1.log" 2>&1 &
   else
-    BIND="127.0.0.1:$port" "$bin" >"$work/app.$1.log" 2>&1 &
+    BIND="127.0.0.1:$port" METRICS_BIND="127.0.0.1:$metrics_port" "$bin" >"$work/app.$1.log" 2>&1 &
   fi
   app[$1]=$!
   wait_for "${base[$1]}/healthz" "${app[$1]}" "$work/app.$1.log"
 }
 database() { [ "$1" = "$first" ] && echo storefront || echo "catalog_$1"; }
+script() { # SIZE PAGE: wrk's script for that page
+  case "$2" in
+    spread | cold) echo "$work/$2.$1.lua" ;;
+    *) echo "$work/get.$1.lua" ;;
+  esac
+}
 for size in $sizes; do
   if [ "$size" = "$first" ]; then
     "$bin" seed --products "$((size - 11))" >"$work/seed.$size.log" 2>&1 ||
@@ -155,6 +181,24 @@ for size in $sizes; do
   psql -d "$(database "$size")" -Atqc "SELECT count(*) FROM products WHERE active" >"$work/on_sale.$size"
 done
 
+# The listed searches, from the names of the largest catalog's products:
+# "spread" an adjective or a material with the kind (1,024), "cold" a
+# whole name's words in every order (some 60,000).
+psql -d "$(database "$last")" -Atqc "SELECT DISTINCT lower(name) FROM products WHERE active" >"$work/names"
+python3 - "$work" <<'PY'
+import itertools, sys, urllib.parse
+work = sys.argv[1]
+names = [line.split() for line in open(f"{work}/names") if line.strip()]
+spread = sorted({f"{words[i]} {words[-1]}" for words in names if len(words) >= 3 for i in (0, 1)})
+cold = sorted({" ".join(order) for words in names for order in itertools.permutations(words)})
+for name, queries in [("spread", spread), ("cold", cold)]:
+    with open(f"{work}/{name}.queries", "w") as out:
+        out.writelines(urllib.parse.quote_plus(q) + "\n" for q in queries)
+PY
+for page in "${listed[@]}"; do
+  path[$page]="/search?q=$(head -n1 "$work/$page.queries")"
+done
+
 # One returning browser's session for every app (they share no key: each
 # its own cookie), so that no request makes a new session.
 for size in $sizes; do
@@ -164,7 +208,7 @@ for size in $sizes; do
 wrk.headers["Cookie"] = "storefront_session=$cookie"
 unexpected = 0
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
 function response(status, headers, body) if status ~= 200 then unexpected = unexpected + 1 end end
 function done(summary, latency, requests)
   local bad = 0
@@ -172,10 +216,18 @@ function done(summary, latency, requests)
   io.write(string.format("requests=%d unexpected=%d\n", summary.requests, bad))
 end
 LUA
+  for page in "${listed[@]}"; do
+    cat "$work/get.$size.lua" - >"$work/$page.$size.lua" <<LUA
+local queries = {}
+for line in io.lines("$work/$page.queries") do queries[#queries + 1] = line end
+function init(args) math.randomseed(18 + id) end
+function request() return wrk.format(nil, "/search?q=" .. queries[math.random(#queries)]) end
+LUA
+  done
   for page in "${pages[@]}"; do
     curl -fsS -b "$work/jar.$size" "${base[$size]}${path[$page]}" | wc -c >"$work/bytes.$size.$page"
-    # Warm-up (pools, PostgreSQL's buffers), not reported.
-    wrk -t"$threads" -c"$connections" -d2s -s "$work/get.$size.lua" "${base[$size]}${path[$page]}" >/dev/null
+    # Warm-up (pools, PostgreSQL's buffers, searches kept), not reported.
+    wrk -t"$threads" -c"$connections" -d2s -s "$(script "$size" "$page")" "${base[$size]}${path[$page]}" >/dev/null
   done
 done
 
@@ -186,8 +238,10 @@ for round in $(seq 1 "$rounds"); do
       PGDATABASE="$(database "$size")"
       if [ "$stock" = stock ]; then start_stock; fi
       for page in "${pages[@]}"; do
-        wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$work/get.$size.lua" \
+        counts_before="$(cache_counts "$size")"
+        wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$(script "$size" "$page")" \
           "${base[$size]}${path[$page]}" >"$work/$size.$page.$stock.$round.txt" 2>&1
+        echo "$counts_before $(cache_counts "$size")" >"$work/$size.$page.$stock.$round.cache"
       done
       if [ "$stock" = stock ]; then
         stop_stock
@@ -219,9 +273,12 @@ work, sizes, rounds, stock_rate, pace = sys.argv[1], sys.argv[2].split(), int(sy
 last = sizes[-1]
 median = statistics.median_low
 first = sizes[0]
-pages = ["home", "collection", "search", "broad", "product"]
+pages = ["home", "collection", "search", "broad", "spread", "cold", "product"]
+searches = ["search", "broad", "spread", "cold"]
 labels = {"home": "Home (GET /)", "collection": "Collection (GET /collections/kitchen)",
-          "search": "Search \"ceramic mug\"", "broad": "Search \"mug\"", "product": "Product page"}
+          "search": "Search \"ceramic mug\"", "broad": "Search \"mug\"",
+          "spread": "Search, 1,024 two-word queries", "cold": "Search, ~60,000 queries",
+          "product": "Product page"}
 def ms(text):
     value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
@@ -273,6 +330,18 @@ print(f"Stock commits in the background runs: {min(commits):.1f} to {max(commits
 every = [r for rs in runs.values() for r in rs]
 print(f"Answers other than 200: {sum(r['unexpected'] for r in every)} of {sum(r['requests'] for r in every)}; "
       f"socket errors: {sum(r['errors'] for r in every)}.")
+print()
+print("Searches answered from the node's cache (hits / all, over every run of the page; warm-ups excluded):")
+for p in searches:
+    parts = []
+    for s in sizes:
+        hits = misses = 0
+        for k in ["quiet", "stock"]:
+            for r in range(1, rounds + 1):
+                h0, m0, h1, m1 = map(float, open(f"{work}/{s}.{p}.{k}.{r}.cache").read().split())
+                hits, misses = hits + h1 - h0, misses + m1 - m0
+        parts.append(f"{on_sale[s]:,}: {hits / max(hits + misses, 1):.3f} of {hits + misses:,.0f}")
+    print(f"- {labels[p]}: " + "; ".join(parts))
 paced = wrk("search.paced")
 offered = float(open(f"{work}/search.offered").read())
 print()
@@ -291,7 +360,8 @@ largest = max(int(open(f"{work}/bytes.{s}.{p}").read()) for s in sizes for p in 
 print(f"- no page over 200 KB of HTML: largest {largest / 1024:.1f} KB -> {verdict(largest <= 200 * 1024)}")
 print(f"- app RSS <= 100 MB at {on_sale[last]:,} products: {rss[last]:.1f} MB -> {verdict(rss[last] <= 100)}")
 print(f"- search p99 < 20 ms at {pace:g} of its peak: {fmt(paced['p99'])} -> {verdict(paced['p99'] < 20)}")
-for p in ["search", "broad"]:
-    r = ratio(last, p, "quiet", last, "product", "quiet")
-    print(f"- {labels[p]} >= 0.25 of the product page's rate: {r:.3f} -> {verdict(r >= 0.25)}")
+for p in searches:
+    for k in ["quiet", "stock"]:
+        r = ratio(last, p, k, last, "product", k)
+        print(f"- {labels[p]} ({k}) >= 0.25 of the product page's rate: {r:.3f} -> {verdict(r >= 0.25)}")
 PY

@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 use super::ProductGrid;
 use crate::catalog::domain::Collection;
 use crate::catalog::query::{SearchQuery, url_encode};
-use crate::catalog::search::{self as use_case, SearchResults};
+use crate::catalog::search::SearchResults;
 use crate::state::AppState;
 use crate::web::{AppError, Layout, PageMeta, TypedSession};
 
@@ -34,7 +34,7 @@ pub async fn search(
     request: HttpRequest,
 ) -> Result<SearchPage, AppError> {
     let query = SearchQuery::parse(request.query_string())?;
-    let results = use_case::search(&mut *state.db.get().await?, &query).await?;
+    let results = state.catalog.search(&state.db, &query).await?;
     let collections = if results.products.is_empty() {
         state.catalog.collections(&state.db).await?
     } else {
