@@ -18,6 +18,8 @@ pub struct Product {
     /// `None`: unlimited.
     pub stock: Option<i32>,
     pub active: bool,
+    /// Physical goods; digital or made-to-order ones need no address.
+    pub requires_shipping: bool,
 }
 
 /// How many more units can be sold.

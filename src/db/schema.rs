@@ -96,6 +96,41 @@ diesel::table! {
         client_key -> Nullable<Text>,
         save_card -> Bool,
         stripe_checked_at -> Nullable<Timestamptz>,
+        prices_include_tax -> Bool,
+        completed_at -> Nullable<Timestamptz>,
+        amount_charged_minor -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    order_checkouts (order_id) {
+        order_id -> Int8,
+        amount_subtotal_minor -> Int8,
+        amount_discount_minor -> Int8,
+        amount_shipping_minor -> Int8,
+        amount_tax_minor -> Int8,
+        promotion_code -> Nullable<Text>,
+        shipping_name -> Nullable<Text>,
+        shipping_line1 -> Nullable<Text>,
+        shipping_line2 -> Nullable<Text>,
+        shipping_city -> Nullable<Text>,
+        shipping_state -> Nullable<Text>,
+        shipping_postal_code -> Nullable<Text>,
+        shipping_country -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_shipping_options (order_id, position) {
+        order_id -> Int8,
+        position -> Int2,
+        shipping_rate_id -> Nullable<Int8>,
+        display_name -> Text,
+        amount_minor -> Int8,
+        min_business_days -> Nullable<Int4>,
+        max_business_days -> Nullable<Int4>,
+        chosen -> Bool,
     }
 }
 
@@ -132,6 +167,10 @@ diesel::table! {
         updated_at -> Timestamptz,
         amount_refunded_minor -> Int8,
         livemode -> Bool,
+        amount_subtotal_minor -> Nullable<Int8>,
+        amount_discount_minor -> Nullable<Int8>,
+        amount_shipping_minor -> Nullable<Int8>,
+        amount_tax_minor -> Nullable<Int8>,
     }
 }
 
@@ -148,6 +187,40 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        requires_shipping -> Bool,
+    }
+}
+
+diesel::table! {
+    shipping_rate_prices (shipping_rate_id, currency) {
+        shipping_rate_id -> Int8,
+        currency -> Text,
+        amount_minor -> Int8,
+        free_over_minor -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    shipping_rates (id) {
+        id -> Int8,
+        display_name -> Text,
+        min_business_days -> Nullable<Int4>,
+        max_business_days -> Nullable<Int4>,
+        active -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shop_settings (id) {
+        id -> Bool,
+        shipping_countries -> Array<Text>,
+        automatic_tax -> Bool,
+        prices_include_tax -> Bool,
+        promotion_codes -> Bool,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -155,13 +228,17 @@ diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(order_checkouts -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_issues -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(order_shipping_options -> orders (order_id));
+diesel::joinable!(order_shipping_options -> shipping_rates (shipping_rate_id));
 diesel::joinable!(orders -> carts (cart_id));
 diesel::joinable!(payments -> accounts (account_id));
 diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(shipping_rate_prices -> shipping_rates (shipping_rate_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -169,12 +246,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     cart_items,
     carts,
+    order_checkouts,
     order_events,
     order_issues,
     order_items,
+    order_shipping_options,
     orders,
     payments,
     products,
+    shipping_rate_prices,
+    shipping_rates,
+    shop_settings,
     stripe_events,
 );
 

@@ -5,7 +5,7 @@ use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::domain::{Order, OrderItem, OrderStatus};
+use super::domain::{Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption, StripeTotals};
 use super::store;
 use crate::ids::OrderToken;
 use crate::money::Currency;
@@ -13,8 +13,9 @@ use crate::state::AppState;
 use crate::web::{AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, see_other};
 
 /// How an order's status reads to shoppers.
-pub fn status_label(status: &OrderStatus) -> &'static str {
-    match status {
+pub fn status_label(order: &Order) -> &'static str {
+    match order.status {
+        OrderStatus::Pending if order.payment_processing() => "Payment processing",
         OrderStatus::Pending => "Awaiting payment",
         OrderStatus::Paid => "Paid",
         OrderStatus::Expired => "Expired",
@@ -34,11 +35,47 @@ pub struct OrderPage {
     /// Stripe reported a payment we could not accept as is (an amount that
     /// does not match): a person is looking at it.
     under_review: bool,
+    /// What Stripe reported when the shopper completed its page: the lines,
+    /// the promotion code, the address.
+    checkout: Option<OrderCheckout>,
+    /// The shipping option the shopper chose.
+    shipping: Option<ShippingOption>,
 }
 
 impl OrderPage {
     fn currency(&self) -> Currency {
         self.order.currency()
+    }
+
+    /// Subtotal, discount, shipping, tax and total, as Stripe computed them.
+    fn totals(&self) -> Option<StripeTotals> {
+        self.checkout.as_ref()?.totals(&self.order)
+    }
+
+    fn promotion_code(&self) -> Option<&str> {
+        self.checkout.as_ref()?.promotion_code.as_deref()
+    }
+
+    /// The address as on a parcel, one line each (empty if it does not ship).
+    fn ship_to(&self) -> Vec<String> {
+        self.checkout
+            .as_ref()
+            .map(|checkout| checkout.ship_to.lines())
+            .unwrap_or_default()
+    }
+
+    /// "Standard, 3–5 business days".
+    fn shipping_method(&self) -> Option<String> {
+        let option = self.shipping.as_ref()?;
+        Some(match option.delivery() {
+            Some(delivery) => format!("{}, {delivery}", option.display_name),
+            None => option.display_name.clone(),
+        })
+    }
+
+    /// Whether the tax shown is part of the prices rather than added.
+    fn tax_included(&self) -> bool {
+        self.order.tax_behavior().prices_include_tax()
     }
 }
 
@@ -57,11 +94,18 @@ pub async fn show(
         .ok_or_else(not_found)?;
     let items = store::items(&mut conn, &order).await?;
     let under_review = store::has_open_issue(&mut conn, order.id).await?;
+    let checkout = store::checkout(&mut conn, &order).await?;
+    let shipping = store::shipping_options(&mut conn, &order)
+        .await?
+        .into_iter()
+        .find(|option| option.chosen);
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
         items,
         under_review,
+        checkout,
+        shipping,
     })
 }
 

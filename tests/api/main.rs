@@ -1,6 +1,7 @@
 //! Integration tests: the real app on a real port, a real PostgreSQL database
 //! per test (cloned from a migrated, seeded template), a real HTTP client.
 
+mod bank_debits;
 mod batch;
 mod cart;
 mod cart_limits;
@@ -16,4 +17,6 @@ mod helpers;
 mod logs;
 mod multinode;
 mod payments_api;
+mod shipping;
 mod start_together;
+mod tax_and_codes;
