@@ -180,3 +180,108 @@ impl OffSessionCharge<'_> {
             .field("metadata[account_id]", self.account_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn usd(minor: i64) -> Money {
+        Money::new(minor, Currency::Usd).unwrap()
+    }
+
+    fn session(shipping: Option<Shipping<'static>>) -> NewCheckoutSession<'static> {
+        NewCheckoutSession {
+            line_items: vec![LineItem {
+                name: "Mug",
+                unit_price: usd(2400),
+                quantity: 2,
+            }],
+            order_id: 7,
+            order_token: "token",
+            success_url: "https://shop.test/ok".into(),
+            cancel_url: "https://shop.test/cancel".into(),
+            expires_at: 1_900_000_000,
+            customer: None,
+            save_card: false,
+            shipping,
+            automatic_tax: false,
+            tax_behavior: TaxBehavior::Inclusive,
+            allow_promotion_codes: false,
+        }
+    }
+
+    fn fields(form: &Form) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(&form.encode()).unwrap()
+    }
+
+    fn value<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn shipping_tax_and_codes_become_stripe_s_parameters() {
+        let shipping = Shipping {
+            countries: vec!["US", "GB"],
+            options: vec![ShippingOption {
+                display_name: "Standard",
+                amount: usd(500),
+                delivery: DeliveryEstimate::new(3, 5),
+            }],
+        };
+        let form = NewCheckoutSession {
+            automatic_tax: true,
+            tax_behavior: TaxBehavior::Exclusive,
+            allow_promotion_codes: true,
+            ..session(Some(shipping))
+        }
+        .form();
+        let fields = fields(&form);
+        let rate = "shipping_options[0][shipping_rate_data]";
+        for (key, expected) in [
+            ("shipping_address_collection[allowed_countries][0]", "US"),
+            ("shipping_address_collection[allowed_countries][1]", "GB"),
+            (&format!("{rate}[type]"), "fixed_amount"),
+            (&format!("{rate}[display_name]"), "Standard"),
+            (&format!("{rate}[fixed_amount][amount]"), "500"),
+            (&format!("{rate}[fixed_amount][currency]"), "usd"),
+            (&format!("{rate}[tax_behavior]"), "exclusive"),
+            (
+                &format!("{rate}[delivery_estimate][minimum][unit]"),
+                "business_day",
+            ),
+            (&format!("{rate}[delivery_estimate][minimum][value]"), "3"),
+            (&format!("{rate}[delivery_estimate][maximum][value]"), "5"),
+            ("line_items[0][price_data][tax_behavior]", "exclusive"),
+            ("automatic_tax[enabled]", "true"),
+            ("allow_promotion_codes", "true"),
+        ] {
+            assert_eq!(value(&fields, key), Some(expected), "{key}");
+        }
+        assert!(
+            fields
+                .iter()
+                .all(|(k, _)| !k.starts_with("payment_method_types")),
+            "the account's payment methods are not overridden"
+        );
+    }
+
+    #[test]
+    fn a_session_that_ships_nothing_asks_for_no_address_and_leaves_tax_and_codes_off() {
+        let fields = fields(&session(None).form());
+        assert!(
+            fields
+                .iter()
+                .all(|(k, _)| !k.starts_with("shipping") && !k.starts_with("automatic_tax")),
+            "{fields:?}"
+        );
+        assert_eq!(value(&fields, "allow_promotion_codes"), None);
+        assert_eq!(
+            value(&fields, "line_items[0][price_data][tax_behavior]"),
+            Some("inclusive")
+        );
+    }
+}

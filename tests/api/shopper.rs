@@ -84,8 +84,7 @@ pub enum Bank<'a> {
 /// ACH test accounts: settles, then fails.
 pub const ACH_SUCCEEDS: &str = "000123456789";
 pub const ACH_FAILS: &str = "000111111116";
-/// SEPA test IBANs: settles, then fails.
-pub const IBAN_SUCCEEDS: &str = "DE89370400440532013000";
+/// A SEPA test IBAN that fails.
 pub const IBAN_FAILS: &str = "DE62370400440532013001";
 
 impl Default for PageForm<'_> {

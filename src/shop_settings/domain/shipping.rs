@@ -1,172 +1,10 @@
-//! The merchant's checkout settings as values with rules: Stripe's country
-//! codes, how prices relate to tax, shipping rates per currency (free from
-//! a threshold, with a delivery estimate), and what a checkout offers.
+//! Shipping rates per currency, free from a threshold, with a delivery
+//! estimate; what a checkout offers and what the cart may say of it.
 
 use std::fmt;
 
+use super::{InvalidSetting, invalid};
 use crate::money::{Currency, Money, MoneyError};
-
-/// Stripe's `shipping_address_collection[allowed_countries]` codes (ISO
-/// 3166-1 alpha-2, and a few of Stripe's own), from the 2023-08-16 API.
-pub const STRIPE_COUNTRIES: &[&str] = &[
-    "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AT", "AU", "AW", "AX", "AZ",
-    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
-    "BT", "BV", "BW", "BY", "BZ", "CA", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO",
-    "CR", "CV", "CW", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER",
-    "ES", "ET", "FI", "FJ", "FK", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL",
-    "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HN", "HR", "HT", "HU", "ID",
-    "IE", "IL", "IM", "IN", "IO", "IQ", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI",
-    "KM", "KN", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV",
-    "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MK", "ML", "MM", "MN", "MO", "MQ", "MR", "MS", "MT",
-    "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NG", "NI", "NL", "NO", "NP", "NR", "NU",
-    "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PY", "QA",
-    "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
-    "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SZ", "TA", "TC", "TD", "TF", "TG", "TH", "TJ", "TK",
-    "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "US", "UY", "UZ", "VA", "VC",
-    "VE", "VG", "VN", "VU", "WF", "WS", "XK", "YE", "YT", "ZA", "ZM", "ZW", "ZZ",
-];
-
-/// A country goods may ship to: one of Stripe's codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Country(&'static str);
-
-impl Country {
-    /// Any case, surrounding spaces ignored: `"gb"` is GB.
-    pub fn parse(raw: &str) -> Option<Country> {
-        let code = raw.trim().to_ascii_uppercase();
-        STRIPE_COUNTRIES
-            .iter()
-            .find(|known| **known == code)
-            .map(|known| Country(known))
-    }
-
-    pub fn code(self) -> &'static str {
-        self.0
-    }
-}
-
-impl fmt::Display for Country {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// How prices and shipping rates are meant: tax included, or added on top
-/// (Stripe's `tax_behavior`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaxBehavior {
-    Inclusive,
-    Exclusive,
-}
-
-impl TaxBehavior {
-    pub fn from_prices_include_tax(include: bool) -> TaxBehavior {
-        if include {
-            TaxBehavior::Inclusive
-        } else {
-            TaxBehavior::Exclusive
-        }
-    }
-
-    pub fn prices_include_tax(self) -> bool {
-        self == TaxBehavior::Inclusive
-    }
-}
-
-/// A setting the merchant gave that cannot be: the field and what to fix,
-/// worded for the back office.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InvalidSetting {
-    pub field: &'static str,
-    pub message: String,
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> InvalidSetting {
-    InvalidSetting {
-        field,
-        message: message.into(),
-    }
-}
-
-/// The merchant's checkout settings (one row).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShopSettings {
-    shipping_countries: Vec<Country>,
-    /// Stripe computes and collects tax.
-    pub automatic_tax: bool,
-    pub tax_behavior: TaxBehavior,
-    /// The payment page takes promotion codes.
-    pub promotion_codes: bool,
-}
-
-impl ShopSettings {
-    /// At least one country, each once (in the order given).
-    pub fn new(
-        shipping_countries: Vec<Country>,
-        automatic_tax: bool,
-        tax_behavior: TaxBehavior,
-        promotion_codes: bool,
-    ) -> Result<ShopSettings, InvalidSetting> {
-        let mut countries: Vec<Country> = Vec::with_capacity(shipping_countries.len());
-        for country in shipping_countries {
-            if !countries.contains(&country) {
-                countries.push(country);
-            }
-        }
-        if countries.is_empty() {
-            return Err(invalid(
-                "shipping_countries",
-                "Choose at least one country to ship to.",
-            ));
-        }
-        Ok(ShopSettings {
-            shipping_countries: countries,
-            automatic_tax,
-            tax_behavior,
-            promotion_codes,
-        })
-    }
-
-    /// Parses the countries as a form gives them (`["US", "gb"]`): an
-    /// unknown code is refused by name.
-    pub fn parse_countries(raw: &[&str]) -> Result<Vec<Country>, InvalidSetting> {
-        raw.iter()
-            .map(|code| {
-                Country::parse(code).ok_or_else(|| {
-                    invalid(
-                        "shipping_countries",
-                        format!("{:?} is not a country code Stripe ships to.", code.trim()),
-                    )
-                })
-            })
-            .collect()
-    }
-
-    pub fn shipping_countries(&self) -> &[Country] {
-        &self.shipping_countries
-    }
-
-    /// What the cart may say about tax: never more than checkout does.
-    pub fn tax_note(&self) -> TaxNote {
-        match (self.tax_behavior, self.automatic_tax) {
-            (TaxBehavior::Inclusive, _) => TaxNote::Included,
-            (TaxBehavior::Exclusive, true) => TaxNote::AddedAtCheckout,
-            (TaxBehavior::Exclusive, false) => TaxNote::NoneAdded,
-        }
-    }
-}
-
-/// How tax reaches a shopper's total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaxNote {
-    /// Prices include it; the total does not change.
-    Included,
-    /// Stripe adds it at checkout, from the address.
-    AddedAtCheckout,
-    /// Prices exclude tax and none is collected.
-    NoneAdded,
-}
 
 /// Stripe shows at most this many shipping options.
 pub const MAX_SHIPPING_OPTIONS: usize = 5;
@@ -463,22 +301,6 @@ mod tests {
     }
 
     #[test]
-    fn countries_are_stripe_s_codes_in_any_case() {
-        assert_eq!(Country::parse(" gb ").map(Country::code), Some("GB"));
-        assert_eq!(Country::parse("XK").map(Country::code), Some("XK"));
-        for bad in ["", "G", "GBR", "UK", "zz1", "ÜS"] {
-            assert_eq!(Country::parse(bad), None, "{bad:?}");
-        }
-        let refused = ShopSettings::parse_countries(&["US", "Narnia"]).unwrap_err();
-        assert_eq!(refused.field, "shipping_countries");
-        let none = ShopSettings::new(vec![], false, TaxBehavior::Inclusive, true).unwrap_err();
-        assert_eq!(none.field, "shipping_countries");
-        let twice = ShopSettings::parse_countries(&["US", "us", "CA"]).unwrap();
-        let settings = ShopSettings::new(twice, false, TaxBehavior::Inclusive, true).unwrap();
-        assert_eq!(settings.shipping_countries().len(), 2);
-    }
-
-    #[test]
     fn a_rate_is_free_from_its_threshold_and_offered_in_its_currencies() {
         let standard = rate(
             1,
@@ -593,26 +415,5 @@ mod tests {
             "prices"
         );
         assert_eq!(refused(|f| f.prices = vec![]), "prices");
-    }
-
-    #[test]
-    fn the_tax_note_never_promises_more_than_checkout_does() {
-        let settings = |automatic, behavior| {
-            ShopSettings::new(
-                vec![Country::parse("US").unwrap()],
-                automatic,
-                behavior,
-                false,
-            )
-            .unwrap()
-            .tax_note()
-        };
-        assert_eq!(settings(false, TaxBehavior::Inclusive), TaxNote::Included);
-        assert_eq!(settings(true, TaxBehavior::Inclusive), TaxNote::Included);
-        assert_eq!(
-            settings(true, TaxBehavior::Exclusive),
-            TaxNote::AddedAtCheckout
-        );
-        assert_eq!(settings(false, TaxBehavior::Exclusive), TaxNote::NoneAdded);
     }
 }
