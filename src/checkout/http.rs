@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::settle::settle_session;
 use super::start::{
     self, Cancelled, CheckoutError, CheckoutLine, CheckoutRequest, CheckoutSource, Payer,
-    is_amount_too_large,
 };
 use crate::cart::domain::{Quantity, mixed_currencies};
 use crate::cart::store as cart_store;
@@ -68,12 +67,6 @@ fn checkout_failure(error: CheckoutError) -> Result<(String, StatusCode), AppErr
             StatusCode::TOO_MANY_REQUESTS,
         )),
         CheckoutError::Order(CreateOrderError::Database(e)) => Err(e.into()),
-        // Shipping or tax took the total past Stripe's largest charge.
-        CheckoutError::Stripe(ref stripe) if is_amount_too_large(stripe) => refused(
-            "With shipping and tax, this order comes to more than one payment can be: \
-             please lower the quantities, or split your order."
-                .into(),
-        ),
         CheckoutError::Stripe(ref stripe)
             if !stripe.is_outage() && stripe.status() != Some(409) =>
         {

@@ -307,7 +307,7 @@ async fn create_and_pay(
                 .map_err(CheckoutError::Unexpected)
         }
         Err(error) => {
-            if error.is_outage() || is_amount_too_large(&error) {
+            if error.is_outage() {
                 tracing::warn!(order.id = order.id, %error, "could not create the checkout session");
             } else {
                 tracing::error!(order.id = order.id, %error, "Stripe refused to create the checkout session");
@@ -325,12 +325,6 @@ async fn create_and_pay(
             Err(CheckoutError::Stripe(error))
         }
     }
-}
-
-/// Stripe refused a total above its largest charge (tax or shipping took
-/// it there): the shopper is told, as for items above it.
-pub fn is_amount_too_large(error: &StripeError) -> bool {
-    error.code() == Some("amount_too_large")
 }
 
 fn is_unknown_customer(error: &StripeError) -> bool {

@@ -114,8 +114,41 @@ pub async fn show(
 pub struct OrdersPage {
     layout: Layout,
     orders: Vec<Order>,
+    /// What Stripe reported for the completed ones, by order id.
+    checkouts: Vec<(i64, OrderCheckout)>,
     /// This browser pays with a card the shopper saved: offer to forget it.
     remembers_card: bool,
+}
+
+impl OrdersPage {
+    /// The lines of an order's total, as Stripe computed them: "Items
+    /// $48.00", "Discount −$4.80", "Shipping $15.00", "Tax $4.22" (none
+    /// before its page was completed).
+    fn lines_of(&self, order: &Order) -> Vec<String> {
+        let Some(totals) = self
+            .checkouts
+            .iter()
+            .find(|(id, _)| *id == order.id)
+            .and_then(|(_, checkout)| checkout.totals(order))
+        else {
+            return Vec::new();
+        };
+        let mut lines = vec![format!("Items {}", totals.subtotal)];
+        if totals.discount.minor() > 0 {
+            lines.push(format!("Discount −{}", totals.discount));
+        }
+        if totals.shipping.minor() > 0 {
+            lines.push(format!("Shipping {}", totals.shipping));
+        }
+        if totals.tax.minor() > 0 {
+            let included = order.tax_behavior().prices_include_tax();
+            lines.push(match included {
+                true => format!("Including tax {}", totals.tax),
+                false => format!("Tax {}", totals.tax),
+            });
+        }
+        lines
+    }
 }
 
 /// `GET /orders`: the orders placed from this browser.
@@ -128,9 +161,11 @@ pub async fn index(
         Some(browser_id) => store::list_for_browser(&mut conn, browser_id).await?,
         None => Vec::new(),
     };
+    let checkouts = store::checkouts_of(&mut conn, &orders).await?;
     Ok(OrdersPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         orders,
+        checkouts,
         remembers_card: session.customer().is_some(),
     })
 }

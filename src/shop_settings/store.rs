@@ -70,15 +70,30 @@ pub async fn update_settings(
     Ok(())
 }
 
-/// A rate as read: id, name, delivery days, active, position.
-type RateRow = (i64, String, Option<i32>, Option<i32>, bool, i32);
-/// A price as read: rate id, currency, amount, free-over threshold.
-type PriceRow = (i64, String, i64, Option<i64>);
+/// A rate with one of its prices, as read: id, name, delivery days,
+/// active, position; currency, amount, free-over threshold (none without
+/// prices).
+type RateRow = (
+    i64,
+    String,
+    Option<i32>,
+    Option<i32>,
+    bool,
+    i32,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// Every shipping rate, active or not, in position order, with its prices.
 pub async fn shipping_rates(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ShippingRate>> {
-    let rates: Vec<RateRow> = shipping_rates::table
-        .order_by((shipping_rates::position, shipping_rates::id))
+    let rows: Vec<RateRow> = shipping_rates::table
+        .left_join(shipping_rate_prices::table)
+        .order_by((
+            shipping_rates::position,
+            shipping_rates::id,
+            shipping_rate_prices::currency.nullable(),
+        ))
         .select((
             shipping_rates::id,
             shipping_rates::display_name,
@@ -86,40 +101,29 @@ pub async fn shipping_rates(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Shi
             shipping_rates::max_business_days,
             shipping_rates::active,
             shipping_rates::position,
+            shipping_rate_prices::currency.nullable(),
+            shipping_rate_prices::amount_minor.nullable(),
+            shipping_rate_prices::free_over_minor.nullable(),
         ))
         .load(conn)
         .await?;
-    let prices: Vec<PriceRow> = shipping_rate_prices::table
-        .order_by((
-            shipping_rate_prices::shipping_rate_id,
-            shipping_rate_prices::currency,
-        ))
-        .select((
-            shipping_rate_prices::shipping_rate_id,
-            shipping_rate_prices::currency,
-            shipping_rate_prices::amount_minor,
-            shipping_rate_prices::free_over_minor,
-        ))
-        .load(conn)
-        .await?;
-    rates
-        .into_iter()
-        .map(|(id, display_name, min, max, active, position)| {
-            let prices = prices
-                .iter()
-                .filter(|price| price.0 == id)
-                .map(|(_, currency, amount, free_over)| rate_price(currency, *amount, *free_over))
-                .collect::<QueryResult<Vec<RatePrice>>>()?;
-            Ok(ShippingRate {
+    let mut rates: Vec<ShippingRate> = Vec::new();
+    for (id, display_name, min, max, active, position, currency, amount, free_over) in rows {
+        if rates.last().is_none_or(|rate| rate.id != id) {
+            rates.push(ShippingRate {
                 id,
                 display_name,
                 delivery: DeliveryEstimate::from_days(min, max),
                 active,
                 position,
-                prices,
-            })
-        })
-        .collect()
+                prices: Vec::new(),
+            });
+        }
+        if let (Some(currency), Some(amount), Some(rate)) = (currency, amount, rates.last_mut()) {
+            rate.prices.push(rate_price(&currency, amount, free_over)?);
+        }
+    }
+    Ok(rates)
 }
 
 fn rate_price(currency: &str, amount: i64, free_over: Option<i64>) -> QueryResult<RatePrice> {

@@ -88,6 +88,12 @@ async fn a_bank_debit_shows_payment_processing_holds_the_stock_and_is_paid_once_
     );
     let (_, list) = app.get_page("/orders").await;
     assert!(texts(&list, "tbody tr")[0].contains("Payment processing"));
+    // Back to Stripe's cancel link: a payment on its way is not cancelled.
+    let token = receipt_path.trim_start_matches("/orders/");
+    let back = app.get(&format!("/checkout/cancel?order={token}")).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(back.headers()["location"], receipt_path.as_str());
+    assert_eq!(status_of(&app, order.id).await, "pending");
 
     // What was submitted left the cart; the same browser (and address) may
     // buy again meanwhile.

@@ -110,6 +110,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         bind: "127.0.0.1:0".parse().unwrap(),
         webhook_retry_base: std::time::Duration::from_millis(200),
         webhook_max_attempts: 6,
+        // Bank debits settle when a test says so (`sim_settle`), never
+        // behind its back while it looks at them processing.
+        settlement_delay: std::time::Duration::from_secs(24 * 60 * 60),
         ..Default::default()
     })
     .await

@@ -126,10 +126,11 @@ async fn a_bank_debit_s_receipt_says_the_payment_is_processing() {
         assert_eq!(b.text(".cart-count").await, "0", "it left the cart");
         blocking.extend(capture(b, "receipt-processing", Owner::Us).await);
         b.goto(&app.url("/orders")).await;
-        assert!(
-            b.text(".orders-table tbody tr")
-                .await
-                .contains("Payment processing")
+        let row = b.text(".orders-table tbody tr").await;
+        assert!(row.contains("Payment processing"), "{row}");
+        assert_eq!(
+            b.text(".orders-table .total-lines").await,
+            "Items $14.50 Shipping $5.00"
         );
         blocking.extend(capture(b, "orders-processing", Owner::Us).await);
 

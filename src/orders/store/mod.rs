@@ -161,6 +161,19 @@ pub async fn checkout(
         .optional()
 }
 
+/// What Stripe reported for those of `orders` that were completed, by order id.
+pub async fn checkouts_of(
+    conn: &mut AsyncPgConnection,
+    orders: &[Order],
+) -> QueryResult<Vec<(i64, OrderCheckout)>> {
+    let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
+    order_checkouts::table
+        .filter(order_checkouts::order_id.eq_any(ids))
+        .select((order_checkouts::order_id, OrderCheckout::as_select()))
+        .load(conn)
+        .await
+}
+
 /// Records that the order needs a person, with what Stripe reported; a
 /// second report of the same open issue (a redelivered event) adds nothing.
 /// Returns whether it was new.
