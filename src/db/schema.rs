@@ -54,6 +54,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_checkouts (order_id) {
+        order_id -> Int8,
+        amount_subtotal_minor -> Int8,
+        amount_discount_minor -> Int8,
+        amount_shipping_minor -> Int8,
+        amount_tax_minor -> Int8,
+        promotion_code -> Nullable<Text>,
+        shipping_name -> Nullable<Text>,
+        shipping_line1 -> Nullable<Text>,
+        shipping_line2 -> Nullable<Text>,
+        shipping_city -> Nullable<Text>,
+        shipping_state -> Nullable<Text>,
+        shipping_postal_code -> Nullable<Text>,
+        shipping_country -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Int8,
         order_id -> Int8,
@@ -71,6 +90,19 @@ diesel::table! {
         product_name -> Text,
         unit_price_minor -> Int8,
         quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    order_shipping_options (order_id, position) {
+        order_id -> Int8,
+        position -> Int2,
+        shipping_rate_id -> Nullable<Int8>,
+        display_name -> Text,
+        amount_minor -> Int8,
+        min_business_days -> Nullable<Int4>,
+        max_business_days -> Nullable<Int4>,
+        chosen -> Bool,
     }
 }
 
@@ -99,38 +131,6 @@ diesel::table! {
         prices_include_tax -> Bool,
         completed_at -> Nullable<Timestamptz>,
         amount_charged_minor -> Nullable<Int8>,
-    }
-}
-
-diesel::table! {
-    order_checkouts (order_id) {
-        order_id -> Int8,
-        amount_subtotal_minor -> Int8,
-        amount_discount_minor -> Int8,
-        amount_shipping_minor -> Int8,
-        amount_tax_minor -> Int8,
-        promotion_code -> Nullable<Text>,
-        shipping_name -> Nullable<Text>,
-        shipping_line1 -> Nullable<Text>,
-        shipping_line2 -> Nullable<Text>,
-        shipping_city -> Nullable<Text>,
-        shipping_state -> Nullable<Text>,
-        shipping_postal_code -> Nullable<Text>,
-        shipping_country -> Nullable<Text>,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    order_shipping_options (order_id, position) {
-        order_id -> Int8,
-        position -> Int2,
-        shipping_rate_id -> Nullable<Int8>,
-        display_name -> Text,
-        amount_minor -> Int8,
-        min_business_days -> Nullable<Int4>,
-        max_business_days -> Nullable<Int4>,
-        chosen -> Bool,
     }
 }
 
