@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use storefront::db::schema::{order_checkouts, order_shipping_options, payments};
+use storefront::db::schema::{order_checkouts, order_shipping_options, orders, payments};
 use storefront::shop_settings::domain::{
     ShippingRateDraft, ShippingRateForm, ShopSettings, TaxBehavior,
 };
@@ -121,6 +121,17 @@ async fn standard_shipping_is_offered_charged_and_recorded_with_the_address() {
     assert_eq!(amounts, [&json!(500), &json!(1500)]);
     assert_eq!(session["allow_promotion_codes"], true);
     assert_eq!(session["automatic_tax"]["enabled"], false);
+    // Before the page is completed, the order's own page knows only the items.
+    let token: String = orders::table
+        .select(orders::token)
+        .first(&mut app.db().await)
+        .await
+        .unwrap();
+    let (_, pending) = app.get_page(&format!("/orders/{token}")).await;
+    assert_eq!(
+        receipt_lines(&pending),
+        lines(&[("Subtotal (USD)", "$24.00")])
+    );
     let page = hosted_page(&payment_url).await;
     assert!(page.asks_address);
     let labels: Vec<&str> = page.shipping_options.iter().map(|o| o.1.as_str()).collect();
