@@ -15,6 +15,7 @@ const USAGE: &str = "usage: storefront [serve | migrate | seed | api-key ...]
   serve                        run the store (default)
   migrate                      run pending database migrations, then exit
   seed                         load the sample catalog into the database (existing products are kept)
+  seed --products N            and N generated products (deterministic, in collections; for demos and benchmarks)
   api-key create --name NAME   create a payments API key and print it (shown only once)
   api-key list                 list API keys (prefix, name, created, last used, revoked)
   api-key revoke ID|PREFIX     revoke a key
@@ -39,8 +40,28 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "seed" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            let generated = match args.as_slice() {
+                [] => None,
+                [flag, count] if flag == "--products" => match count.parse::<u64>() {
+                    Ok(count) if count <= 10_000_000 => Some(count),
+                    _ => {
+                        eprintln!(
+                            "--products takes a number of products up to 10000000\n\n{USAGE}"
+                        );
+                        std::process::exit(2);
+                    }
+                },
+                _ => {
+                    eprintln!("{USAGE}");
+                    std::process::exit(2);
+                }
+            };
             let database = Database::prepare(&settings).await?;
-            let inserted = seed::load(&database.url).await?;
+            let inserted = match generated {
+                None => seed::load(&database.url).await?,
+                Some(count) => seed::load_generated(&database.url, count).await?,
+            };
             println!("seed catalog loaded: {inserted} new products");
             if let Some(cluster) = database.cluster {
                 cluster.stop().await?;

@@ -18,7 +18,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/readyz", get().to(ops::http::readyz))
         // The catalog.
         .route("/", get().to(catalog::http::index))
+        .route("/collections/{slug}", get().to(catalog::http::collection))
         .route("/products/{slug}", get().to(catalog::http::show))
+        .route("/search", get().to(catalog::http::search::search))
+        .route("/robots.txt", get().to(catalog::http::seo::robots))
+        .route("/sitemap.xml", get().to(catalog::http::seo::sitemap))
+        .route(
+            "/sitemaps/{file}",
+            get().to(catalog::http::seo::child_sitemap),
+        )
         // The cart.
         .route("/cart", get().to(cart::http::show))
         .route("/cart/items", post().to(cart::http::add_item))

@@ -1,12 +1,13 @@
 //! The sample catalog: loaded into a fresh private database on first start and
-//! by `storefront seed`. Idempotent: products are matched by slug.
+//! by `storefront seed`. Idempotent: products and collections are matched by
+//! slug, and what exists is kept as it is.
 
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::config::Secret;
-use crate::db::schema::products;
+use crate::db::schema::{collection_products, collections, products};
 
 struct SeedProduct {
     slug: &'static str,
@@ -128,7 +129,55 @@ const CATALOG: &[SeedProduct] = &[
 /// these asks for no address.
 const NOT_SHIPPED: &[&str] = &["digital-gift-card"];
 
-/// Inserts the catalog's products that are missing; returns how many were new.
+/// The sample collections: slug, name, description, and their products.
+const COLLECTIONS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "kitchen",
+        "Kitchen",
+        "Mugs, coffee gear and the tools you reach for every morning.",
+        &[
+            "aurora-ceramic-mug",
+            "pour-over-coffee-set",
+            "brass-bottle-opener",
+        ],
+    ),
+    (
+        "desk",
+        "Desk",
+        "Paper, wood and a little order for the place you work.",
+        &[
+            "field-notes-journal",
+            "walnut-desk-organizer",
+            "botanical-print-set",
+            "aurora-ceramic-mug",
+        ],
+    ),
+    (
+        "outdoors",
+        "Outdoors",
+        "Made for the trail, the campsite and the walk home.",
+        &[
+            "trail-water-bottle",
+            "merino-wool-beanie",
+            "canvas-tote-bag",
+            "enamel-camp-pin",
+        ],
+    ),
+    (
+        "home",
+        "Home",
+        "Linen, light and things that make a room feel lived in.",
+        &[
+            "linen-throw-blanket",
+            "scented-soy-candle",
+            "botanical-print-set",
+            "aurora-ceramic-mug",
+        ],
+    ),
+];
+
+/// Inserts the catalog's products and collections that are missing; returns
+/// how many products were new.
 pub async fn load(url: &Secret) -> anyhow::Result<usize> {
     let mut conn = crate::db::connect(url)
         .await
@@ -156,7 +205,60 @@ pub async fn load(url: &Secret) -> anyhow::Result<usize> {
         .execute(&mut conn)
         .await
         .context("inserting the seed catalog")?;
+    let rows: Vec<_> = COLLECTIONS
+        .iter()
+        .zip(0..)
+        .map(|((slug, name, description, _), position)| {
+            (
+                collections::slug.eq(slug),
+                collections::name.eq(name),
+                collections::description.eq(description),
+                collections::position.eq(position),
+            )
+        })
+        .collect();
+    diesel::insert_into(collections::table)
+        .values(rows)
+        .on_conflict(collections::slug)
+        .do_nothing()
+        .execute(&mut conn)
+        .await
+        .context("inserting the seed collections")?;
+    for (slug, _, _, members) in COLLECTIONS {
+        let collection: i64 = collections::table
+            .filter(collections::slug.eq(slug))
+            .select(collections::id)
+            .first(&mut conn)
+            .await?;
+        diesel::insert_into(collection_products::table)
+            .values(
+                products::table
+                    .filter(products::slug.eq_any(*members))
+                    .select((
+                        collection.into_sql::<diesel::sql_types::BigInt>(),
+                        products::id,
+                    )),
+            )
+            .into_columns((
+                collection_products::collection_id,
+                collection_products::product_id,
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            .context("filling the seed collections")?;
+    }
     Ok(inserted)
+}
+
+/// `storefront seed --products N`: the sample catalog, then `count`
+/// generated products in its collections; returns how many were new.
+pub async fn load_generated(url: &Secret, count: u64) -> anyhow::Result<usize> {
+    load(url).await?;
+    let mut conn = crate::db::connect(url)
+        .await
+        .context("connecting to PostgreSQL to generate products")?;
+    crate::catalog::generate::generate(&mut conn, count).await
 }
 
 /// Seeds a database that has no products yet (a fresh development database).

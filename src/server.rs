@@ -204,7 +204,7 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         ));
-        let catalog = Arc::new(Catalog::default());
+        let catalog = Arc::new(Catalog::new(&base_url));
         let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
         let jobs = Jobs {
             db: background_pool,

@@ -1,114 +1,390 @@
-//! The active products, kept in memory on every node so that catalog and
-//! product pages need no query.
+//! What catalog pages need, kept in memory on every node so that they need
+//! no query: products by slug, the first page of each listing, and the
+//! collections. Each part is bounded; nothing holds the whole catalog.
 //!
-//! PostgreSQL says when they change: a trigger on `products` sends
-//! `NOTIFY catalog_changed` at commit (stock reserved or released by a
-//! checkout, a price edited, a product added), and each node's listener marks
-//! its copy stale; the next page reads the products again, once for all the
-//! requests waiting on it. While the listener is not connected (at start,
-//! after a database restart), pages read the database directly.
+//! PostgreSQL says what changes: a trigger sends `NOTIFY catalog_changed`
+//! with the product's id at commit (stock reserved or released by a
+//! checkout, a price edited, a product added or moved between
+//! collections). Each node's listener notes the id; the next request that
+//! reads the catalog reads those products again, in one query for all the
+//! changes noted meanwhile (the other requests wait for it), and updates
+//! them in place: a product page, a listing page it is on (or would now be
+//! on) — never a reload of everything. While the listener is not connected
+//! (at start, after a database restart), pages read the database directly;
+//! when it reconnects, everything cached is dropped and read again as asked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use diesel_async::SimpleAsyncConnection;
 use futures_util::StreamExt;
 
-use super::domain::Product;
+use super::domain::{CatalogChange, Collection, Product, Scope, Sort};
+use super::paging::{Listing, Position};
 use super::store;
 use crate::config::Secret;
-use crate::db::DbError;
-use crate::db::DbPool;
+use crate::db::{DbError, DbPool};
 use crate::ids::ProductSlug;
 
 /// A notification lost without the connection reporting an error (a silent
-/// network partition) keeps a stale copy at most this long.
+/// network partition) keeps a stale entry at most this long.
 const MAX_AGE: Duration = Duration::from_secs(30);
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// Products kept by slug, at most: the most recently used.
+const PRODUCTS_CAP: usize = 4096;
+/// First pages of listings kept, at most (each collection has three sorts).
+const LISTINGS_CAP: usize = 192;
+/// More changed products than this at once (a bulk import) drop the
+/// caches instead of reading them all.
+const REFRESH_CAP: usize = 500;
+
+pub struct Catalog {
+    /// The shop's public origin, for canonical links, sitemaps and previews.
+    base_url: String,
+    listening: AtomicBool,
+    /// Bumped by every notification: a read that began before one may have
+    /// seen the old rows and is served, but not kept.
+    epoch: AtomicU64,
+    /// Changes noted by the listener and not yet applied; `dirty` says
+    /// whether there are any without taking the lock.
+    pending: Mutex<Pending>,
+    dirty: AtomicBool,
+    cached: RwLock<Cached>,
+    /// One refresh at a time; requests that find changes meanwhile wait for it.
+    refresh: tokio::sync::Mutex<()>,
+}
 
 #[derive(Default)]
-pub struct Catalog {
-    /// Bumped by every notification and every (re)connection of the listener;
-    /// a snapshot of an older generation is stale.
-    generation: AtomicU64,
-    listening: AtomicBool,
-    current: RwLock<Option<Arc<Snapshot>>>,
-    /// One reload at a time; the requests that find the copy stale meanwhile
-    /// wait for it instead of querying too.
-    reload: tokio::sync::Mutex<()>,
+struct Pending {
+    products: HashSet<i64>,
+    collections: bool,
+    everything: bool,
 }
 
-/// The active products at one moment, sorted by name.
-pub struct Snapshot {
-    generation: u64,
-    loaded_at: Instant,
-    products: Vec<Product>,
-    by_slug: HashMap<String, usize>,
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.products.is_empty() && !self.collections && !self.everything
+    }
 }
 
-impl Snapshot {
-    fn new(generation: u64, products: Vec<Product>) -> Snapshot {
-        let by_slug = products
-            .iter()
-            .enumerate()
-            .map(|(i, product)| (product.slug.clone(), i))
-            .collect();
-        Snapshot {
-            generation,
-            loaded_at: Instant::now(),
-            products,
-            by_slug,
+/// A cached value and when it was read.
+struct Timed<T> {
+    value: T,
+    read_at: Instant,
+}
+
+impl<T: Clone> Timed<T> {
+    fn new(value: T) -> Timed<T> {
+        Timed {
+            value,
+            read_at: Instant::now(),
         }
     }
 
-    pub fn products(&self) -> &[Product] {
-        &self.products
+    fn fresh(&self) -> Option<T> {
+        (self.read_at.elapsed() < MAX_AGE).then(|| self.value.clone())
+    }
+}
+
+#[derive(Default)]
+struct Cached {
+    products: Products,
+    /// First pages, by what they list and how they are sorted.
+    listings: HashMap<(Scope, Sort), Timed<Arc<Listing>>>,
+    collections: Option<Timed<Arc<[Collection]>>>,
+}
+
+/// Products by slug in two generations: new entries go to `hot`; when it
+/// is full it becomes `cold` (the old cold one is dropped), and a hit in
+/// `cold` moves back to `hot`. At most `PRODUCTS_CAP` entries, the least
+/// recently used dropped first, roughly.
+#[derive(Default)]
+struct Products {
+    hot: Generation,
+    cold: Generation,
+}
+
+#[derive(Default)]
+struct Generation {
+    by_slug: HashMap<String, Timed<Arc<Product>>>,
+    slug_of: HashMap<i64, String>,
+}
+
+impl Generation {
+    fn remove(&mut self, id: i64) -> bool {
+        match self.slug_of.remove(&id) {
+            Some(slug) => self.by_slug.remove(&slug).is_some(),
+            None => false,
+        }
+    }
+}
+
+impl Products {
+    /// A fresh entry, and whether it was found in the cold generation.
+    fn get(&self, slug: &str) -> Option<(Arc<Product>, bool)> {
+        if let Some(product) = self.hot.by_slug.get(slug).and_then(Timed::fresh) {
+            return Some((product, false));
+        }
+        let product = self.cold.by_slug.get(slug).and_then(Timed::fresh)?;
+        Some((product, true))
     }
 
-    pub fn find(&self, slug: &ProductSlug) -> Option<&Product> {
-        self.by_slug.get(slug.as_str()).map(|&i| &self.products[i])
+    fn insert(&mut self, product: Arc<Product>) {
+        self.remove(product.id);
+        if self.hot.by_slug.len() >= PRODUCTS_CAP / 2 {
+            self.cold = std::mem::take(&mut self.hot);
+        }
+        self.hot.slug_of.insert(product.id, product.slug.clone());
+        self.hot
+            .by_slug
+            .insert(product.slug.clone(), Timed::new(product));
+    }
+
+    fn remove(&mut self, id: i64) -> bool {
+        let hot = self.hot.remove(id);
+        self.cold.remove(id) || hot
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.hot.by_slug.len() + self.cold.by_slug.len()
+    }
+}
+
+/// What a product's change does to a cached first page.
+enum Effect {
+    Keep,
+    /// It is on the page at this place and stays there: show the new row.
+    Replace(usize),
+    /// It left the page, moved on it, or now belongs on it: read it again.
+    Drop,
+}
+
+fn effect(listing: &Listing, scope: Scope, now: &Product, collections: &[i64]) -> Effect {
+    let in_scope = now.active
+        && match scope {
+            Scope::All => true,
+            Scope::Collection(id) => collections.contains(&id),
+        };
+    match listing.products.iter().position(|p| p.id == now.id) {
+        Some(i) if in_scope && listing.products[i].same_place(now) => Effect::Replace(i),
+        Some(_) => Effect::Drop,
+        None if !in_scope => Effect::Keep,
+        None => match listing.last_key() {
+            Some(last) if listing.is_full() => {
+                if now.sort_key(listing.sort).precedes(last, listing.sort) {
+                    Effect::Drop
+                } else {
+                    Effect::Keep
+                }
+            }
+            _ => Effect::Drop,
+        },
     }
 }
 
 impl Catalog {
-    /// The active products, from memory when nothing changed since they were
-    /// read; else read through `db`, the asking request's pool.
-    pub async fn snapshot(&self, db: &DbPool) -> Result<Arc<Snapshot>, DbError> {
+    pub fn new(base_url: &str) -> Catalog {
+        Catalog {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            listening: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            pending: Mutex::default(),
+            dirty: AtomicBool::new(false),
+            cached: RwLock::default(),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The shop's public origin, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The product on sale with `slug`.
+    pub async fn product(
+        &self,
+        db: &DbPool,
+        slug: &ProductSlug,
+    ) -> Result<Option<Arc<Product>>, DbError> {
+        if self.catch_up(db).await? {
+            let hit = self.read().products.get(slug.as_str());
+            if let Some((product, cold)) = hit {
+                if cold {
+                    self.write().products.insert(product.clone());
+                }
+                return Ok(Some(product));
+            }
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let product = store::find_active(&mut *db.get().await?, slug).await?;
+        let product = product.map(Arc::new);
+        if let Some(product) = &product {
+            self.keep(epoch, |cached| cached.products.insert(product.clone()));
+        }
+        Ok(product)
+    }
+
+    /// A page of the products on sale in `scope`; first pages from memory.
+    pub async fn listing(
+        &self,
+        db: &DbPool,
+        scope: Scope,
+        sort: Sort,
+        position: Position,
+    ) -> Result<Arc<Listing>, DbError> {
+        let first = position == Position::First;
+        if first && self.catch_up(db).await? {
+            let hit = self
+                .read()
+                .listings
+                .get(&(scope, sort))
+                .and_then(Timed::fresh);
+            if let Some(listing) = hit {
+                return Ok(listing);
+            }
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let listing = Arc::new(store::listing(&mut *db.get().await?, scope, sort, position).await?);
+        self.keep(epoch, |cached| {
+            for product in &listing.products {
+                cached.products.insert(product.clone());
+            }
+            if first {
+                if cached.listings.len() >= LISTINGS_CAP {
+                    cached.listings.clear();
+                }
+                cached
+                    .listings
+                    .insert((scope, sort), Timed::new(listing.clone()));
+            }
+        });
+        Ok(listing)
+    }
+
+    /// Every collection.
+    pub async fn collections(&self, db: &DbPool) -> Result<Arc<[Collection]>, DbError> {
+        if self.catch_up(db).await? {
+            let hit = self.read().collections.as_ref().and_then(Timed::fresh);
+            if let Some(collections) = hit {
+                return Ok(collections);
+            }
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let collections: Arc<[Collection]> =
+            store::collections(&mut *db.get().await?).await?.into();
+        self.keep(epoch, |cached| {
+            cached.collections = Some(Timed::new(collections.clone()));
+        });
+        Ok(collections)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
+        self.cached.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cached> {
+        self.cached.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps what a read found, unless a change was noted since it began
+    /// (the read may predate it) or nobody listens for changes.
+    fn keep(&self, epoch: u64, update: impl FnOnce(&mut Cached)) {
+        let mut cached = self.write();
+        if self.listening.load(Ordering::Acquire) && self.epoch.load(Ordering::Acquire) == epoch {
+            update(&mut cached);
+        }
+    }
+
+    /// Applies the changes noted so far. Whether memory may be used: not
+    /// while the listener is disconnected.
+    async fn catch_up(&self, db: &DbPool) -> Result<bool, DbError> {
         if !self.listening.load(Ordering::Acquire) {
-            return Ok(Arc::new(self.load(db).await?));
+            return Ok(false);
         }
-        if let Some(fresh) = self.fresh() {
-            return Ok(fresh);
+        if !self.dirty.load(Ordering::Acquire) {
+            return Ok(true);
         }
-        let _one_at_a_time = self.reload.lock().await;
-        if let Some(fresh) = self.fresh() {
-            return Ok(fresh);
+        let _one_at_a_time = self.refresh.lock().await;
+        let pending = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            self.dirty.store(false, Ordering::Release);
+            std::mem::take(&mut *pending)
+        };
+        if pending.is_empty() {
+            // Applied by the request this one waited for.
+            return Ok(true);
         }
-        let snapshot = Arc::new(self.load(db).await?);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(snapshot.clone());
-        Ok(snapshot)
+        if let Err(error) = self.apply(db, &pending).await {
+            // Noted again, for the next request to try.
+            let mut again = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            again.products.extend(&pending.products);
+            again.collections |= pending.collections;
+            again.everything |= pending.everything;
+            self.dirty.store(true, Ordering::Release);
+            return Err(error);
+        }
+        Ok(true)
     }
 
-    fn fresh(&self) -> Option<Arc<Snapshot>> {
-        let current = self
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()?;
-        let unchanged = current.generation == self.generation.load(Ordering::Acquire);
-        (unchanged && current.loaded_at.elapsed() < MAX_AGE).then_some(current)
+    async fn apply(&self, db: &DbPool, pending: &Pending) -> Result<(), DbError> {
+        if pending.everything || pending.products.len() > REFRESH_CAP {
+            *self.write() = Cached::default();
+            return Ok(());
+        }
+        let ids: Vec<i64> = pending.products.iter().copied().collect();
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            store::products_with_collections(&mut *db.get().await?, &ids).await?
+        };
+        let mut cached = self.write();
+        if pending.collections {
+            cached.collections = None;
+            cached.listings.retain(|(scope, _), _| *scope == Scope::All);
+        }
+        let found: HashSet<i64> = rows.iter().map(|(product, _)| product.id).collect();
+        for id in ids.iter().filter(|id| !found.contains(id)) {
+            // Deleted: off every page.
+            cached.products.remove(*id);
+            cached
+                .listings
+                .retain(|_, listing| listing.value.products.iter().all(|p| p.id != *id));
+        }
+        for (product, collections) in rows {
+            let product = Arc::new(product);
+            if cached.products.remove(product.id) && product.active {
+                cached.products.insert(product.clone());
+            }
+            cached.listings.retain(|(scope, _), listing| {
+                match effect(&listing.value, *scope, &product, &collections) {
+                    Effect::Keep => true,
+                    Effect::Drop => false,
+                    Effect::Replace(i) => {
+                        listing.value = Arc::new(listing.value.with_product(i, product.clone()));
+                        true
+                    }
+                }
+            });
+        }
+        Ok(())
     }
 
-    async fn load(&self, db: &DbPool) -> Result<Snapshot, DbError> {
-        // Read before the query: a change committed during it leaves the
-        // snapshot stale at once.
-        let generation = self.generation.load(Ordering::Acquire);
-        let products = store::list_active(&mut *db.get().await?).await?;
-        Ok(Snapshot::new(generation, products))
+    fn note(&self, change: CatalogChange) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        match change {
+            CatalogChange::Product(id) => {
+                pending.products.insert(id);
+            }
+            CatalogChange::Collections => pending.collections = true,
+            CatalogChange::Everything => pending.everything = true,
+        }
+        self.dirty.store(true, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Listens for `catalog_changed` on a connection of its own until the
@@ -133,16 +409,130 @@ impl Catalog {
             return anyhow::Error::from(e).context("LISTEN");
         }
         // Changes made while nobody listened came with no notification.
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.note(CatalogChange::Everything);
         self.listening.store(true, Ordering::Release);
         *backoff = RECONNECT_FIRST;
         let mut notifications = pin!(conn.notifications_stream());
         while let Some(notification) = notifications.next().await {
-            if let Err(e) = notification {
-                return anyhow::Error::from(e);
+            match notification {
+                Ok(notification) => self.note(CatalogChange::parse(&notification.payload)),
+                Err(e) => return anyhow::Error::from(e),
             }
-            self.generation.fetch_add(1, Ordering::AcqRel);
         }
         anyhow::anyhow!("the connection closed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: i64) -> Arc<Product> {
+        Arc::new(Product {
+            id,
+            slug: format!("product-{id}"),
+            name: format!("Product {id}"),
+            description: String::new(),
+            price_minor: 100,
+            currency: crate::money::Currency::Usd,
+            image_path: String::new(),
+            stock: None,
+            active: true,
+            created_at: chrono::Utc::now(),
+            requires_shipping: true,
+        })
+    }
+
+    /// A first page of the products with these ids, the highest newest.
+    fn page(ids: std::ops::RangeInclusive<i64>) -> Listing {
+        let rows = ids
+            .rev()
+            .enumerate()
+            .map(|(i, id)| Product {
+                created_at: chrono::DateTime::from_timestamp(1_000_000 - i as i64, 0).unwrap(),
+                ..Product::clone(&product(id))
+            })
+            .collect();
+        Listing::from_rows(Sort::Newest, Position::First, rows)
+    }
+
+    #[test]
+    fn a_change_keeps_replaces_or_drops_a_cached_first_page() {
+        let listing = page(1..=3);
+        let on_page = Product::clone(&listing.products[1]);
+        let mut restocked = on_page.clone();
+        restocked.stock = Some(7);
+        assert!(matches!(
+            effect(&listing, Scope::All, &restocked, &[]),
+            Effect::Replace(1)
+        ));
+        let mut repriced = on_page.clone();
+        repriced.price_minor = 1;
+        assert!(matches!(
+            effect(&listing, Scope::All, &repriced, &[]),
+            Effect::Drop
+        ));
+        let mut archived = on_page.clone();
+        archived.active = false;
+        assert!(matches!(
+            effect(&listing, Scope::All, &archived, &[]),
+            Effect::Drop
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &restocked, &[5]),
+            Effect::Replace(1)
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &restocked, &[6]),
+            Effect::Drop
+        ));
+
+        // A product not on the page: a page with room takes it; a full page
+        // only if it sorts before the page's last product.
+        let mut new = Product::clone(&product(99));
+        assert!(matches!(
+            effect(&listing, Scope::All, &new, &[]),
+            Effect::Drop
+        ));
+        assert!(matches!(
+            effect(&listing, Scope::Collection(5), &new, &[6]),
+            Effect::Keep
+        ));
+        // 25 rows: a full page and more.
+        let full = page(1..=25);
+        assert!(full.is_full());
+        assert!(
+            matches!(effect(&full, Scope::All, &new, &[]), Effect::Drop),
+            "newest"
+        );
+        new.created_at = chrono::DateTime::from_timestamp(10, 0).unwrap();
+        assert!(
+            matches!(effect(&full, Scope::All, &new, &[]), Effect::Keep),
+            "older than the page"
+        );
+        new.active = false;
+        assert!(matches!(
+            effect(&listing, Scope::All, &new, &[]),
+            Effect::Keep
+        ));
+    }
+
+    #[test]
+    fn products_by_slug_stay_within_their_cap_and_keep_the_recently_used() {
+        let mut products = Products::default();
+        products.insert(product(1));
+        for id in 2..=10 * PRODUCTS_CAP as i64 {
+            products.insert(product(id));
+            // Product 1 is looked at all the time: it stays.
+            if let Some((hit, true)) = products.get("product-1") {
+                products.insert(hit);
+            }
+            assert!(products.len() <= PRODUCTS_CAP);
+        }
+        assert!(products.get("product-1").is_some());
+        assert!(products.get("product-2").is_none(), "the least used went");
+        assert!(products.remove(1));
+        assert!(products.get("product-1").is_none());
+        assert!(!products.remove(1));
     }
 }

@@ -98,17 +98,35 @@ pub struct CheckoutForm {
     save_card: Option<String>,
 }
 
-/// The Stripe customer to pay as: the one this browser remembers, only if
-/// the shopper asks to save their card again (a shared computer must not
-/// pay as its previous user).
-fn payer(session: &TypedSession, save_card: bool) -> (Option<String>, bool) {
+/// Starts this browser's checkout of `lines`: the payment page's URL, or
+/// why not (the outer error is ours: the session could not be written).
+async fn begin(
+    state: &AppState,
+    limiter: &RateLimiter,
+    req: &HttpRequest,
+    session: &TypedSession,
+    source: CheckoutSource,
+    lines: &[CheckoutLine],
+    save_card: bool,
+) -> Result<Result<String, CheckoutError>, AppError> {
+    // It pays as the Stripe customer this browser remembers only if the
+    // shopper saves their card again: a shared computer must not pay as its
+    // previous user.
     let customer = if save_card { session.customer() } else { None };
-    (customer, save_card)
-}
-
-/// The client address, as the rate limits count it.
-fn client_key(limiter: &RateLimiter, req: &HttpRequest) -> Option<String> {
-    limiter.client(req).map(|ip| ip.to_string())
+    // The client address, as the rate limits count it.
+    let client = limiter.client(req).map(|ip| ip.to_string());
+    let request = CheckoutRequest {
+        browser_id: session.ensure_browser_id()?,
+        client_key: client.as_deref(),
+        source,
+        lines,
+        payer: Payer {
+            customer: customer.as_deref(),
+            save_card,
+        },
+        pending_per_client: state.pending_checkouts_per_client,
+    };
+    Ok(start::start_checkout(&state.stripe, &state.db, &request).await)
 }
 
 /// `POST /checkout`: checkout of the whole cart, 303 to Stripe's payment page.
@@ -160,21 +178,19 @@ pub async fn checkout_cart(
             unit_price: line.product.price(),
         })
         .collect();
-    let (customer, save_card) = payer(&session, form.save_card.is_some());
-    let client = client_key(&limiter, &req);
-    let request = CheckoutRequest {
-        browser_id: session.ensure_browser_id()?,
-        client_key: client.as_deref(),
-        source: CheckoutSource::Cart(cart_id),
-        lines: &checkout_lines,
-        payer: Payer {
-            customer: customer.as_deref(),
-            save_card,
-        },
-        pending_per_client: state.pending_checkouts_per_client,
-    };
-    let started = start::start_checkout(&state.stripe, &state.db, &request).await;
-    match started {
+    let source = CheckoutSource::Cart(cart_id);
+    let save_card = form.save_card.is_some();
+    match begin(
+        &state,
+        &limiter,
+        &req,
+        &session,
+        source,
+        &checkout_lines,
+        save_card,
+    )
+    .await?
+    {
         Ok(url) => see_other(url),
         Err(error) => {
             let (message, status) = checkout_failure(error)?;
@@ -220,21 +236,9 @@ pub async fn checkout_express(
         quantity: quantity.get(),
         unit_price: product.price(),
     };
-    let (customer, save_card) = payer(&session, form.save_card.is_some());
-    let client = client_key(&limiter, &req);
-    let request = CheckoutRequest {
-        browser_id: session.ensure_browser_id()?,
-        client_key: client.as_deref(),
-        source: CheckoutSource::Express,
-        lines: &[line],
-        payer: Payer {
-            customer: customer.as_deref(),
-            save_card,
-        },
-        pending_per_client: state.pending_checkouts_per_client,
-    };
-    let started = start::start_checkout(&state.stripe, &state.db, &request).await;
-    match started {
+    let source = CheckoutSource::Express;
+    let save_card = form.save_card.is_some();
+    match begin(&state, &limiter, &req, &session, source, &[line], save_card).await? {
         Ok(url) => see_other(url),
         Err(error) => {
             let (message, status) = checkout_failure(error)?;

@@ -54,6 +54,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    collection_products (collection_id, product_id) {
+        collection_id -> Int8,
+        product_id -> Int8,
+    }
+}
+
+diesel::table! {
+    collections (id) {
+        id -> Int8,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_checkouts (order_id) {
         order_id -> Int8,
         amount_subtotal_minor -> Int8,
@@ -188,6 +206,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         requires_shipping -> Bool,
+        // `search` (tsvector, generated from name and description) is read
+        // only by the catalog's search, in SQL.
     }
 }
 
@@ -224,10 +244,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    search_terms (term) {
+        term -> Text,
+    }
+}
+
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(collection_products -> collections (collection_id));
+diesel::joinable!(collection_products -> products (product_id));
 diesel::joinable!(order_checkouts -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_issues -> orders (order_id));
@@ -246,6 +274,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     cart_items,
     carts,
+    collection_products,
+    collections,
     order_checkouts,
     order_events,
     order_issues,
@@ -254,6 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     payments,
     products,
+    search_terms,
     shipping_rate_prices,
     shipping_rates,
     shop_settings,

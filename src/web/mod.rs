@@ -7,12 +7,14 @@ pub mod assets;
 pub mod caching;
 mod error;
 mod form;
+mod meta;
 mod pages;
 pub mod rate_limit;
 mod session;
 
 pub use error::{AppError, fmt_chain};
 pub use form::CsrfForm;
+pub use meta::{PageMeta, json_ld};
 pub use pages::{
     CartPage, MIXED_CURRENCIES, ProductForm, ProductPage, availability_class, availability_label,
     product_not_found,

@@ -2,13 +2,15 @@
 //! and shown again with a message by Add to cart and Buy now) and the cart
 //! page (shown, and shown again by cart changes and checkout).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{AppError, FormResponse, Layout, TypedSession, rerender};
+use super::{AppError, FormResponse, Layout, PageMeta, TypedSession, json_ld, rerender};
 use crate::cart::domain::{CartLine, CartSummary};
 use crate::cart::store as cart_store;
 use crate::catalog::cache::Catalog;
@@ -50,7 +52,8 @@ pub fn product_not_found() -> AppError {
 #[template(path = "catalog/product.html")]
 pub struct ProductPage {
     pub layout: Layout,
-    pub product: Product,
+    pub meta: PageMeta,
+    pub product: Arc<Product>,
     /// A problem with the submitted add-to-cart form, shown next to it.
     pub error: Option<String>,
     pub quantity: String,
@@ -67,17 +70,51 @@ impl ProductPage {
     ) -> Result<ProductPage, AppError> {
         let slug = ProductSlug::parse(slug).ok_or_else(product_not_found)?;
         let product = catalog
-            .snapshot(db)
+            .product(db, &slug)
             .await?
-            .find(&slug)
-            .cloned()
             .ok_or_else(product_not_found)?;
         Ok(ProductPage {
             layout,
+            meta: product_meta(&product, catalog.base_url()),
             product,
             error: None,
             quantity: "1".into(),
         })
+    }
+}
+
+/// The product page's title, description, preview and schema.org `Product`
+/// (price as an exact decimal string, currency, availability).
+fn product_meta(product: &Product, base_url: &str) -> PageMeta {
+    let url = format!("{base_url}{}", product.path());
+    let image = format!("{base_url}{}", product.image_url());
+    let availability = if product.sold_out() {
+        "https://schema.org/OutOfStock"
+    } else {
+        "https://schema.org/InStock"
+    };
+    let price = product.price();
+    let data = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.name,
+        "description": product.description,
+        "sku": product.slug,
+        "image": image,
+        "url": url,
+        "offers": {
+            "@type": "Offer",
+            "url": url,
+            "price": price.decimal(),
+            "priceCurrency": price.currency().code(),
+            "availability": availability,
+        },
+    });
+    PageMeta {
+        image: Some(image),
+        og_type: "product",
+        json_ld: Some(json_ld(&data)),
+        ..PageMeta::new(&product.name, &product.description, url)
     }
 }
 

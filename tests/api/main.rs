@@ -3,6 +3,7 @@
 
 mod bank_debits;
 mod batch;
+mod browse;
 mod cart;
 mod cart_limits;
 mod catalog;
@@ -17,6 +18,7 @@ mod helpers;
 mod logs;
 mod multinode;
 mod payments_api;
+mod search;
 mod shipping;
 mod start_together;
 mod tax_and_codes;

@@ -23,6 +23,8 @@ const NODES: usize = 3;
 
 struct Nodes {
     lb_url: String,
+    /// Each node's own address, behind nginx.
+    node_urls: Vec<String>,
     sim: stripe_sim::Simulator,
     db_url: storefront::config::Secret,
     servers: Vec<actix_web::dev::ServerHandle>,
@@ -71,12 +73,14 @@ async fn start_nodes() -> Nodes {
     })
     .unwrap();
     let mut servers = Vec::new();
+    let mut node_urls = Vec::new();
     let mut upstreams = String::new();
     for _ in 0..NODES {
         let app = Application::build(&settings, &db_url, session_key(&settings).unwrap())
             .await
             .unwrap();
         upstreams.push_str(&format!("server 127.0.0.1:{};\n", app.port()));
+        node_urls.push(format!("http://127.0.0.1:{}", app.port()));
         servers.push(app.handle());
         tokio::spawn(app.run_until_stopped());
     }
@@ -132,6 +136,7 @@ http {{
     }
     Nodes {
         lb_url,
+        node_urls,
         sim,
         db_url,
         servers,
@@ -299,5 +304,82 @@ async fn three_nodes_behind_nginx_fulfil_each_order_once_and_never_oversell() {
         nodes.upstreams_for("/webhooks/stripe").len() >= 2,
         "webhooks landed on several nodes"
     );
+    nodes.stop().await;
+}
+
+#[tokio::test]
+async fn a_product_change_reaches_every_node_within_a_second() {
+    let nodes = start_nodes().await;
+    let client = reqwest::Client::new();
+    let page = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    // Every node listens for catalog changes, then has the mug's page, the
+    // front page and the Kitchen page in memory.
+    let mut db = nodes.db().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let listeners: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND query = 'LISTEN catalog_changed')",
+        ))
+        .get_result(&mut db)
+        .await
+        .unwrap();
+        if listeners == NODES as i64 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{listeners} listeners"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Each node marks itself listening right after its LISTEN returns.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for node in &nodes.node_urls {
+        for path in ["/products/aurora-ceramic-mug", "/", "/collections/kitchen"] {
+            assert!(
+                page(format!("{node}{path}")).await.contains("$24.00"),
+                "{node}{path}"
+            );
+        }
+    }
+
+    // A new price, committed elsewhere (another node's checkout, an admin).
+    diesel::update(products::table.filter(products::slug.eq("aurora-ceramic-mug")))
+        .set(products::price_minor.eq(2650))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let committed = std::time::Instant::now();
+
+    // Every node shows it on its product page and its cached listings.
+    let mut pending: Vec<String> = nodes
+        .node_urls
+        .iter()
+        .flat_map(|node| {
+            ["/products/aurora-ceramic-mug", "/", "/collections/kitchen"]
+                .map(|path| format!("{node}{path}"))
+        })
+        .collect();
+    while !pending.is_empty() && committed.elapsed() < Duration::from_secs(1) {
+        let mut still = Vec::new();
+        for url in pending {
+            let shown = page(url.clone()).await;
+            let updated = shown.contains("$26.50") && !shown.contains("$24.00");
+            if !updated {
+                still.push(url);
+            }
+        }
+        pending = still;
+    }
+    let took = committed.elapsed();
+    assert!(
+        pending.is_empty(),
+        "not updated within a second of the commit: {pending:?}"
+    );
+    eprintln!("the new price reached every node's pages {took:?} after the commit");
     nodes.stop().await;
 }

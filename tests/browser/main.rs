@@ -21,6 +21,7 @@ mod helpers;
 
 mod a11y;
 mod assets;
+mod catalog;
 mod checkout_ships;
 mod driver;
 mod journeys;

@@ -11,14 +11,14 @@ use crate::helpers::{CARD_DECLINED, CARD_OK, spawn_app};
 
 /// Our pages must pass; the simulator's pages are only reported.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
+pub(crate) enum Owner {
     Us,
     Simulator,
 }
 
 /// Screenshots and audits the page the browser is on; returns our page's
 /// serious violations.
-pub async fn capture(b: &Browser, name: &str, owner: Owner) -> Vec<(String, Violation)> {
+pub(crate) async fn capture(b: &Browser, name: &str, owner: Owner) -> Vec<(String, Violation)> {
     b.screenshots(name).await;
     let mut blocking = Vec::new();
     for width in [DESKTOP.0, 390] {
@@ -44,7 +44,7 @@ pub async fn capture(b: &Browser, name: &str, owner: Owner) -> Vec<(String, Viol
 }
 
 /// Fails on any serious or critical violation found on our pages.
-pub fn assert_no_blocking(blocking: &[(String, Violation)]) {
+pub(crate) fn assert_no_blocking(blocking: &[(String, Violation)]) {
     let report: String = blocking
         .iter()
         .map(|(page, v)| format!("{page}:\n{}", a11y::describe(std::slice::from_ref(v))))

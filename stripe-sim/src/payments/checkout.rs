@@ -93,8 +93,12 @@ pub fn pay_session(st: &mut State, session_id: &str, entry: Entry) -> Result<Pay
     }
 }
 
-/// The customer passed the simulated 3D Secure step.
-pub fn complete_authentication(st: &mut State, session_id: &str) -> Result<PayOutcome, ApiError> {
+/// The session's 3D Secure step, ended: its payment method, the customer's
+/// choices and the PaymentIntent.
+fn take_authentication(
+    st: &mut State,
+    session_id: &str,
+) -> Result<(String, Choices, String), ApiError> {
     let session = st.session_mut(session_id)?;
     let (pm_id, choices) = session
         .pending_authentication
@@ -104,6 +108,12 @@ pub fn complete_authentication(st: &mut State, session_id: &str) -> Result<PayOu
         .payment_intent
         .clone()
         .ok_or_else(ApiError::internal)?;
+    Ok((pm_id, choices, intent_id))
+}
+
+/// The customer passed the simulated 3D Secure step.
+pub fn complete_authentication(st: &mut State, session_id: &str) -> Result<PayOutcome, ApiError> {
+    let (pm_id, choices, intent_id) = take_authentication(st, session_id)?;
     let Instrument::Card(card) = &st.payment_method_mut(&pm_id)?.instrument else {
         return Err(ApiError::internal());
     };
@@ -120,15 +130,7 @@ pub fn complete_authentication(st: &mut State, session_id: &str) -> Result<PayOu
 
 /// The customer failed the simulated 3D Secure step: no charge, the session stays open.
 pub fn fail_authentication(st: &mut State, session_id: &str) -> Result<PayOutcome, ApiError> {
-    let session = st.session_mut(session_id)?;
-    let (pm_id, _) = session
-        .pending_authentication
-        .take()
-        .ok_or_else(ApiError::internal)?;
-    let intent_id = session
-        .payment_intent
-        .clone()
-        .ok_or_else(ApiError::internal)?;
+    let (pm_id, _, intent_id) = take_authentication(st, session_id)?;
     let pm_json = st.payment_method_mut(&pm_id)?.to_json();
     let mut error = ApiError::invalid(
         "The provided PaymentMethod has failed authentication. You can provide \
