@@ -110,8 +110,9 @@ CREATE TABLE order_checkouts (
     amount_shipping_minor BIGINT NOT NULL CHECK (amount_shipping_minor >= 0),
     -- Every tax, inclusive ones included.
     amount_tax_minor      BIGINT NOT NULL CHECK (amount_tax_minor >= 0),
-    -- The promotion code the shopper typed, as the merchant created it.
-    promotion_code        TEXT CHECK (length(promotion_code) <= 500),
+    -- The promotion code the shopper typed, as the merchant created it
+    -- (no CHECK here: nothing Stripe reports may keep an order from settling).
+    promotion_code        TEXT,
     shipping_name         TEXT,
     shipping_line1        TEXT,
     shipping_line2        TEXT,
