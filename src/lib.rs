@@ -24,6 +24,7 @@ pub mod purge;
 pub mod routes;
 pub mod seed;
 pub mod server;
+pub mod shop_settings;
 pub mod state;
 pub mod stripe;
 pub mod telemetry;

@@ -77,7 +77,7 @@ impl Metrics {
         let order_issues = IntCounterVec::new(
             Opts::new(
                 "order_issues_total",
-                "Orders found to need a person (amount_mismatch, paid_after_close, refund_failed)",
+                "Orders found to need a person (amount_mismatch, totals_mismatch, paid_after_close, refund_failed)",
             ),
             &["kind"],
         )?;

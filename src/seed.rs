@@ -108,6 +108,14 @@ const CATALOG: &[SeedProduct] = &[
         active: true,
     },
     SeedProduct {
+        slug: "digital-gift-card",
+        name: "Digital Gift Card",
+        description: "A gift card for anything in the shop, sent by email within the hour with a personal message. Nothing to ship.",
+        price_minor: 2500,
+        stock: None,
+        active: true,
+    },
+    SeedProduct {
         slug: "enamel-camp-pin",
         name: "Enamel Camp Pin",
         description: "A hard-enamel pin of a tent under the mountains. Retired from the catalog.",
@@ -116,6 +124,10 @@ const CATALOG: &[SeedProduct] = &[
         active: false,
     },
 ];
+
+/// Products that need no shipping (delivered by email): checking out only
+/// these asks for no address.
+const NOT_SHIPPED: &[&str] = &["digital-gift-card"];
 
 /// The sample collections: slug, name, description, and their products.
 const COLLECTIONS: &[(&str, &str, &str, &[&str])] = &[
@@ -182,6 +194,7 @@ pub async fn load(url: &Secret) -> anyhow::Result<usize> {
                 products::image_path.eq(format!("img/products/{}.svg", p.slug)),
                 products::stock.eq(p.stock),
                 products::active.eq(p.active),
+                products::requires_shipping.eq(!NOT_SHIPPED.contains(&p.slug)),
             )
         })
         .collect();

@@ -467,6 +467,7 @@ mod tests {
             stock: None,
             active: true,
             created_at: chrono::Utc::now(),
+            requires_shipping: true,
         })
     }
 

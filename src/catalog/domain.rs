@@ -21,6 +21,8 @@ pub struct Product {
     pub stock: Option<i32>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// Physical goods; digital or made-to-order ones need no address.
+    pub requires_shipping: bool,
 }
 
 /// How many more units can be sold.

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
-use super::settle::apply_session;
+use super::settle::settle_session;
 use super::start::{
     self, Cancelled, CheckoutError, CheckoutLine, CheckoutRequest, CheckoutSource, Payer,
 };
@@ -18,6 +18,7 @@ use crate::money::MoneyError;
 use crate::orders::domain::{Order, OrderStatus, Source};
 use crate::orders::store::{self as order_store, CreateOrderError};
 use crate::state::AppState;
+use crate::stripe::StripeError;
 use crate::web::rate_limit::RateLimiter;
 use crate::web::{
     AppError, CartPage, CsrfForm, FlashLevel, FormResponse, Layout, MIXED_CURRENCIES, ProductForm,
@@ -246,6 +247,9 @@ pub async fn checkout_express(
     }
 }
 
+/// How often the return page may ask Stripe about one pending order.
+const ASK_STRIPE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Deserialize)]
 pub struct SuccessQuery {
     session_id: Option<String>,
@@ -273,17 +277,22 @@ pub async fn success(
     // webhook usually wins this race; if Stripe cannot be asked right now,
     // the order page says the payment is being confirmed.
     if order.status == OrderStatus::Pending {
-        if order_store::may_ask_stripe(&mut conn, order.id).await? {
+        if order_store::may_ask_stripe(&mut conn, order.id, ASK_STRIPE_EVERY).await? {
             drop(conn);
-            match state
-                .stripe
-                .client
-                .retrieve_checkout_session(session_id.as_str())
-                .await
-            {
+            let client = &state.stripe.client;
+            match client.retrieve_checkout_session(session_id.as_str()).await {
                 Ok(checkout) => {
-                    let mut conn = state.db.get().await?;
-                    apply_session(&mut conn, &checkout, Source::SuccessPage).await?;
+                    let settled =
+                        settle_session(client, &state.db, checkout, Source::SuccessPage).await;
+                    match settled {
+                        Ok(_) => {}
+                        // Its promotion code could not be looked up: the
+                        // webhook or the reconciler settles it.
+                        Err(error) if error.is::<StripeError>() => {
+                            tracing::warn!(%error, order.id = order.id, "could not settle the checkout session")
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, order.id = order.id, "could not confirm the checkout session")
@@ -341,8 +350,9 @@ pub async fn cancel(
             match start::cancel_checkout(&state.stripe, &state.db, order, Source::CancelPage)
                 .await?
             {
-                // Paid in another tab before the shopper came back: the receipt.
-                Cancelled::Paid => return Ok(receipt(order)),
+                // Paid in another tab before the shopper came back, or a
+                // payment submitted that settles later: the receipt says so.
+                Cancelled::Paid | Cancelled::Processing => return Ok(receipt(order)),
                 Cancelled::Closed => (
                     FlashLevel::Success,
                     "Checkout cancelled: nothing was charged, and your cart is just as you left it.",

@@ -1,14 +1,17 @@
 //! Heals orders whose webhooks never came: every interval, asks Stripe about
-//! pending orders older than a grace period and applies what it says. Safe
-//! on several nodes at once: every transition is conditional.
+//! pending orders older than a grace period and applies what it says,
+//! payments that settle later (bank debits) included, whose result may be
+//! lost too. Safe on several nodes at once: every transition is conditional.
 
 use std::time::Duration;
 
-use super::settle::{Applied, apply_session};
+use super::settle::{Applied, payment_failed, settle_session};
 use crate::metrics;
 use crate::orders::domain::{Order, OrderStatus, Source};
 use crate::orders::store;
 use crate::state::Jobs;
+use crate::stripe::StripeError;
+use crate::stripe::types::{SessionPaymentStatus, SessionStatus};
 
 /// Pending orders read from the database at a time.
 const BATCH: i64 = 100;
@@ -50,6 +53,7 @@ pub async fn reconcile_once(jobs: &Jobs, grace: Duration) -> anyhow::Result<usiz
     let deadlines = Deadlines {
         abandoned: now - chrono::Duration::from_std(abandoned_after)?,
         lapsed: now - chrono::Duration::from_std(lapsed_after)?,
+        processing_every: grace,
     };
     let mut settled = 0;
     let mut after = None;
@@ -79,6 +83,8 @@ struct Deadlines {
     abandoned: chrono::DateTime<chrono::Utc>,
     /// With one Stripe does not know: it cannot be paid anywhere any more.
     lapsed: chrono::DateTime<chrono::Utc>,
+    /// A payment settling for days is asked about at most this often.
+    processing_every: Duration,
 }
 
 /// Asks Stripe about one pending order and applies the answer: whether it
@@ -98,16 +104,33 @@ async fn settle(jobs: &Jobs, order: &Order, deadlines: &Deadlines) -> anyhow::Re
         }
         return Ok(Some(cancelled));
     };
-    match jobs
-        .stripe
-        .client
-        .retrieve_checkout_session(session_id)
-        .await
-    {
+    if order.payment_processing() {
+        let mut conn = jobs.db.get().await?;
+        if !store::may_ask_stripe(&mut conn, order.id, deadlines.processing_every).await? {
+            return Ok(Some(false));
+        }
+    }
+    let client = &jobs.stripe.client;
+    match client.retrieve_checkout_session(session_id).await {
         Ok(session) => {
-            let mut conn = jobs.db.get().await?;
-            let (_, applied) = apply_session(&mut conn, &session, Source::Reconciler).await?;
-            Ok(Some(applied != Applied::Unchanged))
+            let unpaid_intent = session
+                .payment_intent_id()
+                .filter(|_| session.status == Some(SessionStatus::Complete))
+                .filter(|_| session.payment_status == SessionPaymentStatus::Unpaid)
+                .map(str::to_owned);
+            let applied = match settle_session(client, &jobs.db, session, Source::Reconciler).await
+            {
+                Ok((_, applied)) => applied,
+                Err(error) if error.is::<StripeError>() => {
+                    tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
+            };
+            match unpaid_intent {
+                Some(intent) => settle_submitted(jobs, session_id, &intent).await,
+                None => Ok(Some(applied != Applied::Unchanged)),
+            }
         }
         Err(error) if error.is_outage() => {
             tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
@@ -134,6 +157,44 @@ async fn settle(jobs: &Jobs, order: &Order, deadlines: &Deadlines) -> anyhow::Re
         }
         Err(error) => {
             tracing::warn!(%error, order.id = order.id, "could not retrieve checkout session");
+            Ok(Some(false))
+        }
+    }
+}
+
+/// A payment submitted and not settled (a bank debit) whose result event may
+/// have been lost: its PaymentIntent says whether it failed (back to
+/// `requires_payment_method`, or `canceled`); one still processing waits,
+/// its stock held. A success shows on the session itself (`paid`).
+async fn settle_submitted(
+    jobs: &Jobs,
+    session_id: &str,
+    payment_intent: &str,
+) -> anyhow::Result<Option<bool>> {
+    match jobs
+        .stripe
+        .client
+        .retrieve_payment_intent(payment_intent)
+        .await
+    {
+        Ok(intent)
+            if matches!(
+                intent.status.as_str(),
+                "requires_payment_method" | "canceled"
+            ) =>
+        {
+            let mut conn = jobs.db.get().await?;
+            Ok(Some(
+                payment_failed(&mut conn, session_id, Source::Reconciler).await?,
+            ))
+        }
+        Ok(_) => Ok(Some(false)),
+        Err(error) if error.is_outage() => {
+            tracing::warn!(%error, "Stripe unavailable; reconciler will retry next run");
+            Ok(None)
+        }
+        Err(error) => {
+            tracing::warn!(%error, payment_intent, "could not retrieve the payment intent");
             Ok(Some(false))
         }
     }

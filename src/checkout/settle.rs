@@ -1,17 +1,20 @@
 //! Settling checkouts: the one place a Checkout Session's state reaches our
-//! order (paid, or expired with its stock released), and refunds reaching
-//! the order and its payment. Used by the webhook, the return pages and the
-//! reconciler; safe to call any number of times, concurrently.
+//! order (completed with Stripe's figures, paid, failed, or expired with its
+//! stock released), and refunds reaching the order and its payment. Used by
+//! the webhook, the return pages and the reconciler; safe to call any
+//! number of times, concurrently.
 
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
+use crate::db::DbPool;
 use crate::ids::OrderToken;
 use crate::ledger::{held_refunds, store as ledger};
 use crate::metrics;
-use crate::orders::domain::{IssueKind, Order, OrderStatus, Source};
-use crate::orders::store::{self, PaidWith};
+use crate::orders::domain::{IssueKind, Order, OrderStatus, ShippingAddress, Source, StripeTotals};
+use crate::orders::store::{self, Completion, PaidWith};
 use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
+use crate::stripe::{StripeClient, StripeError};
 
 /// What applying a session did to its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,48 +25,122 @@ pub enum Applied {
     Unchanged,
 }
 
+/// A session as Stripe reported it, with the text of the promotion code its
+/// discount came from (the session names only the code's id).
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub session: CheckoutSession,
+    pub promotion_code: Option<String>,
+}
+
+/// Looks up what settling a completed session needs besides the session:
+/// the promotion code the shopper typed. It asks Stripe, so call it
+/// outside any transaction.
+pub async fn report(
+    stripe: &StripeClient,
+    session: CheckoutSession,
+) -> Result<Reported, StripeError> {
+    if session.status != Some(SessionStatus::Complete) {
+        return Ok(Reported {
+            session,
+            promotion_code: None,
+        });
+    }
+    // Events carry the session without its breakdown: ask for it.
+    let code_id = match session.promotion_code_id() {
+        Some(id) => Some(id.to_owned()),
+        None if session.discount_unexplained() => stripe
+            .retrieve_checkout_session(&session.id)
+            .await?
+            .promotion_code_id()
+            .map(str::to_owned),
+        None => None,
+    };
+    let promotion_code = match code_id {
+        Some(id) => Some(stripe.retrieve_promotion_code(&id).await?.code),
+        None => None,
+    };
+    Ok(Reported {
+        session,
+        promotion_code,
+    })
+}
+
+/// Reports a session Stripe answered (`report`) and applies it, each step
+/// with a connection of its own: the return pages and the reconciler.
+pub async fn settle_session(
+    stripe: &StripeClient,
+    db: &DbPool,
+    session: CheckoutSession,
+    source: Source,
+) -> anyhow::Result<(Option<Order>, Applied)> {
+    let reported = report(stripe, session).await?;
+    let mut conn = db.get().await?;
+    apply_session(&mut conn, &reported, source).await
+}
+
 /// Applies what Stripe says of a session to its order. The transitions are
 /// conditional on `pending`, so any number of callers apply each once.
 /// Answers the order as it is now.
 pub async fn apply_session(
     conn: &mut AsyncPgConnection,
-    session: &CheckoutSession,
+    reported: &Reported,
     source: Source,
 ) -> anyhow::Result<(Option<Order>, Applied)> {
+    let session = &reported.session;
     let Some(order) = find_order(conn, session).await? else {
         tracing::warn!(session.id = %session.id, "checkout session is not one of ours");
         return Ok((None, Applied::Unchanged));
     };
+    let ship_to = ship_to(session);
+    let completion = completion(&order, reported, ship_to.as_ref());
     let applied = match (session.status, session.payment_status) {
         (
             Some(SessionStatus::Complete),
             SessionPaymentStatus::Paid | SessionPaymentStatus::NoPaymentRequired,
-        ) => {
-            let amount_matches = session.amount_total == Some(order.total().minor())
-                && session
-                    .currency
-                    .as_deref()
-                    .map(str::to_ascii_uppercase)
-                    .as_deref()
-                    == Some(order.currency().code());
-            if !amount_matches {
-                // Never ship for a different amount than we asked for: leave
-                // it for a person, with what Stripe reported.
-                tracing::error!(order.id = order.id, session.id = %session.id, "paid amount differs from the order total");
+        ) => match completion {
+            // Never ship for other items or prices than we asked for: leave
+            // it for a person, with what Stripe reported.
+            Some(completion) if completion.totals.subtotal != order.items_total() => {
+                tracing::error!(order.id = order.id, session.id = %session.id, "paid subtotal differs from the order's items");
                 needs_a_person(conn, &order, IssueKind::AmountMismatch, session).await?;
                 Applied::Unchanged
-            } else if mark_paid(conn, &order, session, source).await? {
-                tracing::info!(order.id = order.id, %source, "order paid");
-                metrics::get().order_transition("paid", source);
-                Applied::Paid
-            } else {
-                if order.status.is_closed_unpaid() {
-                    // Its stock is released and may be sold: a person refunds or ships.
-                    tracing::error!(order.id = order.id, session.id = %session.id, status = order.status.as_str(), "a closed order was paid");
-                    needs_a_person(conn, &order, IssueKind::PaidAfterClose, session).await?;
-                }
+            }
+            None => {
+                tracing::error!(order.id = order.id, session.id = %session.id, "paid amounts or currency are not the order's");
+                needs_a_person(conn, &order, IssueKind::AmountMismatch, session).await?;
                 Applied::Unchanged
             }
+            Some(completion) if !completion.totals.adds_up(order.tax_behavior()) => {
+                tracing::error!(order.id = order.id, session.id = %session.id, "Stripe's figures do not add up to its total");
+                needs_a_person(conn, &order, IssueKind::TotalsMismatch, session).await?;
+                Applied::Unchanged
+            }
+            Some(completion) => {
+                if mark_paid(conn, &order, session, &completion, source).await? {
+                    tracing::info!(order.id = order.id, %source, "order paid");
+                    metrics::get().order_transition("paid", source);
+                    Applied::Paid
+                } else {
+                    if order.status.is_closed_unpaid() {
+                        // Its stock is released and may be sold: a person refunds or ships.
+                        tracing::error!(order.id = order.id, session.id = %session.id, status = order.status.as_str(), "a closed order was paid");
+                        needs_a_person(conn, &order, IssueKind::PaidAfterClose, session).await?;
+                    }
+                    Applied::Unchanged
+                }
+            }
+        },
+        // Submitted, not paid yet: a payment that settles later (a bank
+        // debit) is on its way. The order keeps its stock meanwhile.
+        (Some(SessionStatus::Complete), SessionPaymentStatus::Unpaid) => {
+            if let Some(completion) = completion
+                && store::record_completion(conn, order.id, &completion).await?
+                && order.completed_at.is_none()
+            {
+                tracing::info!(order.id = order.id, %source, "payment submitted, settling later");
+            }
+            Applied::Unchanged
         }
         (Some(SessionStatus::Expired), _) => {
             if store::close_unpaid(conn, order.id, OrderStatus::Expired, source).await? {
@@ -80,6 +157,72 @@ pub async fn apply_session(
     Ok((order, applied))
 }
 
+/// A submitted payment failed at Stripe (a bank debit was returned): the
+/// order fails and its stock is released. Whether this call failed it.
+pub async fn payment_failed(
+    conn: &mut AsyncPgConnection,
+    session_id: &str,
+    source: Source,
+) -> anyhow::Result<bool> {
+    let Some(order) = store::find_by_session(conn, session_id).await? else {
+        return Ok(false);
+    };
+    let failed = store::close_unpaid(conn, order.id, OrderStatus::Failed, source).await?;
+    if failed {
+        tracing::info!(order.id = order.id, %source, "payment failed, stock released");
+        metrics::get().order_transition("failed", source);
+    }
+    Ok(failed)
+}
+
+/// What Stripe reported of a completed session, in the order's currency:
+/// `None` when it is another currency or the amounts are missing.
+fn completion<'a>(
+    order: &Order,
+    reported: &'a Reported,
+    ship_to: Option<&'a ShippingAddress>,
+) -> Option<Completion<'a>> {
+    let session = &reported.session;
+    let currency = session.currency.as_deref()?.to_ascii_uppercase();
+    if currency != order.currency().code() {
+        return None;
+    }
+    let details = session.total_details.clone().unwrap_or_default();
+    let minor = [
+        session.amount_subtotal?,
+        details.amount_discount,
+        details.amount_shipping,
+        details.amount_tax,
+        session.amount_total?,
+    ];
+    Some(Completion {
+        totals: StripeTotals::new(order.currency(), minor).ok()?,
+        promotion_code: reported.promotion_code.as_deref(),
+        ship_to,
+        shipping_option: session
+            .chosen_shipping_option()
+            .and_then(|position| i16::try_from(position).ok()),
+    })
+}
+
+/// Where the shopper asked the goods to be shipped, if anywhere.
+fn ship_to(session: &CheckoutSession) -> Option<ShippingAddress> {
+    let shipping = session.shipping()?;
+    let address = shipping.address.clone().unwrap_or_default();
+    let country = address
+        .country
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))?;
+    Some(ShippingAddress {
+        name: shipping.name.clone(),
+        line1: address.line1,
+        line2: address.line2,
+        city: address.city,
+        state: address.state,
+        postal_code: address.postal_code,
+        country: Some(country),
+    })
+}
+
 /// Records that the order needs a person, with Stripe's figures; counted
 /// once however often the event is delivered.
 async fn needs_a_person(
@@ -88,11 +231,17 @@ async fn needs_a_person(
     kind: IssueKind,
     session: &CheckoutSession,
 ) -> anyhow::Result<()> {
+    let details = session.total_details.clone().unwrap_or_default();
     let details = serde_json::json!({
-        "order_total_minor": order.total().minor(),
+        "order_total_minor": order.items_total().minor(),
         "order_currency": order.currency().code(),
+        "stripe_amount_subtotal": session.amount_subtotal,
+        "stripe_amount_discount": details.amount_discount,
+        "stripe_amount_shipping": details.amount_shipping,
+        "stripe_amount_tax": details.amount_tax,
         "stripe_amount_total": session.amount_total,
         "stripe_currency": session.currency,
+        "prices_include_tax": order.tax_behavior().prices_include_tax(),
         "checkout_session": session.id,
         "payment_intent": session.payment_intent_id(),
         "order_status": order.status.as_str(),
@@ -103,18 +252,23 @@ async fn needs_a_person(
     Ok(())
 }
 
-/// Fulfils the order and, in the same transaction, records its payment in
-/// the payer's account history (creating or matching the account).
+/// Records Stripe's figures and fulfils the order and, in the same
+/// transaction, records what was charged in the payer's account history
+/// (creating or matching the account).
 async fn mark_paid(
     conn: &mut AsyncPgConnection,
     order: &Order,
     session: &CheckoutSession,
+    completion: &Completion<'_>,
     source: Source,
 ) -> anyhow::Result<bool> {
     let payment_intent = session.payment_intent_id();
     conn.transaction(async |conn| {
         if let Some(payment_intent) = payment_intent {
             held_refunds::lock_payment_intent(conn, payment_intent).await?;
+        }
+        if !store::record_completion(conn, order.id, completion).await? {
+            return Ok(false);
         }
         let paid_with = PaidWith {
             payment_intent_id: payment_intent,
@@ -127,7 +281,7 @@ async fn mark_paid(
                 conn,
                 order.id,
                 session.livemode,
-                order.total(),
+                &completion.totals,
                 session.customer.as_ref().map(IdOrObject::id),
                 session.email(),
                 payment_intent,

@@ -8,13 +8,15 @@ use std::time::Duration;
 use anyhow::Context;
 use uuid::Uuid;
 
-use super::settle::apply_session;
+use super::settle::{apply_session, report};
 use crate::db::DbPool;
 use crate::metrics;
 use crate::money::Money;
-use crate::orders::domain::{Order, OrderItem, OrderLine, OrderStatus, Source};
-use crate::orders::store::{self, CreateOrderError, NewOrder};
-use crate::stripe::params::{LineItem, NewCheckoutSession};
+use crate::orders::domain::{Order, OrderLine, OrderStatus, Source};
+use crate::orders::store::{self, CreateOrderError, NewOrder, PendingOrder};
+use crate::shop_settings::domain::{ShippingRate, ShopSettings};
+use crate::shop_settings::store as settings_store;
+use crate::stripe::params::{LineItem, NewCheckoutSession, Shipping, ShippingOption};
 use crate::stripe::types::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use crate::stripe::{StripeError, StripeGateway};
 
@@ -92,6 +94,17 @@ pub async fn start_checkout(
         CheckoutSource::Cart(cart_id) => Some(cart_id),
         CheckoutSource::Express => None,
     };
+    let merchant = {
+        let mut conn = db.get().await.context("getting a database connection")?;
+        Merchant {
+            settings: settings_store::settings(&mut conn)
+                .await
+                .context("reading the shop's settings")?,
+            rates: settings_store::shipping_rates(&mut conn)
+                .await
+                .context("reading the shipping rates")?,
+        }
+    };
     // A checkout racing ours from the same browser can come between our
     // supersede and our insert: look again, a few times.
     for _ in 0..3 {
@@ -111,7 +124,7 @@ pub async fn start_checkout(
         for order in &pending {
             supersede(stripe, db, order).await?;
         }
-        match create_and_pay(stripe, db, request, cart_id).await {
+        match create_and_pay(stripe, db, request, cart_id, &merchant).await {
             Err(CheckoutError::Order(CreateOrderError::CheckoutInProgress)) => continue,
             result => return result,
         }
@@ -189,6 +202,13 @@ async fn payment_page_of(
     }
 }
 
+/// The merchant's settings a checkout follows: where goods ship, at which
+/// rates, tax, promotion codes.
+struct Merchant {
+    settings: ShopSettings,
+    rates: Vec<ShippingRate>,
+}
+
 /// Closes an earlier checkout of the browser (its session expired at
 /// Stripe, its stock released) before a new one starts. If Stripe cannot
 /// be asked, the earlier page may still be paid: no second one is started.
@@ -198,7 +218,7 @@ async fn supersede(
     order: &Order,
 ) -> Result<(), CheckoutError> {
     match cancel_checkout(stripe, db, order, Source::Superseded).await? {
-        Cancelled::Closed | Cancelled::Paid => Ok(()),
+        Cancelled::Closed | Cancelled::Paid | Cancelled::Processing => Ok(()),
         Cancelled::Unknown => Err(CheckoutError::EarlierCheckoutOpen),
     }
 }
@@ -212,6 +232,7 @@ async fn create_and_pay(
     db: &DbPool,
     request: &CheckoutRequest<'_>,
     cart_id: Option<Uuid>,
+    merchant: &Merchant,
 ) -> Result<String, CheckoutError> {
     let lines: Vec<OrderLine> = request
         .lines
@@ -230,16 +251,19 @@ async fn create_and_pay(
         save_card: payer.save_card,
         client_key: request.client_key,
         pending_per_client: request.pending_per_client,
+        shipping_rates: &merchant.rates,
+        tax_behavior: merchant.settings.tax_behavior,
     };
     // No connection is held while Stripe is called: a slow Stripe must not drain the pool.
-    let (order, items) = {
+    let pending = {
         let mut conn = db.get().await.context("getting a database connection")?;
         store::create_pending(&mut conn, &new_order).await?
     };
+    let order = &pending.order;
     let key = format!("order-{}-checkout-session", order.token);
     let mut created = stripe
         .client
-        .create_checkout_session(&new_session(stripe, &order, &items, payer), &key)
+        .create_checkout_session(&new_session(stripe, &pending, merchant, payer), &key)
         .await;
     if payer.customer.is_some() && created.as_ref().is_err_and(is_unknown_customer) {
         // Stripe does not know the customer this browser remembers (a
@@ -252,7 +276,7 @@ async fn create_and_pay(
         created = stripe
             .client
             .create_checkout_session(
-                &new_session(stripe, &order, &items, new_payer),
+                &new_session(stripe, &pending, merchant, new_payer),
                 &format!("{key}-new-customer"),
             )
             .await;
@@ -269,7 +293,7 @@ async fn create_and_pay(
                 // order: the session must not be paid.
                 drop(conn);
                 tracing::warn!(order.id = order.id, session.id = %session.id, "checkout session came too late");
-                if let Err(error) = expire_session(stripe, &order, &session.id).await {
+                if let Err(error) = expire_session(stripe, order, &session.id).await {
                     tracing::warn!(%error, order.id = order.id, "could not expire the late checkout session");
                 }
                 metrics::get().checkout("stripe_error");
@@ -308,13 +332,20 @@ fn is_unknown_customer(error: &StripeError) -> bool {
         if body.code.as_deref() == Some("resource_missing") && body.param.as_deref() == Some("customer"))
 }
 
-/// The Checkout Session for `order`, priced from its snapshot of our prices.
+/// The Checkout Session for an order, priced from its snapshot of our
+/// prices, with the shipping options it offers and the merchant's tax and
+/// promotion code settings.
 fn new_session<'a>(
     stripe: &StripeGateway,
-    order: &'a Order,
-    items: &'a [OrderItem],
+    pending: &'a PendingOrder,
+    merchant: &'a Merchant,
     payer: Payer<'a>,
 ) -> NewCheckoutSession<'a> {
+    let PendingOrder {
+        order,
+        items,
+        shipping,
+    } = pending;
     let currency = order.currency();
     let lifetime = i64::try_from(stripe.session_lifetime().as_secs()).unwrap_or(1800);
     NewCheckoutSession {
@@ -336,6 +367,25 @@ fn new_session<'a>(
         expires_at: chrono::Utc::now().timestamp() + lifetime,
         customer: payer.customer,
         save_card: payer.save_card,
+        shipping: shipping.as_ref().map(|options| Shipping {
+            countries: merchant
+                .settings
+                .shipping_countries()
+                .iter()
+                .map(|country| country.code())
+                .collect(),
+            options: options
+                .iter()
+                .map(|option| ShippingOption {
+                    display_name: &option.display_name,
+                    amount: option.amount(currency),
+                    delivery: option.delivery(),
+                })
+                .collect(),
+        }),
+        automatic_tax: merchant.settings.automatic_tax,
+        tax_behavior: order.tax_behavior(),
+        allow_promotion_codes: merchant.settings.promotion_codes,
     }
 }
 
@@ -347,6 +397,9 @@ pub enum Cancelled {
     Closed,
     /// It was paid meanwhile: the order is fulfilled.
     Paid,
+    /// The shopper submitted a payment that settles later (a bank debit):
+    /// the order waits for it, its page is gone.
+    Processing,
     /// Stripe could not be asked: the page may still be paid, and the order
     /// stays pending for Stripe's word (webhook, expiry or reconciler).
     Unknown,
@@ -367,6 +420,9 @@ pub async fn cancel_checkout(
     if order.status != OrderStatus::Pending {
         return Ok(Cancelled::Closed);
     }
+    if order.payment_processing() {
+        return Ok(Cancelled::Processing);
+    }
     let Some(session_id) = &order.stripe_session_id else {
         close_cancelled(db, order, source).await?;
         return Ok(Cancelled::Closed);
@@ -386,14 +442,23 @@ pub async fn cancel_checkout(
                     return Ok(Cancelled::Unknown);
                 }
             };
+            let (status, payment_status) = (session.status, session.payment_status);
+            let reported = match report(&stripe.client, session).await {
+                Ok(reported) => reported,
+                Err(error) => {
+                    tracing::warn!(%error, order.id = order.id, "could not look up the checkout's promotion code");
+                    return Ok(Cancelled::Unknown);
+                }
+            };
             let mut conn = db.get().await?;
-            apply_session(&mut conn, &session, source).await?;
-            Ok(match (session.status, session.payment_status) {
+            apply_session(&mut conn, &reported, source).await?;
+            Ok(match (status, payment_status) {
                 (_, SessionPaymentStatus::Paid | SessionPaymentStatus::NoPaymentRequired) => {
                     Cancelled::Paid
                 }
                 (Some(SessionStatus::Expired), _) => Cancelled::Closed,
-                // Complete but unpaid: a delayed payment method is still at work.
+                // Complete but unpaid: a payment that settles later is at work.
+                (Some(SessionStatus::Complete), _) => Cancelled::Processing,
                 _ => Cancelled::Unknown,
             })
         }

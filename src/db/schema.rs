@@ -103,6 +103,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_checkouts (order_id) {
+        order_id -> Int8,
+        amount_subtotal_minor -> Int8,
+        amount_discount_minor -> Int8,
+        amount_shipping_minor -> Int8,
+        amount_tax_minor -> Int8,
+        promotion_code -> Nullable<Text>,
+        shipping_name -> Nullable<Text>,
+        shipping_line1 -> Nullable<Text>,
+        shipping_line2 -> Nullable<Text>,
+        shipping_city -> Nullable<Text>,
+        shipping_state -> Nullable<Text>,
+        shipping_postal_code -> Nullable<Text>,
+        shipping_country -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Int8,
         order_id -> Int8,
@@ -122,6 +141,19 @@ diesel::table! {
         unit_price_minor -> Int8,
         quantity -> Int4,
         restocked_quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    order_shipping_options (order_id, position) {
+        order_id -> Int8,
+        position -> Int2,
+        shipping_rate_id -> Nullable<Int8>,
+        display_name -> Text,
+        amount_minor -> Int8,
+        min_business_days -> Nullable<Int4>,
+        max_business_days -> Nullable<Int4>,
+        chosen -> Bool,
     }
 }
 
@@ -147,6 +179,9 @@ diesel::table! {
         client_key -> Nullable<Text>,
         save_card -> Bool,
         stripe_checked_at -> Nullable<Timestamptz>,
+        prices_include_tax -> Bool,
+        completed_at -> Nullable<Timestamptz>,
+        amount_charged_minor -> Nullable<Int8>,
     }
 }
 
@@ -192,6 +227,10 @@ diesel::table! {
         updated_at -> Timestamptz,
         amount_refunded_minor -> Int8,
         livemode -> Bool,
+        amount_subtotal_minor -> Nullable<Int8>,
+        amount_discount_minor -> Nullable<Int8>,
+        amount_shipping_minor -> Nullable<Int8>,
+        amount_tax_minor -> Nullable<Int8>,
     }
 }
 
@@ -209,6 +248,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         archived_at -> Nullable<Timestamptz>,
+        requires_shipping -> Bool,
         // `search` (tsvector, generated from name and description) is read
         // only by the catalog's search, in SQL.
     }
@@ -240,6 +280,39 @@ diesel::table! {
         tracking_url -> Nullable<Text>,
         staff_id -> Int8,
         shipped_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipping_rate_prices (shipping_rate_id, currency) {
+        shipping_rate_id -> Int8,
+        currency -> Text,
+        amount_minor -> Int8,
+        free_over_minor -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    shipping_rates (id) {
+        id -> Int8,
+        display_name -> Text,
+        min_business_days -> Nullable<Int4>,
+        max_business_days -> Nullable<Int4>,
+        active -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shop_settings (id) {
+        id -> Bool,
+        shipping_countries -> Array<Text>,
+        automatic_tax -> Bool,
+        prices_include_tax -> Bool,
+        promotion_codes -> Bool,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -300,11 +373,14 @@ diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(collection_products -> collections (collection_id));
 diesel::joinable!(collection_products -> products (product_id));
 diesel::joinable!(mail_outbox -> orders (order_id));
+diesel::joinable!(order_checkouts -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> staff (staff_id));
 diesel::joinable!(order_issues -> orders (order_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(order_shipping_options -> orders (order_id));
+diesel::joinable!(order_shipping_options -> shipping_rates (shipping_rate_id));
 diesel::joinable!(orders -> carts (cart_id));
 diesel::joinable!(payments -> accounts (account_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -312,6 +388,7 @@ diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(refunds -> staff (staff_id));
 diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(shipments -> staff (staff_id));
+diesel::joinable!(shipping_rate_prices -> shipping_rates (shipping_rate_id));
 diesel::joinable!(staff_sessions -> staff (staff_id));
 diesel::joinable!(stock_adjustments -> products (product_id));
 diesel::joinable!(stock_adjustments -> staff (staff_id));
@@ -326,9 +403,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     collection_products,
     collections,
     mail_outbox,
+    order_checkouts,
     order_events,
     order_issues,
     order_items,
+    order_shipping_options,
     orders,
     orders_link_requests,
     payments,
@@ -336,6 +415,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     search_terms,
     shipments,
+    shipping_rate_prices,
+    shipping_rates,
+    shop_settings,
     staff,
     staff_login_attempts,
     staff_sessions,

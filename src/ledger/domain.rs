@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{accounts, payments};
 use crate::money::{Currency, Money};
+use crate::orders::domain::StripeTotals;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
@@ -80,12 +81,38 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
     /// Taken through Stripe's live mode: real money.
     pub livemode: bool,
+    #[diesel(embed)]
+    pub(super) lines: PaymentLines,
+}
+
+/// A checkout payment's lines as Stripe computed them: all or none.
+#[derive(Debug, Clone, Copy, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+pub struct PaymentLines {
+    amount_subtotal_minor: Option<i64>,
+    amount_discount_minor: Option<i64>,
+    amount_shipping_minor: Option<i64>,
+    amount_tax_minor: Option<i64>,
 }
 
 impl Payment {
     pub fn money(&self) -> Money {
         // The table's CHECKs keep amounts non-negative.
         Money::new(self.amount_minor, self.currency).unwrap_or_else(|_| Money::zero(self.currency))
+    }
+
+    /// What a checkout payment charged for: its items, discount, shipping
+    /// and tax (none for debits, and for payments recorded before them).
+    pub fn lines(&self) -> Option<StripeTotals> {
+        let l = self.lines;
+        let minor = [
+            l.amount_subtotal_minor?,
+            l.amount_discount_minor?,
+            l.amount_shipping_minor?,
+            l.amount_tax_minor?,
+            self.amount_minor,
+        ];
+        StripeTotals::new(self.currency, minor).ok()
     }
 
     /// What Stripe has refunded of it.

@@ -14,6 +14,7 @@ use crate::db::Statement;
 use crate::db::schema::{accounts, payments};
 use crate::ids::{AccountId, PaymentId};
 use crate::money::Money;
+use crate::orders::domain::StripeTotals;
 
 pub async fn find_account(
     conn: &mut AsyncPgConnection,
@@ -166,12 +167,13 @@ pub async fn update_if_version(
 }
 
 /// Records the payment of a checkout that was just paid, for its account's
-/// history. Idempotent: one payment per order.
+/// history: what Stripe charged, with its lines. Idempotent: one payment
+/// per order.
 pub async fn record_checkout_payment(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     livemode: bool,
-    total: Money,
+    charged: &StripeTotals,
     customer_id: Option<&str>,
     email: Option<&str>,
     payment_intent_id: Option<&str>,
@@ -186,8 +188,12 @@ pub async fn record_checkout_payment(
             payments::account_id.eq(&account_id),
             payments::order_id.eq(order_id),
             payments::stripe_payment_intent_id.eq(payment_intent_id),
-            payments::amount_minor.eq(total.minor()),
-            payments::currency.eq(total.currency().code()),
+            payments::amount_minor.eq(charged.total.minor()),
+            payments::currency.eq(charged.total.currency().code()),
+            payments::amount_subtotal_minor.eq(charged.subtotal.minor()),
+            payments::amount_discount_minor.eq(charged.discount.minor()),
+            payments::amount_shipping_minor.eq(charged.shipping.minor()),
+            payments::amount_tax_minor.eq(charged.tax.minor()),
             payments::status.eq(PaymentStatus::Succeeded.as_str()),
             payments::description.eq(format!("Checkout order {order_id}")),
             payments::metadata.eq(metadata),

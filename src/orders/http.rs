@@ -8,9 +8,10 @@ use actix_web::http::header::RETRY_AFTER;
 use actix_web::{CustomizeResponder, Either, HttpRequest, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 
-use super::domain::{Order, OrderItem, OrderStatus};
+use super::domain::{Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption, StripeTotals};
 use super::store;
 use crate::admin::orders::domain::{RefundLine, Shipment};
 use crate::admin::orders::{refunds, store as back_office};
@@ -24,7 +25,16 @@ use crate::web::{
     AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, rerender, see_other,
 };
 
-/// How an order's status reads to shoppers.
+/// How an order's status reads to shoppers: a pending order whose page was
+/// completed is waiting for its payment (a bank debit) to settle.
+pub fn order_status_label(order: &Order) -> &'static str {
+    match order.payment_processing() {
+        true => "Payment processing",
+        false => status_label(&order.status),
+    }
+}
+
+/// How a status reads to shoppers and staff.
 pub fn status_label(status: &OrderStatus) -> &'static str {
     match status {
         OrderStatus::Pending => "Awaiting payment",
@@ -49,11 +59,47 @@ pub struct OrderPage {
     /// Stripe reported a payment we could not accept as is (an amount that
     /// does not match): a person is looking at it.
     under_review: bool,
+    /// What Stripe reported when the shopper completed its page: the lines,
+    /// the promotion code, the address.
+    checkout: Option<OrderCheckout>,
+    /// The shipping option the shopper chose.
+    shipping: Option<ShippingOption>,
 }
 
 impl OrderPage {
     fn currency(&self) -> Currency {
         self.order.currency()
+    }
+
+    /// Subtotal, discount, shipping, tax and total, as Stripe computed them.
+    fn totals(&self) -> Option<StripeTotals> {
+        self.checkout.as_ref()?.totals(&self.order)
+    }
+
+    fn promotion_code(&self) -> Option<&str> {
+        self.checkout.as_ref()?.promotion_code.as_deref()
+    }
+
+    /// The address as on a parcel, one line each (empty if it does not ship).
+    fn ship_to(&self) -> Vec<String> {
+        self.checkout
+            .as_ref()
+            .map(|checkout| checkout.ship_to.lines())
+            .unwrap_or_default()
+    }
+
+    /// "Standard, 3–5 business days".
+    fn shipping_method(&self) -> Option<String> {
+        let option = self.shipping.as_ref()?;
+        Some(match option.delivery() {
+            Some(delivery) => format!("{}, {delivery}", option.display_name),
+            None => option.display_name.clone(),
+        })
+    }
+
+    /// Whether the tax shown is part of the prices rather than added.
+    fn tax_included(&self) -> bool {
+        self.order.tax_behavior().prices_include_tax()
     }
 }
 
@@ -78,6 +124,11 @@ pub async fn show(
         .collect();
     let shipment = back_office::shipment(&mut conn, order.id).await?;
     let under_review = store::has_open_issue(&mut conn, order.id).await?;
+    let checkout = store::checkout(&mut conn, &order).await?;
+    let shipping = store::shipping_options(&mut conn, &order)
+        .await?
+        .into_iter()
+        .find(|option| option.chosen);
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
@@ -85,6 +136,8 @@ pub async fn show(
         refunds,
         shipment,
         under_review,
+        checkout,
+        shipping,
     })
 }
 
@@ -92,7 +145,7 @@ pub async fn show(
 #[template(path = "orders/index.html")]
 pub struct OrdersPage {
     layout: Layout,
-    orders: Vec<Order>,
+    orders: Vec<OrderRow>,
     /// This browser pays with a card the shopper saved: offer to forget it.
     remembers_card: bool,
     /// The "Email me my orders" form as submitted, and what was wrong with it.
@@ -114,12 +167,58 @@ impl OrdersPage {
         };
         Ok(OrdersPage {
             layout: Layout::with_fresh_cart_count(session, state.test_mode(), &mut conn).await?,
-            orders,
+            orders: OrderRow::load(&mut conn, orders).await?,
             remembers_card: session.customer().is_some(),
             email,
             email_error,
         })
     }
+}
+
+/// An order in a list, with the lines of its total.
+pub struct OrderRow {
+    order: Order,
+    /// "Items $48.00", "Discount −$4.80", "Shipping $15.00", "Tax $4.22", as
+    /// Stripe computed them (none before its page was completed).
+    lines: Vec<String>,
+}
+
+impl OrderRow {
+    async fn load(
+        conn: &mut AsyncPgConnection,
+        orders: Vec<Order>,
+    ) -> Result<Vec<OrderRow>, AppError> {
+        let checkouts = store::checkouts_of(conn, &orders).await?;
+        let rows = orders
+            .into_iter()
+            .map(|order| {
+                let totals = checkouts
+                    .iter()
+                    .find(|(id, _)| *id == order.id)
+                    .and_then(|(_, checkout)| checkout.totals(&order));
+                let lines = totals.map_or_else(Vec::new, |totals| total_lines(&order, &totals));
+                OrderRow { order, lines }
+            })
+            .collect();
+        Ok(rows)
+    }
+}
+
+fn total_lines(order: &Order, totals: &StripeTotals) -> Vec<String> {
+    let mut lines = vec![format!("Items {}", totals.subtotal)];
+    if totals.discount.minor() > 0 {
+        lines.push(format!("Discount −{}", totals.discount));
+    }
+    if totals.shipping.minor() > 0 {
+        lines.push(format!("Shipping {}", totals.shipping));
+    }
+    if totals.tax.minor() > 0 {
+        lines.push(match order.tax_behavior().prices_include_tax() {
+            true => format!("Including tax {}", totals.tax),
+            false => format!("Tax {}", totals.tax),
+        });
+    }
+    lines
 }
 
 /// `GET /orders`: the orders placed from this browser.
@@ -201,7 +300,7 @@ pub struct EmailOrdersPage {
     layout: Layout,
     /// The address the link is for, when it works.
     email: Option<EmailAddress>,
-    orders: Vec<Order>,
+    orders: Vec<OrderRow>,
     /// Why the link does not work.
     problem: Option<&'static str>,
 }
@@ -222,6 +321,7 @@ pub async fn by_email(
     let (page, status) = match verified {
         Ok(email) => {
             let orders = store::list_paid_for_email(&mut conn, &email.normalized()).await?;
+            let orders = OrderRow::load(&mut conn, orders).await?;
             let page = EmailOrdersPage {
                 layout,
                 email: Some(email),

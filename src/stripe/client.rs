@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 
 use super::error::ErrorEnvelope;
 use super::params::{NewCheckoutSession, NewRefund, OffSessionCharge};
-use super::types::{CheckoutSession, List, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint};
+use super::types::{
+    CheckoutSession, List, PaymentIntent, PaymentMethod, PromotionCode, Refund, WebhookEndpoint,
+};
 use super::{Form, StripeError};
 use crate::config::Secret;
 
@@ -76,11 +78,26 @@ impl StripeClient {
             .await
     }
 
+    /// The session with its totals' breakdown (which names the promotion
+    /// code of its discount).
     pub async fn retrieve_checkout_session(
         &self,
         id: &str,
     ) -> Result<CheckoutSession, StripeError> {
-        self.get(&format!("/v1/checkout/sessions/{}", path_segment(id)))
+        self.get(&format!(
+            "/v1/checkout/sessions/{}?expand%5B%5D=total_details.breakdown",
+            path_segment(id)
+        ))
+        .await
+    }
+
+    pub async fn retrieve_promotion_code(&self, id: &str) -> Result<PromotionCode, StripeError> {
+        self.get(&format!("/v1/promotion_codes/{}", path_segment(id)))
+            .await
+    }
+
+    pub async fn retrieve_payment_intent(&self, id: &str) -> Result<PaymentIntent, StripeError> {
+        self.get(&format!("/v1/payment_intents/{}", path_segment(id)))
             .await
     }
 

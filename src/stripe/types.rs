@@ -41,9 +41,55 @@ pub struct CheckoutSession {
     /// Stripe's live mode (real money), or test mode.
     #[serde(default)]
     pub livemode: bool,
+    /// The line items before discount, inclusive taxes included.
+    pub amount_subtotal: Option<i64>,
+    pub total_details: Option<TotalDetails>,
+    /// The shipping option chosen (the first until the shopper chooses).
+    pub shipping_cost: Option<ShippingCost>,
+    /// The options offered, in the order we gave them.
+    #[serde(default)]
+    pub shipping_options: Vec<SessionShippingOption>,
+    /// Where it ships (the 2023-08-16 field), once complete.
+    pub shipping_details: Option<ShippingDetails>,
+    /// The same in newer API versions.
+    pub collected_information: Option<CollectedInformation>,
 }
 
 impl CheckoutSession {
+    /// Where the shopper asked the goods to be shipped, once complete.
+    pub fn shipping(&self) -> Option<&ShippingDetails> {
+        self.collected_information
+            .as_ref()
+            .and_then(|info| info.shipping_details.as_ref())
+            .or(self.shipping_details.as_ref())
+    }
+
+    /// The chosen shipping option's place among those we offered.
+    pub fn chosen_shipping_option(&self) -> Option<usize> {
+        let chosen = self.shipping_cost.as_ref()?.shipping_rate.as_ref()?.id();
+        self.shipping_options
+            .iter()
+            .position(|option| option.shipping_rate.id() == chosen)
+    }
+
+    /// The promotion code of the session's discount, when the breakdown was
+    /// expanded (`total_details.breakdown`) and a code was used.
+    pub fn promotion_code_id(&self) -> Option<&str> {
+        let breakdown = self.total_details.as_ref()?.breakdown.as_ref()?;
+        breakdown
+            .discounts
+            .iter()
+            .find_map(|d| d.discount.promotion_code.as_ref().map(IdOrObject::id))
+    }
+
+    /// Whether a discount applies but the breakdown that names its
+    /// promotion code was not expanded (as in webhook events).
+    pub fn discount_unexplained(&self) -> bool {
+        self.total_details
+            .as_ref()
+            .is_some_and(|t| t.amount_discount > 0 && t.breakdown.is_none())
+    }
+
     pub fn payment_intent_id(&self) -> Option<&str> {
         self.payment_intent.as_ref().map(IdOrObject::id)
     }
@@ -60,6 +106,86 @@ impl CheckoutSession {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CustomerDetails {
     pub email: Option<String>,
+}
+
+/// A session's amounts besides its items, in minor units.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TotalDetails {
+    #[serde(default)]
+    pub amount_discount: i64,
+    /// Before tax.
+    #[serde(default)]
+    pub amount_shipping: i64,
+    /// Every tax, inclusive ones included.
+    #[serde(default)]
+    pub amount_tax: i64,
+    /// Only with `expand[]=total_details.breakdown`.
+    pub breakdown: Option<Breakdown>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Breakdown {
+    #[serde(default)]
+    pub discounts: Vec<DiscountAmount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscountAmount {
+    pub amount: i64,
+    pub discount: Discount,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discount {
+    /// The promotion code the customer redeemed, if the discount came from one.
+    pub promotion_code: Option<IdOrObject>,
+}
+
+/// A promotion code, as the merchant created it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromotionCode {
+    pub id: String,
+    /// What the customer types.
+    pub code: String,
+}
+
+/// The chosen shipping option's cost.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShippingCost {
+    pub amount_subtotal: i64,
+    #[serde(default)]
+    pub amount_tax: i64,
+    pub amount_total: i64,
+    pub shipping_rate: Option<IdOrObject>,
+}
+
+/// One offered shipping option.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionShippingOption {
+    pub shipping_rate: IdOrObject,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CollectedInformation {
+    pub shipping_details: Option<ShippingDetails>,
+}
+
+/// A name and postal address, as the shopper entered them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShippingDetails {
+    pub name: Option<String>,
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// A two-letter country code.
+    pub country: Option<String>,
 }
 
 /// An expandable field: `"pi_123"` or `{"id": "pi_123", ...}`.

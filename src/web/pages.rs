@@ -17,6 +17,9 @@ use crate::catalog::cache::Catalog;
 use crate::catalog::domain::{Availability, Product};
 use crate::db::DbPool;
 use crate::ids::{CartItemId, ProductSlug};
+use crate::money::Money;
+use crate::shop_settings::domain::{ShippingOutlook, TaxNote};
+use crate::shop_settings::store as settings_store;
 
 /// Shown when a cart holds products priced in different currencies (one was
 /// repriced after it was added, or two adds raced): it cannot be paid as one.
@@ -151,6 +154,16 @@ pub struct CartPage {
     error: Option<(CartItemId, String)>,
     /// A problem with the whole cart (checkout could not start).
     alert: Option<String>,
+    /// What checkout will add, as far as it is known before the address:
+    /// none when nothing can be checked out.
+    terms: Option<CheckoutTerms>,
+}
+
+/// What the merchant's settings make of this cart at checkout.
+struct CheckoutTerms {
+    shipping: ShippingOutlook,
+    tax: TaxNote,
+    promotion_codes: bool,
 }
 
 impl CartPage {
@@ -166,12 +179,49 @@ impl CartPage {
             None => Vec::new(),
         };
         session.set_cart_count(lines.iter().map(|line| i64::from(line.quantity)).sum())?;
+        let cart = CartSummary::new(lines).map_err(anyhow::Error::from)?;
+        let terms = match cart.subtotal {
+            Some(subtotal) => Some(checkout_terms(db, &cart, subtotal).await?),
+            None => None,
+        };
         Ok(CartPage {
             layout: Layout::new(session, test_mode)?,
-            cart: CartSummary::new(lines).map_err(anyhow::Error::from)?,
+            cart,
             error: None,
             alert: None,
+            terms,
         })
+    }
+
+    /// "Shipping: from $5.00, free over $75.00 — calculated at checkout."
+    fn shipping_note(&self) -> Option<String> {
+        Some(match self.terms.as_ref()?.shipping {
+            ShippingOutlook::NotNeeded => "Nothing in your cart needs shipping.".into(),
+            ShippingOutlook::Free => "Shipping: free.".into(),
+            ShippingOutlook::From {
+                from,
+                free_over: Some(free_over),
+            } => format!("Shipping: from {from}, free over {free_over} — calculated at checkout."),
+            ShippingOutlook::From {
+                from,
+                free_over: None,
+            } => format!("Shipping: from {from}, calculated at checkout."),
+        })
+    }
+
+    /// What the total will do with tax: never more than checkout does.
+    fn tax_note(&self) -> Option<&'static str> {
+        Some(match self.terms.as_ref()?.tax {
+            TaxNote::Included => "Prices include tax.",
+            TaxNote::AddedAtCheckout => "Taxes calculated at checkout.",
+            TaxNote::NoneAdded => "No tax is added at checkout.",
+        })
+    }
+
+    fn takes_promotion_codes(&self) -> bool {
+        self.terms
+            .as_ref()
+            .is_some_and(|terms| terms.promotion_codes)
     }
 
     /// The error message for this cart line's form, if any.
@@ -208,6 +258,26 @@ impl CartPage {
         page.alert = Some(message);
         rerender(page, status)
     }
+}
+
+/// The merchant's settings for a cart whose purchasable items come to `subtotal`.
+async fn checkout_terms(
+    db: &DbPool,
+    cart: &CartSummary,
+    subtotal: Money,
+) -> Result<CheckoutTerms, AppError> {
+    let mut conn = db.get().await?;
+    let settings = settings_store::settings(&mut conn).await?;
+    let rates = settings_store::shipping_rates(&mut conn).await?;
+    let needs_shipping = cart
+        .lines
+        .iter()
+        .any(|priced| priced.line.purchasable() && priced.line.product.requires_shipping);
+    Ok(CheckoutTerms {
+        shipping: ShippingOutlook::of(&rates, subtotal, needs_shipping),
+        tax: settings.tax_note(),
+        promotion_codes: settings.promotion_codes,
+    })
 }
 
 /// The cart's lines, read through `db`.

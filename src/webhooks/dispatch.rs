@@ -1,6 +1,7 @@
 //! Applies a verified Stripe event exactly once: its id is recorded in the
 //! same transaction as its effects, so a redelivery (Stripe delivers at
-//! least once) changes nothing.
+//! least once) changes nothing. What Stripe must still be asked (a
+//! completed session's promotion code) is asked before that transaction.
 
 use anyhow::Context;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -8,22 +9,25 @@ use serde::de::DeserializeOwned;
 
 use super::store;
 use crate::admin::orders::refunding::apply_stripe_refund;
-use crate::checkout::settle::{apply_refund, apply_session};
+use crate::checkout::settle::{Reported, apply_refund, apply_session, payment_failed, report};
 use crate::db::DbPool;
-use crate::metrics;
-use crate::orders::domain::{OrderStatus, Source};
-use crate::orders::store as orders;
+use crate::orders::domain::Source;
 use crate::payments_api::debit;
-use crate::stripe::types::{Charge, CheckoutSession, Event, PaymentIntent, Refund};
+use crate::stripe::StripeClient;
+use crate::stripe::types::{Charge, Event, PaymentIntent, Refund};
 
 /// Applies `event` unless it was processed before (then `false`).
-pub async fn process(db: &DbPool, event: &Event) -> anyhow::Result<bool> {
+pub async fn process(db: &DbPool, stripe: &StripeClient, event: &Event) -> anyhow::Result<bool> {
+    let reported = match session_state_event(event) {
+        Some(_) => Some(report(stripe, object(event)?).await?),
+        None => None,
+    };
     let mut conn = db.get().await?;
     conn.transaction(async |conn| {
         if !store::record_event(conn, &event.id, &event.kind).await? {
             return Ok(false);
         }
-        apply(conn, event).await?;
+        apply(conn, event, reported.as_ref()).await?;
         Ok(true)
     })
     .await
@@ -35,6 +39,12 @@ fn object<T: DeserializeOwned>(event: &Event) -> anyhow::Result<T> {
         .with_context(|| format!("decoding the object of a {} event", event.kind))
 }
 
+/// The object of an event about a Checkout Session, as far as it is needed.
+#[derive(serde::Deserialize)]
+struct SessionId {
+    id: String,
+}
+
 /// The events whose session's state is applied as Stripe reports it.
 const SESSION_STATE_EVENTS: [&str; 3] = [
     "checkout.session.completed",
@@ -42,24 +52,28 @@ const SESSION_STATE_EVENTS: [&str; 3] = [
     "checkout.session.expired",
 ];
 
-async fn apply(conn: &mut AsyncPgConnection, event: &Event) -> anyhow::Result<()> {
-    if let Some(&kind) = SESSION_STATE_EVENTS
+/// The event type, if it is one of those.
+fn session_state_event(event: &Event) -> Option<&'static str> {
+    SESSION_STATE_EVENTS
         .iter()
         .find(|kind| **kind == event.kind)
-    {
-        let session: CheckoutSession = object(event)?;
-        apply_session(conn, &session, Source::Webhook(kind)).await?;
+        .copied()
+}
+
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    reported: Option<&Reported>,
+) -> anyhow::Result<()> {
+    if let (Some(kind), Some(reported)) = (session_state_event(event), reported) {
+        apply_session(conn, reported, Source::Webhook(kind)).await?;
         return Ok(());
     }
     match event.kind.as_str() {
         "checkout.session.async_payment_failed" => {
             let source = Source::Webhook("checkout.session.async_payment_failed");
-            let session: CheckoutSession = object(event)?;
-            if let Some(order) = orders::find_by_session(conn, &session.id).await?
-                && orders::close_unpaid(conn, order.id, OrderStatus::Failed, source).await?
-            {
-                metrics::get().order_transition("failed", source);
-            }
+            let session: SessionId = object(event)?;
+            payment_failed(conn, &session.id, source).await?;
         }
         "charge.refunded" => {
             let charge: Charge = object(event)?;

@@ -41,7 +41,7 @@ pub async fn receive(
         Ok(event) => event,
         Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "malformed event"})),
     };
-    let outcome = process(&state.db, &event).await;
+    let outcome = process(&state.db, &state.stripe.client, &event).await;
     let label = match &outcome {
         Ok(true) => "processed",
         Ok(false) => "duplicate",

@@ -18,7 +18,7 @@ async fn catalog_lists_the_active_seed_products_with_prices_and_stock() {
 
     assert_eq!(status, StatusCode::OK);
     let names = texts(&page, ".product-card .product-name");
-    assert_eq!(names.len(), 11, "{names:?}");
+    assert_eq!(names.len(), 12, "{names:?}");
     assert!(names.contains(&"Aurora Ceramic Mug".to_owned()));
     assert!(
         !names.contains(&"Enamel Camp Pin".to_owned()),
@@ -154,7 +154,7 @@ async fn stylesheet_and_every_product_image_are_served() {
         .select(&images)
         .filter_map(|img| img.value().attr("src"))
         .collect();
-    assert_eq!(sources.len(), 11);
+    assert_eq!(sources.len(), 12);
     for src in sources {
         let response = app.get(src).await;
         assert_eq!(response.status(), StatusCode::OK, "{src}");

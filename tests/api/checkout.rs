@@ -63,7 +63,9 @@ async fn cart_checkout_pays_on_the_hosted_page_and_confirms_the_order() {
             "/v1/checkout/sessions/{session_id}?expand[]=line_items"
         ))
         .await;
-    assert_eq!(session["amount_total"], 6250);
+    // Our items, and the sample shop's Standard shipping ($5.00 under $75.00).
+    assert_eq!(session["amount_subtotal"], 6250);
+    assert_eq!(session["amount_total"], 6750);
     assert_eq!(session["currency"], "usd");
     assert_eq!(session["mode"], "payment");
     assert_eq!(session["client_reference_id"], orders[0].id.to_string());
@@ -91,7 +93,7 @@ async fn cart_checkout_pays_on_the_hosted_page_and_confirms_the_order() {
     let (status, page) = app.get_page(&order_path).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(texts(&page, "h1"), ["Thank you! Your order is confirmed."]);
-    assert_eq!(texts(&page, ".amount-paid"), ["$62.50"]);
+    assert_eq!(texts(&page, ".amount-paid"), ["$67.50"]);
     let payment_id = texts(&page, ".payment-id")[0].clone();
     assert!(payment_id.starts_with("pi_"), "{payment_id}");
     assert!(page.contains("shopper@example.com"));
@@ -179,7 +181,11 @@ async fn express_checkout_buys_one_product_without_touching_the_cart() {
         .stripe_get(&format!("/v1/checkout/sessions/{session_id}"))
         .await;
     assert_eq!(session["amount_total"], 13600);
-    assert_eq!(session["payment_method_types"], json!(["card"]));
+    // Not forced to cards: what the account enables (a bank debit for usd).
+    assert_eq!(
+        session["payment_method_types"],
+        json!(["card", "us_bank_account"])
+    );
     let success = pay(&payment_url, CARD_OK).await;
     let order_path = app
         .follow_success(success.headers()["location"].to_str().unwrap())

@@ -373,8 +373,11 @@ async fn a_refund_whose_event_comes_before_the_payment_s_still_reaches_the_order
             .await
             .unwrap()
     };
+    // All of the charge: the items and their shipping.
+    assert_eq!(app.orders().await[0].charged, Some(order.total + 500));
     assert_eq!(
-        refunded_minor, order.total,
+        Some(refunded_minor),
+        app.orders().await[0].charged,
         "the account's payment shows it too"
     );
 }
@@ -519,7 +522,8 @@ async fn without_a_stripe_key_the_app_runs_its_own_simulator_in_test_mode() {
         .await;
 
     let (_, page) = app.get_page(&order_path).await;
-    assert_eq!(texts(&page, ".amount-paid"), ["$24.00"]);
+    // With the sample shop's Standard shipping.
+    assert_eq!(texts(&page, ".amount-paid"), ["$29.00"]);
 }
 
 #[tokio::test]

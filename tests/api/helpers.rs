@@ -12,6 +12,8 @@ use storefront::config::{Secret, Settings};
 use storefront::db::cluster::{Durability, LocalCluster};
 use storefront::db::schema::{cart_items, order_events, orders, products};
 use storefront::server::{Application, session_key};
+use storefront::shop_settings::domain::{ShopSettings, TaxBehavior};
+use storefront::shop_settings::store as settings_store;
 use storefront::{db, seed, telemetry};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -110,6 +112,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         bind: "127.0.0.1:0".parse().unwrap(),
         webhook_retry_base: std::time::Duration::from_millis(200),
         webhook_max_attempts: 6,
+        // Bank debits settle when a test says so (`sim_settle`), never
+        // behind its back while it looks at them processing.
+        settlement_delay: std::time::Duration::from_secs(24 * 60 * 60),
         ..Default::default()
     })
     .await
@@ -394,6 +399,64 @@ impl TestApp {
         assert!(response.status().is_success());
     }
 
+    /// POST on the simulator's Stripe API, as the merchant's dashboard would
+    /// (creating coupons and promotion codes); answers the object.
+    pub async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}{}", self.sim_url, path))
+            .bearer_auth(STRIPE_KEY)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// Settles every bank debit waiting to, now (`POST /_sim/settle`).
+    pub async fn sim_settle(&self) -> Vec<String> {
+        let settled: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/_sim/settle", self.sim_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        settled["settled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Changes the merchant's tax and promotion code settings, through the
+    /// store a back office uses (the shipping countries stay).
+    pub async fn set_checkout_settings(
+        &self,
+        automatic_tax: bool,
+        tax_behavior: TaxBehavior,
+        promotion_codes: bool,
+    ) {
+        let mut conn = self.db().await;
+        let current = settings_store::settings(&mut conn).await.unwrap();
+        let settings = ShopSettings::new(
+            current.shipping_countries().to_vec(),
+            automatic_tax,
+            tax_behavior,
+            promotion_codes,
+        )
+        .unwrap();
+        settings_store::update_settings(&mut conn, &settings)
+            .await
+            .unwrap();
+    }
+
     /// GET on the simulator's Stripe API, as the merchant's dashboard would.
     pub async fn stripe_get(&self, path: &str) -> serde_json::Value {
         reqwest::Client::new()
@@ -434,17 +497,19 @@ impl TestApp {
                 orders::status,
                 orders::amount_total_minor,
                 orders::stripe_payment_intent_id,
+                orders::amount_charged_minor,
             ))
             .order_by(orders::id)
-            .load::<(i64, String, i64, Option<String>)>(&mut self.db().await)
+            .load::<(i64, String, i64, Option<String>, Option<i64>)>(&mut self.db().await)
             .await
             .unwrap()
             .into_iter()
-            .map(|(id, status, total, payment_intent)| OrderRow {
+            .map(|(id, status, total, payment_intent, charged)| OrderRow {
                 id,
                 status,
                 total,
                 payment_intent,
+                charged,
             })
             .collect()
     }
@@ -500,6 +565,9 @@ impl TestApp {
 pub struct OrderRow {
     pub id: i64,
     pub status: String,
+    /// The items at our prices (`amount_total_minor`).
     pub total: i64,
     pub payment_intent: Option<String>,
+    /// What Stripe charged, shipping and tax included, once completed.
+    pub charged: Option<i64>,
 }

@@ -2,6 +2,7 @@
 //! per test (cloned from a migrated, seeded template), a real HTTP client.
 
 mod admin;
+mod bank_debits;
 mod batch;
 mod browse;
 mod cart;
@@ -21,5 +22,7 @@ mod multinode;
 mod payments_api;
 mod search;
 mod search_cache;
+mod shipping;
 mod smtp;
 mod start_together;
+mod tax_and_codes;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Catalog at scale, on this machine, loopback only, bounded in time. One app
-# (release build) per catalog size of SIZES (default "11 1000 10000 100000"
+# (release build) per catalog size of SIZES (default "12 1000 10000 100000"
 # products on sale: the sample catalog plus `storefront seed --products
-# N-11` generated ones), each on its own database of one throwaway private
+# N-12` generated ones), each on its own database of one throwaway private
 # PostgreSQL cluster, all running at once, so that the sizes are measured
 # interleaved: ROUNDS rounds (default 3), each running, for every size, wrk
 # (--latency, CONNECTIONS connections, one browser's session cookie,
@@ -41,7 +41,7 @@ cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/storefront-target}"
 duration="${DURATION:-8}"
 rounds="${ROUNDS:-3}"
-sizes="${SIZES:-11 1000 10000 100000}"
+sizes="${SIZES:-12 1000 10000 100000}"
 connections="${CONNECTIONS:-64}"
 threads="${THREADS:-2}"
 stock_rate="${STOCK_RATE:-20}"
@@ -50,7 +50,7 @@ stock_rate="${STOCK_RATE:-20}"
 [[ "$stock_rate" =~ ^[0-9]+$ ]] && ((stock_rate >= 1 && stock_rate <= 200)) || { echo "STOCK_RATE must be 1 to 200" >&2; exit 2; }
 [[ "${PACE:-0.5}" =~ ^0?\.[0-9]+$ ]] || { echo "PACE must be a fraction below 1, like 0.5" >&2; exit 2; }
 for size in $sizes; do
-  [[ "$size" =~ ^[0-9]+$ ]] && ((size >= 11 && size <= 1000000)) || { echo "SIZES are 11 to 1000000 products" >&2; exit 2; }
+  [[ "$size" =~ ^[0-9]+$ ]] && ((size >= 12 && size <= 1000000)) || { echo "SIZES are 12 to 1000000 products" >&2; exit 2; }
 done
 bin="$CARGO_TARGET_DIR/release/storefront"
 
@@ -164,7 +164,7 @@ script() { # SIZE PAGE: wrk's script for that page
 }
 for size in $sizes; do
   if [ "$size" = "$first" ]; then
-    "$bin" seed --products "$((size - 11))" >"$work/seed.$size.log" 2>&1 ||
+    "$bin" seed --products "$((size - 12))" >"$work/seed.$size.log" 2>&1 ||
       { tail -n 20 "$work/seed.$size.log" >&2; exit 1; }
     start_app "$size"
     pg_port="$(sed -n 4p "$work/data/postgres/postmaster.pid")"
@@ -174,7 +174,7 @@ for size in $sizes; do
     url() { echo "postgres://storefront:$PGPASSWORD@127.0.0.1:$pg_port/$1"; }
   else
     psql -d storefront -qc "CREATE DATABASE catalog_$size"
-    DATABASE_URL="$(url "catalog_$size")" "$bin" seed --products "$((size - 11))" >"$work/seed.$size.log" 2>&1 ||
+    DATABASE_URL="$(url "catalog_$size")" "$bin" seed --products "$((size - 12))" >"$work/seed.$size.log" 2>&1 ||
       { tail -n 20 "$work/seed.$size.log" >&2; exit 1; }
     start_app "$size" "$(url "catalog_$size")"
   fi

@@ -73,7 +73,7 @@ async fn listings_sort_page_and_search_without_javascript() {
             url.query().is_some_and(|q| q.contains("after="))
         })
         .await;
-        assert_eq!(b.find_all(".product-card").await.len(), 41 - 24);
+        assert_eq!(b.find_all(".product-card").await.len(), 42 - 24);
         b.click_link("← Previous page").await;
         b.wait_for_url("the page before", |url| {
             url.query().is_some_and(|q| q.contains("before="))

@@ -9,7 +9,7 @@ async fn buy_two_products(app: &TestApp, b: &Browser) {
     b.goto(&app.url("/")).await;
     assert_eq!(b.text("h1").await, "Thoughtfully made goods");
     let cards = b.texts(".product-card").await;
-    assert_eq!(cards.len(), 11, "every active product: {cards:?}");
+    assert_eq!(cards.len(), 12, "every active product: {cards:?}");
     assert!(
         cards.contains(&"Aurora Ceramic Mug $24.00 In stock".to_owned()),
         "{cards:?}"

@@ -23,6 +23,7 @@ mod a11y;
 mod admin;
 mod assets;
 mod catalog;
+mod checkout_ships;
 mod driver;
 mod journeys;
 mod mail;

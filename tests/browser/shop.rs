@@ -81,19 +81,38 @@ impl Browser {
         self.find("#card_number").await;
     }
 
-    /// On the hosted payment page: fills in the form with `card` and pays.
+    /// On the hosted payment page: fills in the form with `card` (and the
+    /// shipping address, when the page asks for one) and presses Pay.
     pub async fn pay_with(&self, card: &str) {
         self.fill("#email", "shopper@example.com").await;
+        if !self.find_all("#shipping_line1").await.is_empty() {
+            self.fill_address("94105").await;
+        }
+        self.fill_card(card).await;
+        self.press_pay().await;
+    }
+
+    /// On the hosted payment page: a shipping address in San Francisco, with
+    /// this postal code.
+    pub async fn fill_address(&self, postal_code: &str) {
+        self.fill("#shipping_name", "Sam Shopper").await;
+        self.fill("#shipping_line1", "1 Market St").await;
+        self.fill("#shipping_city", "San Francisco").await;
+        self.fill("#shipping_state", "CA").await;
+        self.fill("#shipping_postal_code", postal_code).await;
+    }
+
+    pub async fn fill_card(&self, card: &str) {
         self.fill("#card_number", card).await;
         self.fill("#exp_month", "12").await;
         self.fill("#exp_year", "34").await;
         self.fill("#cvc", "123").await;
         self.fill("#name", "Sam Shopper").await;
-        self.find("form button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+    }
+
+    /// The Pay button (the promotion code's Apply comes first in the form).
+    pub async fn press_pay(&self) {
+        self.find("#pay").await.click().await.unwrap();
     }
 
     /// The receipt after a successful payment: its path, amount paid and

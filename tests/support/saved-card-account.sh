@@ -17,9 +17,12 @@ pay_url="$(curl -fsS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
   "$base/checkout/express")"
 action="$(curl -fsS "$pay_url" | sed -n 's/.*<form[^>]*action="\([^"]*\)".*/\1/p' | head -n1)"
 action="${action:-$pay_url}"
+# The mug ships: the page asks for an address (in the sample shop's countries).
 success_url="$(curl -sS -o /dev/null -w '%{redirect_url}' \
   -d email=saved-card@example.com -d card_number=4242424242424242 -d exp_month=12 -d exp_year=34 \
-  -d cvc=123 -d name=Shopper "$action")"
+  -d cvc=123 -d name=Shopper -d shipping_name=Shopper -d "shipping_line1=1 Market St" \
+  -d "shipping_city=San Francisco" -d shipping_state=CA -d shipping_postal_code=94105 \
+  -d shipping_country=US "$action")"
 curl -fsS -o /dev/null -c "$jar" -b "$jar" "$success_url"
 
 PGHOST=127.0.0.1 PGPORT="$(sed -n 4p "$data_dir/postgres/postmaster.pid")" PGUSER=storefront PGDATABASE=storefront \

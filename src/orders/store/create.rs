@@ -1,10 +1,11 @@
 //! Creating a pending order: its stock reserved with a conditional
-//! decrement (no oversell), a random public number, the browser's one live
-//! checkout and the client address's cap, in one transaction.
+//! decrement (no oversell), a random public number, the shipping options it
+//! offers, the browser's one live checkout and the client address's cap, in
+//! one transaction.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -12,7 +13,8 @@ use crate::db::Statement;
 use crate::db::schema::{orders, products};
 use crate::ids::{OrderNumber, OrderToken};
 use crate::money::{Currency, Money, MoneyError};
-use crate::orders::domain::{Order, OrderItem, OrderLine, OrderStatus, Source};
+use crate::orders::domain::{Order, OrderItem, OrderLine, OrderStatus, ShippingOption, Source};
+use crate::shop_settings::domain::{ShippingRate, TaxBehavior, offers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateOrderError {
@@ -55,6 +57,8 @@ struct Reserved {
     price_minor: i64,
     #[diesel(sql_type = Text)]
     currency: String,
+    #[diesel(sql_type = Bool)]
+    requires_shipping: bool,
 }
 
 /// A new order's row as the database made it.
@@ -66,13 +70,22 @@ struct Created {
     created_at: DateTime<Utc>,
 }
 
+/// A pending order as created: its items, and the shipping options it
+/// offers (`None` when nothing in it ships: no address is asked for).
+#[derive(Debug)]
+pub struct PendingOrder {
+    pub order: Order,
+    pub items: Vec<OrderItem>,
+    pub shipping: Option<Vec<ShippingOption>>,
+}
+
 /// Creates a pending order and reserves its stock in one transaction. The
 /// conditional decrement (`stock >= quantity`) makes overselling impossible
 /// however many checkouts race for the last units.
 pub async fn create_pending(
     conn: &mut AsyncPgConnection,
     order: &NewOrder<'_>,
-) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
+) -> Result<PendingOrder, CreateOrderError> {
     if order.lines.is_empty() {
         return Err(CreateOrderError::Empty);
     }
@@ -106,11 +119,18 @@ pub struct NewOrder<'a> {
     pub client_key: Option<&'a str>,
     /// Most pending checkouts one client address may hold; 0 for no cap.
     pub pending_per_client: u32,
+    /// The merchant's shipping rates, offered when something in it ships.
+    pub shipping_rates: &'a [ShippingRate],
+    /// Whether its prices include tax.
+    pub tax_behavior: TaxBehavior,
 }
 
 /// A browser has at most one live checkout, and a client address at most
 /// `pending_per_client`: checked under locks on both (taken in this order
-/// by every checkout), so that concurrent checkouts cannot both pass.
+/// by every checkout), so that concurrent checkouts cannot both pass. An
+/// order whose payment was submitted and is settling (a bank debit) counts
+/// for neither: it is a payment made, not a payment page left open, and
+/// nobody can pay it twice.
 async fn hold_checkout_slot(
     conn: &mut AsyncPgConnection,
     order: &NewOrder<'_>,
@@ -123,6 +143,7 @@ async fn hold_checkout_slot(
         let pending: i64 = orders::table
             .filter(orders::client_key.eq(client))
             .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+            .filter(orders::completed_at.is_null())
             .count()
             .get_result(conn)
             .await?;
@@ -137,6 +158,7 @@ async fn hold_checkout_slot(
     let live: i64 = orders::table
         .filter(orders::browser_id.eq(order.browser_id))
         .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::completed_at.is_null())
         .count()
         .get_result(conn)
         .await?;
@@ -168,14 +190,16 @@ async fn create(
     order: &NewOrder<'_>,
     lines: &[OrderLine],
     number: &OrderNumber,
-) -> Result<(Order, Vec<OrderItem>), CreateOrderError> {
+) -> Result<PendingOrder, CreateOrderError> {
     let NewOrder {
         browser_id,
         cart_id,
         livemode,
         save_card,
+        tax_behavior,
         ..
     } = *order;
+    let prices_include_tax = tax_behavior.prices_include_tax();
     conn.transaction(async |conn| {
         hold_checkout_slot(conn, order).await?;
         let mut reserved = Vec::with_capacity(lines.len());
@@ -225,10 +249,31 @@ async fn create(
         if total.minor() < minimum.minor() {
             return Err(CreateOrderError::BelowMinimum(minimum));
         }
+        let ships = reserved.iter().any(|(_, row)| row.requires_shipping);
+        let offered = if ships {
+            offers(order.shipping_rates, total)
+        } else {
+            Vec::new()
+        };
+        // The dearest option may be chosen: the total with it must be payable.
+        let dearest = offered.iter().map(|o| o.amount.minor()).max().unwrap_or(0);
         let maximum = Money::new(currency.maximum_charge(), currency)?;
-        if total.minor() > maximum.minor() {
+        if total.minor().saturating_add(dearest) > maximum.minor() {
             return Err(CreateOrderError::AboveMaximum(maximum));
         }
+        let shipping_options: Vec<ShippingOption> = offered
+            .iter()
+            .zip(0..)
+            .map(|(offer, position)| ShippingOption {
+                position,
+                shipping_rate_id: Some(offer.rate_id),
+                display_name: offer.display_name.clone(),
+                amount_minor: offer.amount.minor(),
+                min_business_days: offer.delivery.map(|d| i32::from(d.min_business_days())),
+                max_business_days: offer.delivery.map(|d| i32::from(d.max_business_days())),
+                chosen: false,
+            })
+            .collect();
         let items: Vec<OrderItem> = reserved
             .iter()
             .map(|(line, row)| OrderItem {
@@ -263,6 +308,43 @@ async fn create(
             .bind::<Bool, _>(livemode)
             .bind::<Nullable<Text>, _>(order.client_key)
             .bind::<Bool, _>(save_card)
+            .bind::<Bool, _>(prices_include_tax)
+            .bind::<Array<SmallInt>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.position)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<BigInt>>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.shipping_rate_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.display_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<BigInt>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.amount_minor)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Integer>>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.min_business_days)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Integer>>, _>(
+                shipping_options
+                    .iter()
+                    .map(|o| o.max_business_days)
+                    .collect::<Vec<_>>(),
+            )
             .get_result(conn)
             .await?;
         let order = Order {
@@ -272,7 +354,7 @@ async fn create(
             cart_id,
             status: OrderStatus::Pending,
             currency: total.currency(),
-            amount_total_minor: total.minor(),
+            items_total_minor: total.minor(),
             amount_refunded_minor: 0,
             email: None,
             stripe_session_id: None,
@@ -283,8 +365,15 @@ async fn create(
             number: number.to_string(),
             livemode,
             save_card,
+            prices_include_tax,
+            completed_at: None,
+            amount_charged_minor: None,
         };
-        Ok((order, items))
+        Ok(PendingOrder {
+            order,
+            items,
+            shipping: ships.then_some(shipping_options),
+        })
     })
     .await
 }

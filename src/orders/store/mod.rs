@@ -4,9 +4,10 @@
 mod create;
 mod transitions;
 
-pub use create::{CreateOrderError, NewOrder, create_pending};
+pub use create::{CreateOrderError, NewOrder, PendingOrder, create_pending};
 pub use transitions::{
-    PaidWith, attach_session, cancel_without_session, close_unpaid, mark_paid, record_refund,
+    Completion, PaidWith, attach_session, cancel_without_session, close_unpaid, mark_paid,
+    record_completion, record_refund,
 };
 
 use chrono::{DateTime, Utc};
@@ -15,9 +16,11 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::domain::{IssueKind, Order, OrderItem, OrderStatus};
+use super::domain::{IssueKind, Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption};
 use crate::db::Statement;
-use crate::db::schema::{order_issues, order_items, orders};
+use crate::db::schema::{
+    order_checkouts, order_issues, order_items, order_shipping_options, orders,
+};
 use crate::ids::OrderToken;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<Text>) -> diesel::sql_types::Nullable<Text>);
@@ -55,7 +58,8 @@ pub async fn find_by_session(
         .optional()
 }
 
-/// The browser's checkouts waiting for payment.
+/// The browser's checkouts waiting for payment (not those whose payment
+/// was submitted and is settling: they are no payment page any more).
 pub async fn pending_for_browser(
     conn: &mut AsyncPgConnection,
     browser_id: Uuid,
@@ -63,6 +67,7 @@ pub async fn pending_for_browser(
     orders::table
         .filter(orders::browser_id.eq(browser_id))
         .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::completed_at.is_null())
         .order_by(orders::id)
         .select(Order::as_select())
         .load(conn)
@@ -70,16 +75,22 @@ pub async fn pending_for_browser(
 }
 
 /// Whether Stripe may be asked about this pending order now: at most once
-/// every few seconds per order, across nodes, however often its return
-/// page is loaded. Notes the time when it may.
-pub async fn may_ask_stripe(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<bool> {
+/// `every` per order, across nodes, however often its return page is
+/// loaded or the reconciler runs. Notes the time when it may.
+pub async fn may_ask_stripe(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    every: std::time::Duration,
+) -> QueryResult<bool> {
     Statement::new(
         "UPDATE orders SET stripe_checked_at = now() \
          WHERE id = $1 AND status = $2 \
-           AND (stripe_checked_at IS NULL OR stripe_checked_at < now() - interval '3 seconds')",
+           AND (stripe_checked_at IS NULL \
+                OR stripe_checked_at < now() - $3 * interval '1 millisecond')",
     )
     .bind::<BigInt, _>(order_id)
     .bind::<Text, _>(OrderStatus::Pending.as_str())
+    .bind::<BigInt, _>(i64::try_from(every.as_millis()).unwrap_or(i64::MAX))
     .execute(conn)
     .await
     .map(|updated| updated > 0)
@@ -160,6 +171,46 @@ pub async fn items(conn: &mut AsyncPgConnection, order: &Order) -> QueryResult<V
         .filter(order_items::order_id.eq(order.id))
         .order_by(order_items::id)
         .select(OrderItem::as_select())
+        .load(conn)
+        .await
+}
+
+/// The shipping options the order offered, in their order (none if nothing
+/// in it ships).
+pub async fn shipping_options(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+) -> QueryResult<Vec<ShippingOption>> {
+    order_shipping_options::table
+        .filter(order_shipping_options::order_id.eq(order.id))
+        .order_by(order_shipping_options::position)
+        .select(ShippingOption::as_select())
+        .load(conn)
+        .await
+}
+
+/// What Stripe reported when the order's page was completed, if it was.
+pub async fn checkout(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+) -> QueryResult<Option<OrderCheckout>> {
+    order_checkouts::table
+        .find(order.id)
+        .select(OrderCheckout::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// What Stripe reported for those of `orders` that were completed, by order id.
+pub async fn checkouts_of(
+    conn: &mut AsyncPgConnection,
+    orders: &[Order],
+) -> QueryResult<Vec<(i64, OrderCheckout)>> {
+    let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
+    order_checkouts::table
+        .filter(order_checkouts::order_id.eq_any(ids))
+        .select((order_checkouts::order_id, OrderCheckout::as_select()))
         .load(conn)
         .await
 }

@@ -4,7 +4,7 @@
 //! same transaction.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::db::Statement;
 use crate::db::schema::order_events;
 use crate::mail::domain::Message;
 use crate::mail::store as outbox;
-use crate::orders::domain::{OrderStatus, Source};
+use crate::orders::domain::{OrderStatus, ShippingAddress, Source, StripeTotals};
 
 /// How an order was paid, as Stripe reports it.
 #[derive(Debug, Clone, Copy)]
@@ -51,16 +51,91 @@ pub async fn attach_session(
     .map(|attached| attached > 0)
 }
 
-#[derive(QueryableByName)]
-struct PaidOrder {
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    cart_id: Option<Uuid>,
+/// What Stripe reported when the shopper completed the payment page.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub totals: StripeTotals,
+    /// The code the shopper redeemed, as the merchant created it.
+    pub promotion_code: Option<&'a str>,
+    /// Where it ships, if it does.
+    pub ship_to: Option<&'a ShippingAddress>,
+    /// The chosen shipping option's place among those offered.
+    pub shipping_option: Option<i16>,
 }
 
+/// Records what Stripe reported when the shopper completed a pending
+/// order's page: its figures, where it ships, the option chosen and the
+/// promotion code; its payment page is gone, and the first time, what it
+/// bought leaves its cart (a payment that settles later is on its way: the
+/// shopper must not buy it again meanwhile). A completed session's figures
+/// do not change, so repeats write the same. Returns whether the order was
+/// pending.
+pub async fn record_completion(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    completion: &Completion<'_>,
+) -> QueryResult<bool> {
+    let totals = completion.totals;
+    let empty = ShippingAddress::default();
+    let to = completion.ship_to.unwrap_or(&empty);
+    let position = completion.shipping_option;
+    conn.transaction(async |conn| {
+        let recorded: Option<Completed> = Statement::new(RECORD_COMPLETION)
+            .bind::<BigInt, _>(order_id)
+            .bind::<Text, _>(OrderStatus::Pending.as_str())
+            .bind::<BigInt, _>(totals.total.minor())
+            .bind::<BigInt, _>(totals.subtotal.minor())
+            .bind::<BigInt, _>(totals.discount.minor())
+            .bind::<BigInt, _>(totals.shipping.minor())
+            .bind::<BigInt, _>(totals.tax.minor())
+            .bind::<Nullable<Text>, _>(completion.promotion_code)
+            .bind::<Nullable<Text>, _>(to.name.as_deref())
+            .bind::<Nullable<Text>, _>(to.line1.as_deref())
+            .bind::<Nullable<Text>, _>(to.line2.as_deref())
+            .bind::<Nullable<Text>, _>(to.city.as_deref())
+            .bind::<Nullable<Text>, _>(to.state.as_deref())
+            .bind::<Nullable<Text>, _>(to.postal_code.as_deref())
+            .bind::<Nullable<Text>, _>(to.country.as_deref())
+            .bind::<Nullable<SmallInt>, _>(position)
+            .get_result(conn)
+            .await
+            .optional()?;
+        match recorded {
+            Some(Completed {
+                cart_id: Some(cart_id),
+                first_time: true,
+                id,
+            }) => {
+                take_paid_from_cart(conn, cart_id, id).await?;
+                Ok(true)
+            }
+            Some(_) => Ok(true),
+            None => Ok(false),
+        }
+    })
+    .await
+}
+
+/// An order just completed: its cart, and whether this was the first report.
+#[derive(QueryableByName)]
+struct Completed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    cart_id: Option<Uuid>,
+    #[diesel(sql_type = Bool)]
+    first_time: bool,
+}
+
+/// The order completed, its figures and address, and the option chosen, in
+/// one statement (see `record_completion`).
+const RECORD_COMPLETION: &str = include_str!("sql/record_completion.sql");
+
 /// pending → paid, at most once: the conditional update lets exactly one of
-/// any number of concurrent callers through, and only that one empties the
-/// ordered products from the cart, records the `paid` event and queues the
-/// order's confirmation email. Returns whether this call did the transition.
+/// any number of concurrent callers through, and only that one records the
+/// `paid` event and queues the order's confirmation email. (What it bought
+/// left its cart when it completed: see `record_completion`, which comes
+/// first.) Returns whether this call did the transition.
 pub async fn mark_paid(
     conn: &mut AsyncPgConnection,
     order_id: i64,
@@ -70,10 +145,10 @@ pub async fn mark_paid(
     conn.transaction(async |conn| {
         // Prepared once per connection (diesel's update DSL is parsed and
         // planned again on every call).
-        let paid: Option<PaidOrder> = Statement::new(
+        let paid = Statement::new(
             "UPDATE orders SET status = $2, paid_at = now(), stripe_payment_intent_id = $4, \
                  email = $5, livemode = $6, checkout_url = NULL, updated_at = now() \
-             WHERE id = $1 AND status = $3 RETURNING cart_id",
+             WHERE id = $1 AND status = $3",
         )
         .bind::<BigInt, _>(order_id)
         .bind::<Text, _>(OrderStatus::Paid.as_str())
@@ -81,14 +156,10 @@ pub async fn mark_paid(
         .bind::<Nullable<Text>, _>(payment.payment_intent_id)
         .bind::<Nullable<Text>, _>(payment.email)
         .bind::<Bool, _>(payment.livemode)
-        .get_result(conn)
-        .await
-        .optional()?;
-        let Some(PaidOrder { cart_id }) = paid else {
+        .execute(conn)
+        .await?;
+        if paid == 0 {
             return Ok(false);
-        };
-        if let Some(cart_id) = cart_id {
-            take_paid_from_cart(conn, cart_id, order_id).await?;
         }
         record_event(conn, order_id, OrderStatus::Paid.as_str(), source).await?;
         outbox::enqueue(
@@ -103,8 +174,8 @@ pub async fn mark_paid(
     .await
 }
 
-/// Takes what the order paid for out of its cart: a line the shopper raised
-/// after checking out (in another tab) keeps the units not paid for; a line
+/// Takes what the order bought out of its cart: a line the shopper raised
+/// after checking out (in another tab) keeps the units not bought; a line
 /// with nothing left goes.
 async fn take_paid_from_cart(
     conn: &mut AsyncPgConnection,
@@ -200,11 +271,11 @@ async fn close(
     .await
 }
 
-/// Records the charge's cumulative refunded amount. Refund events may arrive
-/// out of order, so only a larger amount than recorded is applied; each
-/// change records a `refunded` event and queues a refund notice for what
-/// it added (a partial then a full refund: two notices; a redelivered
-/// event: none).
+/// Records the charge's cumulative refunded amount (of what was charged,
+/// shipping and tax included). Refund events may arrive out of order, so
+/// only a larger amount than recorded is applied; each change records a
+/// `refunded` event and queues a refund notice for what it added (a partial
+/// then a full refund: two notices; a redelivered event: none).
 pub async fn record_refund(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,
@@ -216,11 +287,13 @@ pub async fn record_refund(
             "WITH before AS (SELECT id, amount_refunded_minor FROM orders \
                              WHERE stripe_payment_intent_id = $1 FOR UPDATE) \
              UPDATE orders o SET amount_refunded_minor = $2, \
-                 status = CASE WHEN $2 >= o.amount_total_minor THEN $3 ELSE $4 END, \
+                 status = CASE WHEN $2 >= COALESCE(o.amount_charged_minor, o.amount_total_minor) \
+                     THEN $3 ELSE $4 END, \
                  updated_at = now() \
              FROM before \
              WHERE o.id = before.id AND o.status IN ($5, $4) \
-               AND o.amount_refunded_minor < $2 AND $2 <= o.amount_total_minor \
+               AND o.amount_refunded_minor < $2 \
+               AND $2 <= COALESCE(o.amount_charged_minor, o.amount_total_minor) \
              RETURNING o.id, o.email, before.amount_refunded_minor AS refunded_before",
         )
         .bind::<Text, _>(payment_intent_id)

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::ledger::domain::Payment;
+use crate::money::Money;
 
 /// A payment: a browser checkout (`source: checkout`) or an off-session debit
 /// through this API (`source: api`).
@@ -35,6 +36,10 @@ pub struct PaymentObject {
     /// ISO 4217 code, lowercase.
     #[schema(example = "usd")]
     pub currency: String,
+    /// What a checkout payment charged for, as Stripe computed it: `amount`
+    /// is `subtotal − discount + shipping`, plus `tax` when prices exclude
+    /// it. Null for debits (and for checkouts recorded before lines were).
+    pub lines: Option<PaymentLines>,
     /// `processing`, `succeeded`, `failed` or `requires_action`.
     pub status: String,
     /// `checkout` (paid in the shop) or `api` (debited through this API).
@@ -54,6 +59,33 @@ pub struct PaymentObject {
     pub livemode: bool,
     /// RFC 3339 time the payment was created.
     pub created_at: String,
+}
+
+/// A checkout payment's lines, each as an exact decimal string in the
+/// currency's unit and in minor units.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PaymentLines {
+    /// The items before discount, at the shop's prices (tax included when
+    /// the prices include it).
+    #[schema(example = "62.50")]
+    pub subtotal: String,
+    #[schema(example = 6250)]
+    pub subtotal_minor: i64,
+    /// Taken off by a promotion code.
+    #[schema(example = "6.25")]
+    pub discount: String,
+    #[schema(example = 625)]
+    pub discount_minor: i64,
+    /// The chosen shipping rate, before tax.
+    #[schema(example = "5.00")]
+    pub shipping: String,
+    #[schema(example = 500)]
+    pub shipping_minor: i64,
+    /// Every tax Stripe computed, the part included in prices too.
+    #[schema(example = "0.00")]
+    pub tax: String,
+    #[schema(example = 0)]
+    pub tax_minor: i64,
 }
 
 impl PaymentObject {
@@ -81,6 +113,23 @@ impl PaymentObject {
             amount_refunded: payment.refunded().decimal(),
             amount_refunded_minor: payment.amount_refunded_minor,
             currency: amount.currency().code().to_ascii_lowercase(),
+            lines: payment.lines().map(|lines| {
+                let pair = |money: Money| (money.decimal(), money.minor());
+                let (subtotal, subtotal_minor) = pair(lines.subtotal);
+                let (discount, discount_minor) = pair(lines.discount);
+                let (shipping, shipping_minor) = pair(lines.shipping);
+                let (tax, tax_minor) = pair(lines.tax);
+                PaymentLines {
+                    subtotal,
+                    subtotal_minor,
+                    discount,
+                    discount_minor,
+                    shipping,
+                    shipping_minor,
+                    tax,
+                    tax_minor,
+                }
+            }),
             status: payment.status.as_str().to_owned(),
             source: if payment.order_id.is_some() {
                 "checkout"

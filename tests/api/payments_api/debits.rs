@@ -31,8 +31,15 @@ async fn a_saved_card_is_debited_off_session_and_the_history_lists_every_payment
     assert_eq!(list["has_more"], false);
     let checkout_payment = list["data"][0].clone();
     assert_eq!(checkout_payment["source"], "checkout");
-    assert_eq!(checkout_payment["amount"], "24.00");
-    assert_eq!(checkout_payment["amount_minor"], 2400);
+    // The mug and its Standard shipping, line by line.
+    assert_eq!(checkout_payment["amount"], "29.00");
+    assert_eq!(checkout_payment["amount_minor"], 2900);
+    assert_eq!(
+        checkout_payment["lines"],
+        json!({"subtotal": "24.00", "subtotal_minor": 2400, "discount": "0.00",
+               "discount_minor": 0, "shipping": "5.00", "shipping_minor": 500,
+               "tax": "0.00", "tax_minor": 0})
+    );
     assert_eq!(checkout_payment["currency"], "usd");
     assert_eq!(checkout_payment["status"], "succeeded");
 
@@ -47,6 +54,7 @@ async fn a_saved_card_is_debited_off_session_and_the_history_lists_every_payment
     );
     assert_eq!(debit["status"], "succeeded");
     assert_eq!(debit["source"], "api");
+    assert_eq!(debit["lines"], json!(null), "a debit has no checkout lines");
     assert_eq!(
         debit["livemode"], false,
         "a test key's payment is a test payment"

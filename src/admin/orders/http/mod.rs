@@ -34,7 +34,7 @@ use crate::admin::products::store::Page;
 use crate::ids::OrderNumber;
 use crate::money::Money;
 use crate::orders::domain::{Order, OrderStatus};
-use crate::orders::http::status_label;
+use crate::orders::http::{order_status_label, status_label};
 use crate::state::AppState;
 use crate::web::AppError;
 
@@ -248,7 +248,7 @@ pub struct OrderPage {
 
 impl OrderPage {
     fn status_label(&self) -> &'static str {
-        status_label(&self.order.status)
+        order_status_label(&self.order)
     }
 
     fn reasons(&self) -> [(&'static str, &'static str); 3] {
