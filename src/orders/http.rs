@@ -25,16 +25,16 @@ use crate::web::{
     AppError, CsrfForm, FlashLevel, FormResponse, Layout, TypedSession, rerender, see_other,
 };
 
-/// How an order's status reads to shoppers: a pending order whose page was
-/// completed is waiting for its payment (a bank debit) to settle.
-pub fn order_status_label(order: &Order) -> &'static str {
-    match order.payment_processing() {
+/// How an order's status reads to shoppers and staff: a pending order whose
+/// page was completed is waiting for its payment (a bank debit) to settle.
+pub fn order_status_label(status: &OrderStatus, payment_processing: bool) -> &'static str {
+    match payment_processing {
         true => "Payment processing",
-        false => status_label(&order.status),
+        false => status_label(status),
     }
 }
 
-/// How a status reads to shoppers and staff.
+/// How a status reads.
 pub fn status_label(status: &OrderStatus) -> &'static str {
     match status {
         OrderStatus::Pending => "Awaiting payment",

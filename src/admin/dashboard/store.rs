@@ -19,7 +19,7 @@ pub async fn daily_sales(
 ) -> QueryResult<Vec<DailySales>> {
     Statement::new(
         "SELECT (paid_at AT TIME ZONE 'UTC')::date AS day, currency, count(*) AS orders, \
-             sum(amount_total_minor)::bigint AS revenue_minor \
+             sum(COALESCE(amount_charged_minor, amount_total_minor))::bigint AS revenue_minor \
          FROM orders WHERE paid_at >= $1::date AT TIME ZONE 'UTC' AND paid_at IS NOT NULL \
          GROUP BY 1, 2 ORDER BY 1, 2",
     )

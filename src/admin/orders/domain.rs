@@ -69,8 +69,10 @@ pub struct OrderRow {
     pub status: OrderStatus,
     #[diesel(sql_type = Text)]
     pub currency: Currency,
+    /// What was charged (shipping and tax included) once Stripe reported
+    /// it, the items' total before.
     #[diesel(sql_type = BigInt)]
-    pub amount_total_minor: i64,
+    pub total_minor: i64,
     #[diesel(sql_type = BigInt)]
     pub amount_refunded_minor: i64,
     #[diesel(sql_type = Nullable<Text>)]
@@ -79,6 +81,10 @@ pub struct OrderRow {
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub paid_at: Option<DateTime<Utc>>,
+    /// When the shopper completed Stripe's page (a payment may still be
+    /// settling).
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub completed_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Bool)]
     pub livemode: bool,
     #[diesel(sql_type = Nullable<Text>)]
@@ -97,7 +103,12 @@ impl OrderRow {
     }
 
     pub fn total(&self) -> Money {
-        money(self.amount_total_minor, self.currency)
+        money(self.total_minor, self.currency)
+    }
+
+    /// Completed on Stripe's page, its payment still settling.
+    pub fn payment_processing(&self) -> bool {
+        self.status == OrderStatus::Pending && self.completed_at.is_some()
     }
 
     pub fn refunded(&self) -> Money {

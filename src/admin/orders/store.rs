@@ -54,8 +54,9 @@ impl Filtered {
 
 /// The columns of a list row, from `orders` and its shipment.
 const ROW_SELECT: &str = "SELECT orders.id, orders.number, orders.status, orders.currency, \
-     orders.amount_total_minor, orders.amount_refunded_minor, orders.email, orders.created_at, \
-     orders.paid_at, orders.livemode, orders.stripe_payment_intent_id, s.shipped_at, s.carrier, \
+     COALESCE(orders.amount_charged_minor, orders.amount_total_minor) AS total_minor, \
+     orders.amount_refunded_minor, orders.email, orders.created_at, orders.paid_at, \
+     orders.completed_at, orders.livemode, orders.stripe_payment_intent_id, s.shipped_at, s.carrier, \
      s.tracking_url \
      FROM orders LEFT JOIN shipments s ON s.order_id = orders.id WHERE true";
 
@@ -143,7 +144,7 @@ pub async fn totals(
     filtered(
         "SELECT orders.currency, count(*) AS orders, \
              count(*) FILTER (WHERE orders.paid_at IS NOT NULL) AS paid_orders, \
-             COALESCE(sum(orders.amount_total_minor) FILTER (WHERE orders.paid_at IS NOT NULL), 0)::bigint AS paid_minor, \
+             COALESCE(sum(COALESCE(orders.amount_charged_minor, orders.amount_total_minor)) FILTER (WHERE orders.paid_at IS NOT NULL), 0)::bigint AS paid_minor, \
              COALESCE(sum(orders.amount_refunded_minor), 0)::bigint AS refunded_minor \
          FROM orders WHERE true",
         filter,

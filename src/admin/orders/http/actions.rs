@@ -237,6 +237,7 @@ pub async fn ship(
 pub fn issue_label(issue: &IssueRow) -> &'static str {
     match issue.kind() {
         Some(IssueKind::AmountMismatch) => "Paid a different amount or currency than the order's",
+        Some(IssueKind::TotalsMismatch) => "Stripe's total does not add up from its lines",
         Some(IssueKind::PaidAfterClose) => {
             "Paid after the order had closed (its stock was released)"
         }

@@ -248,7 +248,7 @@ pub struct OrderPage {
 
 impl OrderPage {
     fn status_label(&self) -> &'static str {
-        order_status_label(&self.order)
+        order_status_label(&self.order.status, self.order.payment_processing())
     }
 
     fn reasons(&self) -> [(&'static str, &'static str); 3] {
