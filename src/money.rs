@@ -20,6 +20,9 @@ pub enum Currency {
 }
 
 impl Currency {
+    /// Every currency we sell in, in the order the back office lists them.
+    pub const ALL: [Currency; 4] = [Currency::Usd, Currency::Eur, Currency::Gbp, Currency::Jpy];
+
     /// Digits after the decimal point in the currency's minor unit (ISO 4217).
     pub fn exponent(self) -> u32 {
         match self {

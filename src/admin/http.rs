@@ -16,6 +16,7 @@ pub enum Section {
     Orders,
     Products,
     Attention,
+    Settings,
     Audit,
     SignIn,
 }
@@ -105,6 +106,12 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("shipped", "Order marked as shipped."),
     ("issue-resolved", "Issue marked as resolved."),
+    (
+        "settings-saved",
+        "Settings saved: the next checkout follows them.",
+    ),
+    ("rate-created", "Shipping rate added."),
+    ("rate-saved", "Shipping rate saved."),
 ];
 
 fn notice(req: &HttpRequest) -> Option<&'static str> {

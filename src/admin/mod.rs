@@ -1,6 +1,6 @@
 //! The merchant's back office at `/admin`: staff sign-in, products and
 //! stock, orders with refunds and shipping, the orders that need a person,
-//! the dashboard and the audit log. Server-rendered like the shop, and
+//! the checkout settings, the dashboard and the audit log. Server-rendered like the shop, and
 //! working without JavaScript.
 
 pub mod audit;
@@ -9,3 +9,4 @@ pub mod dashboard;
 pub mod http;
 pub mod orders;
 pub mod products;
+pub mod settings;

@@ -18,22 +18,45 @@ fn corrupt(what: &str) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(format!("invalid {what} in the settings").into())
 }
 
+/// The settings row as stored: countries, automatic tax, prices include
+/// tax, promotion codes.
+type SettingsRow = (Vec<String>, bool, bool, bool);
+
+const SETTINGS_COLUMNS: (
+    shop_settings::shipping_countries,
+    shop_settings::automatic_tax,
+    shop_settings::prices_include_tax,
+    shop_settings::promotion_codes,
+) = (
+    shop_settings::shipping_countries,
+    shop_settings::automatic_tax,
+    shop_settings::prices_include_tax,
+    shop_settings::promotion_codes,
+);
+
 /// The merchant's settings.
 pub async fn settings(conn: &mut AsyncPgConnection) -> QueryResult<ShopSettings> {
-    let (countries, automatic_tax, prices_include_tax, promotion_codes): (
-        Vec<String>,
-        bool,
-        bool,
-        bool,
-    ) = shop_settings::table
-        .select((
-            shop_settings::shipping_countries,
-            shop_settings::automatic_tax,
-            shop_settings::prices_include_tax,
-            shop_settings::promotion_codes,
-        ))
+    let row: SettingsRow = shop_settings::table
+        .select(SETTINGS_COLUMNS)
         .first(conn)
         .await?;
+    settings_of(row)
+}
+
+/// The merchant's settings, their row locked until the transaction ends:
+/// what a change replaces (call in one).
+pub async fn lock_settings(conn: &mut AsyncPgConnection) -> QueryResult<ShopSettings> {
+    let row: SettingsRow = shop_settings::table
+        .select(SETTINGS_COLUMNS)
+        .for_update()
+        .first(conn)
+        .await?;
+    settings_of(row)
+}
+
+fn settings_of(
+    (countries, automatic_tax, prices_include_tax, promotion_codes): SettingsRow,
+) -> QueryResult<ShopSettings> {
     let countries = countries
         .iter()
         .map(|code| Country::parse(code).ok_or_else(|| corrupt("country")))
@@ -124,6 +147,27 @@ pub async fn shipping_rates(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Shi
         }
     }
     Ok(rates)
+}
+
+/// One shipping rate, its row locked until the transaction ends: what a
+/// change replaces (call in one). `None` if there is none with this id.
+pub async fn lock_shipping_rate(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<ShippingRate>> {
+    let locked: Option<i64> = shipping_rates::table
+        .find(id)
+        .select(shipping_rates::id)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    if locked.is_none() {
+        return Ok(None);
+    }
+    // A shop has a handful of rates: read them all, keep this one.
+    let rates = shipping_rates(conn).await?;
+    Ok(rates.into_iter().find(|rate| rate.id == id))
 }
 
 fn rate_price(currency: &str, amount: i64, free_over: Option<i64>) -> QueryResult<RatePrice> {

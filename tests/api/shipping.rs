@@ -372,7 +372,7 @@ async fn checkout_follows_the_merchant_s_rates_and_countries_from_the_database()
     for rate in settings_store::shipping_rates(&mut conn).await.unwrap() {
         let retired = ShippingRateDraft {
             active: false,
-            ..draft_of(&rate)
+            ..rate.draft()
         };
         settings_store::update_shipping_rate(&mut conn, rate.id, &retired)
             .await
@@ -439,16 +439,6 @@ async fn checkout_follows_the_merchant_s_rates_and_countries_from_the_database()
 }
 
 /// A stored rate as a draft, to change one field.
-fn draft_of(rate: &storefront::shop_settings::domain::ShippingRate) -> ShippingRateDraft {
-    ShippingRateDraft {
-        display_name: rate.display_name.clone(),
-        delivery: rate.delivery,
-        active: rate.active,
-        position: rate.position,
-        prices: rate.prices.clone(),
-    }
-}
-
 #[tokio::test]
 async fn an_order_whose_dearest_shipping_would_pass_stripe_s_maximum_is_refused_and_reserves_nothing()
  {

@@ -34,8 +34,12 @@ pub struct AuditPage {
 impl AuditPage {
     /// Where an entry's subject is seen.
     fn subject_link(&self, entry: &AuditEntry) -> Option<String> {
+        if entry.subject == crate::admin::settings::edit::SETTINGS_SUBJECT {
+            return Some("/admin/settings".to_owned());
+        }
         let (kind, id) = entry.subject.split_once(':')?;
         match kind {
+            "shipping_rate" => Some(format!("/admin/settings#rate-{id}")),
             "product" => Some(format!("/admin/products/{id}")),
             "order" => Some(format!(
                 "/admin/orders/{}",

@@ -6,7 +6,7 @@
 mod countries;
 mod shipping;
 
-pub use countries::{Country, STRIPE_COUNTRIES};
+pub use countries::Country;
 pub use shipping::{
     DeliveryEstimate, MAX_SHIPPING_OPTIONS, RatePrice, ShippingOffer, ShippingOutlook,
     ShippingRate, ShippingRateDraft, ShippingRateForm, offers,

@@ -107,6 +107,17 @@ pub struct ShippingRate {
 }
 
 impl ShippingRate {
+    /// The rate as a change starts from: everything but its id.
+    pub fn draft(&self) -> ShippingRateDraft {
+        ShippingRateDraft {
+            display_name: self.display_name.clone(),
+            delivery: self.delivery,
+            active: self.active,
+            position: self.position,
+            prices: self.prices.clone(),
+        }
+    }
+
     pub fn price_in(&self, currency: Currency) -> Option<RatePrice> {
         self.prices
             .iter()

@@ -6,6 +6,7 @@ mod auth;
 mod orders;
 mod products;
 mod routes;
+mod settings;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

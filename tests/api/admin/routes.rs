@@ -54,6 +54,18 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/attention/{id}/resolve",
         "/admin/attention/1/resolve",
     ),
+    ("GET", "/settings", "/admin/settings"),
+    ("POST", "/settings", "/admin/settings"),
+    (
+        "POST",
+        "/settings/shipping-rates",
+        "/admin/settings/shipping-rates",
+    ),
+    (
+        "POST",
+        "/settings/shipping-rates/{id}",
+        "/admin/settings/shipping-rates/1",
+    ),
     ("GET", "/audit", "/admin/audit"),
     ("POST", "/logout", "/admin/logout"),
 ];

@@ -137,7 +137,7 @@ impl ProductPage {
     }
 
     fn currencies(&self) -> [Currency; 4] {
-        [Currency::Usd, Currency::Eur, Currency::Gbp, Currency::Jpy]
+        Currency::ALL
     }
 
     fn currency_selected(&self, currency: &Currency) -> bool {
