@@ -16,6 +16,7 @@ pub enum Section {
     Orders,
     Products,
     Attention,
+    Emails,
     Audit,
     SignIn,
 }
@@ -105,6 +106,7 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("shipped", "Order marked as shipped."),
     ("issue-resolved", "Issue marked as resolved."),
+    ("email-queued", "The email will be sent again in a moment."),
 ];
 
 fn notice(req: &HttpRequest) -> Option<&'static str> {
