@@ -9,7 +9,7 @@ use actix_web::web::{self, ServiceConfig, get, patch, post};
 use crate::admin::auth::http as staff;
 use crate::admin::orders::http as admin_orders;
 use crate::admin::products::http as products;
-use crate::admin::{audit, dashboard, settings};
+use crate::admin::{audit, dashboard, emails, settings};
 use crate::payments_api::http::{self as api, auth, error as api_error, openapi};
 use crate::web::{AppError, assets};
 use crate::{cart, catalog, checkout, mail, media, ops, orders, webhooks};
@@ -118,6 +118,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route(
                     "/attention/{id}/resolve",
                     post().to(admin_orders::resolve_issue),
+                )
+                .route("/emails", get().to(emails::http::index))
+                .route(
+                    "/emails/{id}/send-again",
+                    post().to(emails::http::send_again),
                 )
                 .route("/settings", get().to(settings::http::show))
                 .route("/settings", post().to(settings::http::save))

@@ -16,6 +16,7 @@ pub enum Section {
     Orders,
     Products,
     Attention,
+    Emails,
     Settings,
     Audit,
     SignIn,
@@ -106,6 +107,7 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("shipped", "Order marked as shipped."),
     ("issue-resolved", "Issue marked as resolved."),
+    ("email-queued", "The email will be sent again in a moment."),
     (
         "settings-saved",
         "Settings saved: the next checkout follows them.",

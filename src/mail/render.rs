@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::domain::{Message, Shipment};
 use crate::money::{Currency, Money};
-use crate::orders::domain::{Order, OrderItem};
+use crate::orders::domain::{CheckoutSummary, Order, OrderItem};
 
 /// A message ready to be put in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct Rendered {
 pub struct OrderFacts<'a> {
     pub order: &'a Order,
     pub items: &'a [OrderItem],
+    /// Stripe's lines, the address and the shipping option.
+    pub summary: &'a CheckoutSummary,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,7 @@ struct OrderMail<'a> {
     shop_url: &'a str,
     order: &'a Order,
     items: &'a [OrderItem],
+    summary: &'a CheckoutSummary,
     receipt_url: String,
     refund: Option<Refund>,
     shipment: Option<&'a Shipment>,
@@ -100,7 +103,11 @@ pub fn render(
             subject: mail.subject,
         });
     }
-    let OrderFacts { order, items } = order.ok_or(RenderError::NoOrder)?;
+    let OrderFacts {
+        order,
+        items,
+        summary,
+    } = order.ok_or(RenderError::NoOrder)?;
     let number = order.display_number();
     let currency = order.currency();
     let (subject, refund, shipment) = match message {
@@ -141,6 +148,7 @@ pub fn render(
         shop_url,
         order,
         items,
+        summary,
         receipt_url: format!("{shop_url}/orders/{}", order.token),
         refund,
         shipment,

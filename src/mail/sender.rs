@@ -189,9 +189,11 @@ async fn compose(
                 )));
             };
             let items = orders::items(&mut conn, &order).await?;
+            let summary = orders::checkout_summary(&mut conn, &order).await?;
             let facts = OrderFacts {
                 order: &order,
                 items: &items,
+                summary: &summary,
             };
             render::render(message, Some(facts), &mailer.shop_url)
         }

@@ -169,6 +169,48 @@ impl OrderCheckout {
     }
 }
 
+/// What Stripe reported when the shopper completed an order's page, as the
+/// receipt, the emails and the back office show it.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutSummary {
+    /// Subtotal, discount, shipping, tax and total, as Stripe computed them
+    /// (none before the page was completed).
+    pub totals: Option<StripeTotals>,
+    /// The code the shopper redeemed, as the merchant created it.
+    pub promotion_code: Option<String>,
+    /// The address as on a parcel, one line each (empty if it does not ship).
+    pub ship_to: Vec<String>,
+    /// The option the shopper chose: "Standard, 3–5 business days".
+    pub shipping_method: Option<String>,
+    /// Whether the tax shown is part of the prices rather than added.
+    pub tax_included: bool,
+}
+
+impl CheckoutSummary {
+    pub fn new(
+        order: &Order,
+        checkout: Option<OrderCheckout>,
+        chosen: Option<ShippingOption>,
+    ) -> CheckoutSummary {
+        CheckoutSummary {
+            totals: checkout
+                .as_ref()
+                .and_then(|checkout| checkout.totals(order)),
+            promotion_code: checkout
+                .as_ref()
+                .and_then(|checkout| checkout.promotion_code.clone()),
+            ship_to: checkout
+                .map(|checkout| checkout.ship_to.lines())
+                .unwrap_or_default(),
+            shipping_method: chosen.map(|option| match option.delivery() {
+                Some(delivery) => format!("{}, {delivery}", option.display_name),
+                None => option.display_name,
+            }),
+            tax_included: order.tax_behavior().prices_include_tax(),
+        }
+    }
+}
+
 /// Where an order ships, as the shopper entered it on Stripe's page
 /// (empty for orders that do not ship).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable)]

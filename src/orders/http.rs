@@ -11,7 +11,7 @@ use askama_web::WebTemplate;
 use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 
-use super::domain::{Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption, StripeTotals};
+use super::domain::{CheckoutSummary, Order, OrderItem, OrderStatus, StripeTotals};
 use super::store;
 use crate::admin::orders::domain::{RefundLine, Shipment};
 use crate::admin::orders::{refunds, store as back_office};
@@ -59,11 +59,7 @@ pub struct OrderPage {
     /// Stripe reported a payment we could not accept as is (an amount that
     /// does not match): a person is looking at it.
     under_review: bool,
-    /// What Stripe reported when the shopper completed its page: the lines,
-    /// the promotion code, the address.
-    checkout: Option<OrderCheckout>,
-    /// The shipping option the shopper chose.
-    shipping: Option<ShippingOption>,
+    summary: CheckoutSummary,
 }
 
 impl OrderPage {
@@ -71,35 +67,24 @@ impl OrderPage {
         self.order.currency()
     }
 
-    /// Subtotal, discount, shipping, tax and total, as Stripe computed them.
     fn totals(&self) -> Option<StripeTotals> {
-        self.checkout.as_ref()?.totals(&self.order)
+        self.summary.totals
     }
 
     fn promotion_code(&self) -> Option<&str> {
-        self.checkout.as_ref()?.promotion_code.as_deref()
+        self.summary.promotion_code.as_deref()
     }
 
-    /// The address as on a parcel, one line each (empty if it does not ship).
     fn ship_to(&self) -> Vec<String> {
-        self.checkout
-            .as_ref()
-            .map(|checkout| checkout.ship_to.lines())
-            .unwrap_or_default()
+        self.summary.ship_to.clone()
     }
 
-    /// "Standard, 3–5 business days".
     fn shipping_method(&self) -> Option<String> {
-        let option = self.shipping.as_ref()?;
-        Some(match option.delivery() {
-            Some(delivery) => format!("{}, {delivery}", option.display_name),
-            None => option.display_name.clone(),
-        })
+        self.summary.shipping_method.clone()
     }
 
-    /// Whether the tax shown is part of the prices rather than added.
     fn tax_included(&self) -> bool {
-        self.order.tax_behavior().prices_include_tax()
+        self.summary.tax_included
     }
 }
 
@@ -124,11 +109,7 @@ pub async fn show(
         .collect();
     let shipment = back_office::shipment(&mut conn, order.id).await?;
     let under_review = store::has_open_issue(&mut conn, order.id).await?;
-    let checkout = store::checkout(&mut conn, &order).await?;
-    let shipping = store::shipping_options(&mut conn, &order)
-        .await?
-        .into_iter()
-        .find(|option| option.chosen);
+    let summary = store::checkout_summary(&mut conn, &order).await?;
     Ok(OrderPage {
         layout: Layout::with_fresh_cart_count(&session, state.test_mode(), &mut conn).await?,
         order,
@@ -136,8 +117,7 @@ pub async fn show(
         refunds,
         shipment,
         under_review,
-        checkout,
-        shipping,
+        summary,
     })
 }
 

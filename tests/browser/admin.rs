@@ -158,7 +158,8 @@ async fn merchant_day(app: &TestApp, b: &Browser, javascript: JavaScript) {
     b.click_link("Dashboard").await;
     b.wait_for_url("the dashboard", |url| url.path() == "/admin")
         .await;
-    assert!(b.page_text().await.contains("$48.00"), "the day's revenue");
+    // Two mugs and $5.00 of shipping.
+    assert!(b.page_text().await.contains("$53.00"), "the day's revenue");
     blocking.extend(capture(b, "admin-dashboard").await);
     b.click_link("Audit log").await;
     b.wait_for_path("/admin/audit").await;

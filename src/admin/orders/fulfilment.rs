@@ -1,5 +1,5 @@
-//! Shipping an order, and resolving an order's issue: each with its audit
-//! entry, in one transaction (which an email outbox can join later).
+//! Shipping an order (with its shipment notice), and resolving an order's
+//! issue: each with its audit entry, in one transaction.
 
 use diesel_async::AsyncConnection;
 use serde_json::json;

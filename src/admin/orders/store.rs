@@ -13,6 +13,8 @@ use super::domain::{CurrencyTotals, Fulfilment, ItemLine, OrderFilter, OrderRow,
 use crate::admin::products::store::{Page, like_pattern};
 use crate::db::schema::{order_events, order_issues, order_items, orders, shipments, staff};
 use crate::ids::OrderNumber;
+use crate::mail::domain::{self as mail, Message};
+use crate::mail::store as outbox;
 use crate::money::Money;
 use crate::orders::domain::{IssueKind, Order, OrderStatus};
 
@@ -245,8 +247,9 @@ pub async fn shipment(
 }
 
 /// Marks a paid order shipped, with its `shipped` event naming the staff
-/// member; `false` if it was shipped already or cannot be (unpaid, fully
-/// refunded). Call in a transaction (the audit entry joins it).
+/// member, and queues the shopper's shipment notice; `false` if it was
+/// shipped already or cannot be (unpaid, fully refunded). Call in a
+/// transaction (the audit entry joins it).
 pub async fn mark_shipped(
     conn: &mut AsyncPgConnection,
     order_id: i64,
@@ -254,21 +257,20 @@ pub async fn mark_shipped(
     carrier: Option<&str>,
     tracking_url: Option<&str>,
 ) -> QueryResult<bool> {
-    let shippable = orders::table
+    let shippable: Option<Option<String>> = orders::table
         .find(order_id)
         .filter(orders::status.eq_any([
             OrderStatus::Paid.as_str(),
             OrderStatus::PartiallyRefunded.as_str(),
         ]))
-        .select(orders::id)
+        .select(orders::email)
         .for_update()
-        .first::<i64>(conn)
+        .first(conn)
         .await
-        .optional()?
-        .is_some();
-    if !shippable {
+        .optional()?;
+    let Some(email) = shippable else {
         return Ok(false);
-    }
+    };
     let inserted = diesel::insert_into(shipments::table)
         .values((
             shipments::order_id.eq(order_id),
@@ -291,6 +293,11 @@ pub async fn mark_shipped(
         ))
         .execute(conn)
         .await?;
+    let notice = Message::ShipmentNotice(mail::Shipment {
+        carrier: carrier.map(str::to_owned),
+        tracking_url: tracking_url.map(str::to_owned),
+    });
+    outbox::enqueue(conn, Some(order_id), email.as_deref(), &notice).await?;
     Ok(true)
 }
 

@@ -97,7 +97,7 @@ WITH spelled AS (
 )
 SELECT q.corrections, h.tier,
        p.id, p.slug, p.name, p.description, p.price_minor, p.currency, p.image_path,
-       p.stock, p.active, p.created_at
+       p.stock, p.active, p.created_at, p.requires_shipping
 FROM query q
 LEFT JOIN (hits h JOIN products p ON p.id = h.id) ON true
 ORDER BY h.tier DESC, h.id DESC

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::domain::{EmailAddress, MailStatus, Message, MessageKind, OutboxEntry};
 use crate::db::Statement;
-use crate::db::schema::mail_outbox;
+use crate::db::schema::{mail_outbox, orders};
 
 /// Adds a message to the outbox, in the caller's transaction: it exists if
 /// and only if the caller's change commits. A message without a valid
@@ -166,18 +166,24 @@ pub async fn close(
     .map(|updated| updated > 0)
 }
 
-/// The newest messages, `limit` at a time, before the message `before`
-/// (keyset pages for the back office).
+/// The newest messages (those with `status`, if given), `limit` at a time,
+/// before the message `before` (keyset pages for the back office), each
+/// with its order's number.
 pub async fn list(
     conn: &mut AsyncPgConnection,
+    status: Option<MailStatus>,
     before: Option<i64>,
     limit: i64,
-) -> QueryResult<Vec<OutboxEntry>> {
+) -> QueryResult<Vec<(OutboxEntry, Option<String>)>> {
     let mut query = mail_outbox::table
+        .left_join(orders::table)
         .order_by(mail_outbox::id.desc())
         .limit(limit)
-        .select(OutboxEntry::as_select())
+        .select((OutboxEntry::as_select(), orders::number.nullable()))
         .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(mail_outbox::status.eq(status.as_str()));
+    }
     if let Some(before) = before {
         query = query.filter(mail_outbox::id.lt(before));
     }

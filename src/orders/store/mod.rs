@@ -16,7 +16,9 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::domain::{IssueKind, Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption};
+use super::domain::{
+    CheckoutSummary, IssueKind, Order, OrderCheckout, OrderItem, OrderStatus, ShippingOption,
+};
 use crate::db::Statement;
 use crate::db::schema::{
     order_checkouts, order_issues, order_items, order_shipping_options, orders,
@@ -200,6 +202,20 @@ pub async fn checkout(
         .first(conn)
         .await
         .optional()
+}
+
+/// What Stripe reported for the order's completed page, with the shipping
+/// option chosen.
+pub async fn checkout_summary(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+) -> QueryResult<CheckoutSummary> {
+    let recorded = checkout(conn, order).await?;
+    let chosen = shipping_options(conn, order)
+        .await?
+        .into_iter()
+        .find(|option| option.chosen);
+    Ok(CheckoutSummary::new(order, recorded, chosen))
 }
 
 /// What Stripe reported for those of `orders` that were completed, by order id.

@@ -3,6 +3,7 @@
 //! tokens from the pages), orders paid on the simulator.
 
 mod auth;
+mod emails;
 mod orders;
 mod products;
 mod routes;

@@ -79,9 +79,10 @@ async fn a_partial_refund_is_made_once_returns_items_and_shows_on_the_receipt() 
         .await
         .unwrap();
     let restock = format!("restock_{item}");
-    // Too much, too precise, too many back to stock: refused, nothing done.
+    // Too much (more than the $77.00 charged: $72.00 of mugs and $5.00 of
+    // shipping), too precise, too many back to stock: refused, nothing done.
     for (amount, extra, status) in [
-        ("72.01", vec![], StatusCode::CONFLICT),
+        ("77.01", vec![], StatusCode::CONFLICT),
         ("10.001", vec![], StatusCode::BAD_REQUEST),
         (
             "10.00",
@@ -160,7 +161,7 @@ async fn a_partial_refund_is_made_once_returns_items_and_shows_on_the_receipt() 
         "{receipt}"
     );
     let (_, page) = staff.page(&format!("/admin/orders/{number}")).await;
-    assert_eq!(form_value(&page, "amount").as_deref(), Some("48.00"));
+    assert_eq!(form_value(&page, "amount").as_deref(), Some("53.00"));
 }
 
 #[tokio::test]
@@ -171,7 +172,8 @@ async fn two_staff_members_refunding_at_once_never_refund_more_than_was_paid() {
     let (order_id, number) = paid_order(&app, "aurora-ceramic-mug", "2").await;
     let (alice_key, alice_csrf) = refund_form(&alice, &number).await;
     let (bob_key, bob_csrf) = refund_form(&bob, &number).await;
-    // Each asks for 30 of the 48 dollars, at the same moment.
+    // Each asks for 30 of the 53 dollars charged (two mugs and $5.00 of
+    // shipping), at the same moment.
     let (a, b) = tokio::join!(
         send_refund(&alice, &number, &alice_key, &alice_csrf, "30.00", &[]),
         send_refund(&bob, &number, &bob_key, &bob_csrf, "30.00", &[]),
@@ -187,19 +189,19 @@ async fn two_staff_members_refunding_at_once_never_refund_more_than_was_paid() {
     // The rest, exactly, is still refundable; a cent more is not.
     let (key, csrf) = refund_form(&bob, &number).await;
     assert_eq!(
-        send_refund(&bob, &number, &key, &csrf, "18.01", &[])
+        send_refund(&bob, &number, &key, &csrf, "23.01", &[])
             .await
             .status(),
         StatusCode::CONFLICT
     );
     assert_eq!(
-        send_refund(&bob, &number, &key, &csrf, "18.00", &[])
+        send_refund(&bob, &number, &key, &csrf, "23.00", &[])
             .await
             .status(),
         StatusCode::SEE_OTHER
     );
     app.eventually("fully refunded", || async {
-        refunded(&app, order_id).await == 4800
+        refunded(&app, order_id).await == 5300
     })
     .await;
     let status: String = orders::table
@@ -214,7 +216,7 @@ async fn two_staff_members_refunding_at_once_never_refund_more_than_was_paid() {
         .iter()
         .map(|r| r["amount"].as_i64().unwrap())
         .collect();
-    assert_eq!(amounts.iter().sum::<i64>(), 4800);
+    assert_eq!(amounts.iter().sum::<i64>(), 5300);
 }
 
 #[tokio::test]
@@ -278,7 +280,8 @@ async fn the_order_list_filters_totals_and_exports_csv() {
     assert_eq!(rows.len(), 2);
     assert!(rows[0].contains(&second), "newest first: {rows:?}");
     assert!(
-        texts(&page, ".totals li")[0].contains("$53.00"),
+        // $24.00 and $29.00 of goods, each with $5.00 of shipping.
+        texts(&page, ".totals li")[0].contains("$63.00"),
         "{:?}",
         texts(&page, ".totals li")
     );
@@ -302,7 +305,7 @@ async fn the_order_list_filters_totals_and_exports_csv() {
     assert_eq!(lines.len(), 3, "{body}");
     assert!(lines[0].starts_with("order_number,created_at"));
     assert!(
-        lines[1].starts_with(&second) && lines[1].contains(",29.00,0.00,"),
+        lines[1].starts_with(&second) && lines[1].contains(",34.00,0.00,"),
         "{}",
         lines[1]
     );

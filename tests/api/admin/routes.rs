@@ -54,6 +54,12 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/attention/{id}/resolve",
         "/admin/attention/1/resolve",
     ),
+    ("GET", "/emails", "/admin/emails?status=failed"),
+    (
+        "POST",
+        "/emails/{id}/send-again",
+        "/admin/emails/1/send-again",
+    ),
     ("GET", "/settings", "/admin/settings"),
     ("POST", "/settings", "/admin/settings"),
     (

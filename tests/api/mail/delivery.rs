@@ -85,7 +85,13 @@ async fn a_paid_order_gets_one_confirmation_with_its_items_totals_and_receipt_li
     for line in [
         "2 x Aurora Ceramic Mug ($24.00 each): $48.00",
         "1 x Field Notes Journal ($14.50 each): $14.50",
-        "Amount paid (USD): $62.50",
+        "Subtotal: $62.50",
+        "Shipping (Standard, 3–5 business days): $5.00",
+        "Amount paid (USD): $67.50",
+        "Shipping to:",
+        "Sam Shopper",
+        "1 Market St",
+        "San Francisco CA 94105",
         "Test order: paid in test mode, no real money moved.",
         receipt_url.as_str(),
     ] {
@@ -99,6 +105,9 @@ async fn a_paid_order_gets_one_confirmation_with_its_items_totals_and_receipt_li
         "<th scope=\"col\"",
         "Aurora Ceramic Mug",
         "$62.50",
+        "Shipping (Standard, 3–5 business days)",
+        "$67.50",
+        "Sam Shopper<br>1 Market St",
         &format!("href=\"{receipt_url}\""),
     ] {
         assert!(html.contains(part), "no {part:?} in\n{html}");
@@ -259,16 +268,25 @@ async fn send_again_makes_a_new_message_with_a_message_id_of_its_own() {
     // What the back office lists: the newest first, a page at a time, and
     // an order's messages.
     let mut conn = app.db().await;
-    let newest = outbox_store::list(&mut conn, None, 1).await.unwrap();
+    let newest = outbox_store::list(&mut conn, None, None, 1).await.unwrap();
     assert_eq!(newest.len(), 1);
+    let (message, number) = &newest[0];
     assert_eq!(
-        (newest[0].id, newest[0].kind, newest[0].status),
+        (message.id, message.kind, message.status),
         (resent, MessageKind::OrderConfirmation, MailStatus::Sent)
     );
-    let next = outbox_store::list(&mut conn, Some(resent), 10)
+    assert!(number.is_some(), "listed with its order's number");
+    let next = outbox_store::list(&mut conn, None, Some(resent), 10)
         .await
         .unwrap();
-    assert_eq!(next.iter().map(|m| m.id).collect::<Vec<_>>(), [original.id]);
+    assert_eq!(
+        next.iter().map(|(m, _)| m.id).collect::<Vec<_>>(),
+        [original.id]
+    );
+    let failed = outbox_store::list(&mut conn, Some(MailStatus::Failed), None, 10)
+        .await
+        .unwrap();
+    assert!(failed.is_empty());
     let order_id = original.order_id.unwrap();
     let of_order = outbox_store::for_order(&mut conn, order_id).await.unwrap();
     assert_eq!(of_order.len(), 2);

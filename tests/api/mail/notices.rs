@@ -42,7 +42,8 @@ async fn a_partial_then_a_full_refund_send_two_notices_and_a_replayed_event_none
 
     refund(&app, &payment_intent, "1000").await;
     settled_outbox(&app, 2).await;
-    refund(&app, &payment_intent, "2600").await;
+    // The rest of the $41.00 charged (two openers and $5.00 of shipping).
+    refund(&app, &payment_intent, "3100").await;
     let rows = settled_outbox(&app, 3).await;
 
     let kinds: Vec<(&str, &str)> = rows
@@ -65,13 +66,13 @@ async fn a_partial_then_a_full_refund_send_two_notices_and_a_replayed_event_none
     );
     assert_eq!(
         received[2].subject(),
-        format!("[Test] Refund of $26.00 for your Storefront order {number}")
+        format!("[Test] Refund of $31.00 for your Storefront order {number}")
     );
     let text = received[2].text();
     for line in [
-        "Refunded now: $26.00",
-        "Refunded in all: $36.00",
-        "Order total (USD): $36.00",
+        "Refunded now: $31.00",
+        "Refunded in all: $41.00",
+        "Order total (USD): $41.00",
     ] {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }

@@ -32,9 +32,12 @@ use crate::admin::auth::sign_in::random_token;
 use crate::admin::http::{AdminLayout, Section, link};
 use crate::admin::products::store::Page;
 use crate::ids::OrderNumber;
+use crate::mail::domain::OutboxEntry;
+use crate::mail::store as outbox;
 use crate::money::Money;
-use crate::orders::domain::{Order, OrderStatus};
+use crate::orders::domain::{CheckoutSummary, Order, OrderStatus};
 use crate::orders::http::{order_status_label, status_label};
+use crate::orders::store as orders;
 use crate::state::AppState;
 use crate::web::AppError;
 
@@ -229,6 +232,10 @@ pub struct OrderPage {
     pub(super) items: Vec<ItemLine>,
     pub(super) refunds: Vec<RefundLine>,
     pub(super) shipment: Option<Shipment>,
+    /// Stripe's lines, the address and the shipping option.
+    pub(super) summary: CheckoutSummary,
+    /// The emails about the order, oldest first, each with its number.
+    pub(super) emails: Vec<(OutboxEntry, Option<String>)>,
     pub(super) timeline: Vec<TimelineEntry>,
     pub(super) issues: Vec<IssueRow>,
     /// What is left to refund.
@@ -249,6 +256,15 @@ pub struct OrderPage {
 impl OrderPage {
     fn status_label(&self) -> &'static str {
         order_status_label(&self.order.status, self.order.payment_processing())
+    }
+
+    /// The emails' rows are all this order's, and "Send again" comes back here.
+    fn back_to_order(&self) -> bool {
+        true
+    }
+
+    fn order_link(&self, _number: &Option<String>) -> Option<(String, String)> {
+        None
     }
 
     fn reasons(&self) -> [(&'static str, &'static str); 3] {
@@ -296,6 +312,12 @@ impl OrderPage {
         let shipment = store::shipment(&mut conn, order.id).await?;
         let issues = store::issues(&mut conn, Some(order.id), 20).await?;
         let events = store::events(&mut conn, order.id).await?;
+        let summary = orders::checkout_summary(&mut conn, &order).await?;
+        let emails = outbox::for_order(&mut conn, order.id)
+            .await?
+            .into_iter()
+            .map(|message| (message, Some(order.number.clone())))
+            .collect();
         drop(conn);
         let held: i64 = refunds
             .iter()
@@ -315,6 +337,8 @@ impl OrderPage {
             items,
             refunds,
             shipment,
+            summary,
+            emails,
             timeline,
             issues,
             left,
