@@ -1,7 +1,7 @@
 //! The back office in the browser, as a merchant uses it: sign in, add a
 //! product with an image that the shop then shows, refund part of an
-//! order and ship it; every page screenshotted at 1280 and 390 px and
-//! checked with axe-core.
+//! order and ship it, add a shipping rate; every page screenshotted at
+//! 1280 and 390 px and checked with axe-core.
 
 use std::io::Cursor;
 
@@ -165,6 +165,29 @@ async fn merchant_day(app: &TestApp, b: &Browser, javascript: JavaScript) {
     b.wait_for_path("/admin/audit").await;
     assert!(b.page_text().await.contains("order.refund_requested"));
     blocking.extend(capture(b, "admin-audit").await);
+
+    // A shipping rate, refused while its price is too precise, then added.
+    b.click_link("Settings").await;
+    b.wait_for_path("/admin/settings").await;
+    blocking.extend(capture(b, "admin-settings").await);
+    b.fill("#rate-new-name", "Courier").await;
+    b.fill("#rate-new-min", "1").await;
+    b.fill("#rate-new-max", "2").await;
+    b.fill("#rate-new-price_USD", "9.999").await;
+    b.click_button("Add rate").await;
+    b.wait_for_text(
+        "#rate-new-prices-error",
+        "\"9.999\" is not an amount in USD: USD amounts have at most 2 decimal places.",
+    )
+    .await;
+    blocking.extend(capture(b, "admin-settings-error").await);
+    b.fill("#rate-new-price_USD", "9.99").await;
+    b.click_button("Add rate").await;
+    b.wait_for_notice("Shipping rate added.").await;
+    assert_eq!(
+        b.texts(".rates-table tbody th").await,
+        ["Standard", "Express", "Courier"]
+    );
     b.click_link("Attention").await;
     b.wait_for_path("/admin/attention").await;
     blocking.extend(capture(b, "admin-attention").await);

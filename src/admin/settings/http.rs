@@ -11,6 +11,7 @@ use super::domain::{Fields, RateInput, SettingsInput};
 use super::edit::{self, SettingsError};
 use crate::admin::auth::domain::StaffSession;
 use crate::admin::http::{AdminLayout, Section};
+use crate::money::Currency;
 use crate::shop_settings::domain::{Country, InvalidSetting, ShippingRate};
 use crate::shop_settings::store;
 use crate::state::AppState;
@@ -57,20 +58,23 @@ impl RateForm {
         }
     }
 
+    /// Where it posts; the fragment brings a refused form back into view.
     fn action(&self) -> String {
-        match &self.rate {
+        let path = match &self.rate {
             Some(rate) => format!("/admin/settings/shipping-rates/{}", rate.id),
             None => "/admin/settings/shipping-rates".to_owned(),
-        }
+        };
+        format!("{path}#{}", self.prefix())
     }
 
-    /// "$5.00, free over $75.00", per currency.
+    /// "$5.00, free over $75.00", per currency, in the form's order.
     fn prices(&self) -> Vec<String> {
         let Some(rate) = &self.rate else {
             return Vec::new();
         };
-        rate.prices
-            .iter()
+        Currency::ALL
+            .into_iter()
+            .filter_map(|currency| rate.price_in(currency))
             .map(|price| match price.free_over() {
                 Some(threshold) => format!("{}, free over {threshold}", price.amount()),
                 None => price.amount().to_string(),

@@ -345,6 +345,9 @@ async fn a_new_rate_is_offered_in_its_currency_and_a_deactivated_one_is_not() {
     );
 }
 
+/// A refused form: (path, fields, where the message is, the message).
+type Refused<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 #[tokio::test]
 async fn bad_input_shows_the_page_again_with_the_message_and_changes_nothing() {
     let app = spawn_app().await;
@@ -361,7 +364,9 @@ async fn bad_input_shows_the_page_again_with_the_message_and_changes_nothing() {
         fields.push(("tax_behavior", tax));
         fields
     };
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let standard_path = format!("/admin/settings/shipping-rates/{standard}");
+    let standard_error = format!("#rate-{standard}-prices-error");
+    let cases: Vec<Refused<'_>> = vec![
         (
             "/admin/settings",
             settings(&[], "inclusive"),
@@ -444,21 +449,18 @@ async fn bad_input_shows_the_page_again_with_the_message_and_changes_nothing() {
             "#rate-new-position-error",
             "The position is a whole number: rates are offered lowest first.",
         ),
+        (
+            &standard_path,
+            vec![
+                ("display_name", "Standard"),
+                ("position", "1"),
+                ("active", "1"),
+                ("price_EUR", "5,00"),
+            ],
+            &standard_error,
+            "\"5,00\" is not an amount in EUR: \"5,00\" is not a valid amount.",
+        ),
     ];
-    let standard_path = format!("/admin/settings/shipping-rates/{standard}");
-    let standard_error = format!("#rate-{standard}-prices-error");
-    let mut cases = cases;
-    cases.push((
-        &standard_path,
-        vec![
-            ("display_name", "Standard"),
-            ("position", "1"),
-            ("active", "1"),
-            ("price_EUR", "5,00"),
-        ],
-        &standard_error,
-        "\"5,00\" is not an amount in EUR: \"5,00\" is not a valid amount.",
-    ));
 
     for (path, fields, selector, message) in &cases {
         let response = staff.post(path, fields).await;
