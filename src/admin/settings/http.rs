@@ -93,6 +93,8 @@ pub struct SettingsPage {
     new_rate: RateForm,
     /// Every country Stripe ships to, by name.
     countries: Vec<Country>,
+    /// The countries goods ship to as saved, by name (not as typed).
+    ships_to: String,
 }
 
 impl SettingsPage {
@@ -109,8 +111,12 @@ impl SettingsPage {
             )
         };
         let next_position = rates.iter().map(|rate| rate.position).max().unwrap_or(0) + 1;
-        let mut countries: Vec<Country> = Country::all().collect();
-        countries.sort_by_key(|country| country.name());
+        let countries = Country::by_name();
+        let ships_to: Vec<&str> = countries
+            .iter()
+            .filter(|country| settings.shipping_countries().contains(country))
+            .map(|country| country.name())
+            .collect();
         Ok(SettingsPage {
             layout: AdminLayout::new(state, staff, Section::Settings, req).await?,
             settings: SettingsInput::of(&settings),
@@ -120,6 +126,7 @@ impl SettingsPage {
                 .map(|rate| RateForm::new(Some(rate.clone()), RateInput::of(&rate)))
                 .collect(),
             new_rate: RateForm::new(None, RateInput::blank(next_position)),
+            ships_to: ships_to.join(", "),
             countries,
         })
     }
@@ -131,17 +138,6 @@ impl SettingsPage {
     /// Every rate's form, then the new rate's.
     fn forms(&self) -> impl Iterator<Item = &RateForm> {
         self.rates.iter().chain(std::iter::once(&self.new_rate))
-    }
-
-    /// The countries goods ship to now, by name.
-    fn ships_to(&self) -> String {
-        let names: Vec<&str> = self
-            .countries
-            .iter()
-            .filter(|country| self.settings.ships_to(country))
-            .map(|country| country.name())
-            .collect();
-        names.join(", ")
     }
 }
 

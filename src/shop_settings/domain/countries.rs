@@ -270,6 +270,29 @@ impl Country {
             .map(|(code, name)| Country { code, name })
     }
 
+    /// Every country Stripe ships to, in the alphabetical order of their
+    /// names (Åland Islands with the A's).
+    pub fn by_name() -> Vec<Country> {
+        // The accented letters of the names above, as a list sorts them.
+        let plain = |name: &str| -> String {
+            name.chars()
+                .map(|c| match c {
+                    'Å' => 'A',
+                    'ã' => 'a',
+                    'ç' => 'c',
+                    'é' => 'e',
+                    'í' => 'i',
+                    'ô' => 'o',
+                    'ü' => 'u',
+                    other => other,
+                })
+                .collect()
+        };
+        let mut countries: Vec<Country> = Country::all().collect();
+        countries.sort_by_cached_key(|country| plain(country.name));
+        countries
+    }
+
     pub fn code(self) -> &'static str {
         self.code
     }

@@ -144,6 +144,9 @@ mod tests {
         assert_eq!(refused.field, "shipping_countries");
         let none = ShopSettings::new(vec![], false, TaxBehavior::Inclusive, true).unwrap_err();
         assert_eq!(none.field, "shipping_countries");
+        let by_name: Vec<&str> = Country::by_name().iter().map(|c| c.name()).collect();
+        assert_eq!(by_name.len(), 237);
+        assert_eq!(by_name[..3], ["Afghanistan", "Åland Islands", "Albania"]);
         let twice = ShopSettings::parse_countries(&["US", "us", "CA"]).unwrap();
         let settings = ShopSettings::new(twice, false, TaxBehavior::Inclusive, true).unwrap();
         assert_eq!(settings.shipping_countries().len(), 2);

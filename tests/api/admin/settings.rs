@@ -473,7 +473,19 @@ async fn bad_input_shows_the_page_again_with_the_message_and_changes_nothing() {
         assert_eq!(texts(&page, selector), [*message], "{path} {fields:?}");
         assert_eq!(texts(&page, ".flash-error").len(), 1, "{fields:?}");
     }
-    // What was typed is kept.
+    // What was typed is kept; what is saved is still said.
+    let response = staff
+        .post(
+            "/admin/settings",
+            &[("shipping_countries", "IE"), ("tax_behavior", "both")],
+        )
+        .await;
+    let page = response.text().await.unwrap();
+    assert_eq!(ticked_countries(&page), ["IE"]);
+    assert_eq!(
+        texts(&page, "#countries-now"),
+        ["Now: Canada, France, Germany, Japan, United Kingdom, United States"]
+    );
     let response = staff
         .post(
             "/admin/settings/shipping-rates",
