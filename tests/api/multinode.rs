@@ -1,7 +1,8 @@
 //! Several app nodes behind nginx (Debian's package) on one PostgreSQL, one
 //! simulator and one mail server: nodes are stateless, so any node serves
 //! any request, webhook deliveries land on whichever node nginx picks, and
-//! every node's sender takes messages from the one outbox.
+//! every node's sender takes messages from the one outbox; a change of the
+//! checkout settings on one node is followed by every node at once.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -16,8 +17,9 @@ use storefront::config::Settings;
 use storefront::db::schema::{mail_outbox, order_events, orders, products};
 use storefront::server::{Application, session_key};
 
+use crate::admin::{PASSWORD, Staff};
 use crate::helpers::{
-    Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database,
+    Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database, texts,
 };
 use crate::smtp::SmtpServer;
 
@@ -428,5 +430,81 @@ async fn a_product_change_reaches_every_node_within_a_second() {
         "not updated within a second of the commit: {pending:?}"
     );
     eprintln!("the new price reached every node's pages {took:?} after the commit");
+    nodes.stop().await;
+}
+
+#[tokio::test]
+async fn a_settings_change_on_one_node_is_followed_by_every_node_s_next_cart_and_checkout() {
+    let nodes = start_nodes().await;
+    storefront::admin::auth::accounts::create(
+        &mut nodes.db().await,
+        "alice@example.com",
+        PASSWORD.to_owned(),
+    )
+    .await
+    .unwrap();
+    // A shopper on each node, with a mug in the cart.
+    let shoppers: Vec<Browser> = nodes.node_urls.iter().map(|url| Browser::at(url)).collect();
+    for shopper in &shoppers {
+        shopper
+            .post_form(
+                "/cart/items",
+                &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+            )
+            .await;
+        let cart = shopper.page("/cart").await;
+        assert_eq!(texts(&cart, "#tax-note"), ["Prices include tax."]);
+    }
+
+    // Changed on the first node's Settings page.
+    let staff = Staff::at(&nodes.node_urls[0]);
+    let signed_in = staff.sign_in("alice@example.com", PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let saved = staff
+        .post(
+            "/admin/settings",
+            &[
+                ("shipping_countries", "GB"),
+                ("shipping_countries", "IE"),
+                ("tax_behavior", "exclusive"),
+                ("automatic_tax", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+
+    // Every node's very next cart page and checkout follow: nothing waits.
+    let stripe = reqwest::Client::new();
+    for (shopper, node) in shoppers.iter().zip(&nodes.node_urls) {
+        let cart = shopper.page("/cart").await;
+        assert_eq!(
+            texts(&cart, "#tax-note"),
+            ["Taxes calculated at checkout."],
+            "{node}"
+        );
+        let checkout = shopper.post_form("/checkout", &[]).await;
+        assert_eq!(checkout.status(), StatusCode::SEE_OTHER, "{node}");
+        let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
+        let session: serde_json::Value = stripe
+            .get(format!(
+                "{}/v1/checkout/sessions/{}",
+                nodes.sim.base_url(),
+                payment_url.rsplit('/').next().unwrap()
+            ))
+            .bearer_auth(STRIPE_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            session["shipping_address_collection"]["allowed_countries"],
+            json!(["GB", "IE"]),
+            "{node}"
+        );
+        assert_eq!(session["automatic_tax"]["enabled"], true, "{node}");
+        assert_eq!(session["allow_promotion_codes"], serde_json::Value::Null);
+    }
     nodes.stop().await;
 }

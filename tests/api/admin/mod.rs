@@ -35,13 +35,18 @@ pub struct Staff {
 
 impl Staff {
     pub fn new(app: &TestApp) -> Staff {
+        Staff::at(&app.address)
+    }
+
+    /// A browser for the back office at `address` (one node of several).
+    pub fn at(address: &str) -> Staff {
         Staff {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .build()
                 .unwrap(),
-            address: app.address.clone(),
+            address: address.to_owned(),
         }
     }
 
