@@ -193,7 +193,9 @@ impl CheckoutSummary {
         chosen: Option<ShippingOption>,
     ) -> CheckoutSummary {
         CheckoutSummary {
-            totals: checkout.as_ref().and_then(|checkout| checkout.totals(order)),
+            totals: checkout
+                .as_ref()
+                .and_then(|checkout| checkout.totals(order)),
             promotion_code: checkout
                 .as_ref()
                 .and_then(|checkout| checkout.promotion_code.clone()),

@@ -69,7 +69,11 @@ pub struct EmailsPage {
 
 impl EmailsPage {
     fn tabs(&self) -> Vec<(&'static str, String, bool)> {
-        let all = ("Everything", "/admin/emails".to_owned(), self.status.is_none());
+        let all = (
+            "Everything",
+            "/admin/emails".to_owned(),
+            self.status.is_none(),
+        );
         let by_status = STATUSES.iter().map(|status| {
             let url = link("/admin/emails", &[("status", status.as_str())]);
             (status_label(status), url, self.status == Some(*status))
@@ -137,7 +141,10 @@ pub async fn send_again(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<SendAgainForm>,
 ) -> FormResponse<EmailsPage> {
-    if send_again::send_again(&state.db, &staff, *id).await?.is_none() {
+    if send_again::send_again(&state.db, &staff, *id)
+        .await?
+        .is_none()
+    {
         return Err(AppError::NotFound(
             "There is no such email to send again (a link to a shopper's orders is not sent \
              again: they can ask for a new one)."

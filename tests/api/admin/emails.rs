@@ -92,7 +92,10 @@ async fn a_failed_email_is_listed_and_sent_again_once_per_click_with_an_audit_en
         rows[0].contains("Order confirmation") && rows[0].contains(&number),
         "{rows:?}"
     );
-    assert!(!texts(&page, ".mail-error").is_empty(), "the reason is shown");
+    assert!(
+        !texts(&page, ".mail-error").is_empty(),
+        "the reason is shown"
+    );
     let (_, sent) = staff.page("/admin/emails?status=sent").await;
     assert!(texts(&sent, ".emails tbody tr").is_empty());
     let (status, _) = staff.page("/admin/emails?status=lost").await;

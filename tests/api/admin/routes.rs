@@ -55,7 +55,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/admin/attention/1/resolve",
     ),
     ("GET", "/emails", "/admin/emails?status=failed"),
-    ("POST", "/emails/{id}/send-again", "/admin/emails/1/send-again"),
+    (
+        "POST",
+        "/emails/{id}/send-again",
+        "/admin/emails/1/send-again",
+    ),
     ("GET", "/audit", "/admin/audit"),
     ("POST", "/logout", "/admin/logout"),
 ];
