@@ -103,9 +103,10 @@ base="http://127.0.0.1:$port"
 secret="$(register_webhook "$sim" "$stripe_key" "$base/webhooks/stripe")"
 
 # The app: the binary itself, so $app is the process whose RSS we read.
-# Every request comes from 127.0.0.1: the per-client write limits are off (as
-# in payments.sh); shoppers spread over many addresses never share a bucket.
-DATA_DIR="$work/data" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 RUST_LOG="$log" DATABASE_POOL_SIZE="$pool" RATE_LIMIT_PER_MINUTE=0 \
+# Every request comes from 127.0.0.1: the per-client write limits and the cap
+# on one client's checkouts awaiting payment are off (as in payments.sh);
+# shoppers spread over many addresses never share a bucket.
+DATA_DIR="$work/data" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 RUST_LOG="$log" DATABASE_POOL_SIZE="$pool" RATE_LIMIT_PER_MINUTE=0 CHECKOUTS_PER_CLIENT=0 \
   STRIPE_SECRET_KEY="$stripe_key" STRIPE_API_BASE="$sim" STRIPE_WEBHOOK_SECRET="$secret" \
   "$bin_dir/storefront" >"$work/app.log" 2>&1 &
 app=$!

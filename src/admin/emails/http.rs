@@ -45,10 +45,12 @@ pub fn status_label(status: &MailStatus) -> &'static str {
     }
 }
 
-/// Whether staff may send a message again: one the sender is done with,
+/// Whether staff may send a message again: one that was sent or given up
+/// on (not one still being tried, nor one without an address to send to),
 /// and not a link to an address's orders (the shopper asks for a new one).
 pub fn can_send_again(message: &OutboxEntry) -> bool {
-    message.status != MailStatus::Pending && message.kind != MessageKind::OrdersLink
+    matches!(message.status, MailStatus::Sent | MailStatus::Failed)
+        && message.kind != MessageKind::OrdersLink
 }
 
 #[derive(Deserialize)]

@@ -58,6 +58,16 @@ pub const STATUSES: [OrderStatus; 7] = [
     OrderStatus::Failed,
 ];
 
+/// What asking to mark an order shipped did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipOutcome {
+    Shipped,
+    /// It was shipped already: nothing changed.
+    AlreadyShipped,
+    /// Unpaid or fully refunded: nothing changed.
+    NotShippable,
+}
+
 /// A row of the order list (and of its export).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OrderRow {

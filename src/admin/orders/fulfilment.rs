@@ -4,6 +4,7 @@
 use diesel_async::AsyncConnection;
 use serde_json::json;
 
+use super::domain::ShipOutcome;
 use super::store;
 use crate::admin::audit::domain::Actor;
 use crate::admin::audit::store as audit;
@@ -18,19 +19,21 @@ fn actor(staff: &StaffSession) -> Actor<'_> {
     }
 }
 
-/// Marks the order shipped; `false` if it was already (or cannot be).
+/// Marks the order shipped, with its audit entry when it was not already.
 pub async fn ship(
     db: &DbPool,
     staff: &StaffSession,
     order: &Order,
     carrier: Option<&str>,
     tracking_url: Option<&str>,
-) -> Result<bool, DbError> {
+) -> Result<ShipOutcome, DbError> {
     let mut conn = db.get().await?;
     let shipped = conn
         .transaction(async |conn| {
-            if !store::mark_shipped(conn, order.id, staff.staff_id, carrier, tracking_url).await? {
-                return Ok(false);
+            let outcome =
+                store::mark_shipped(conn, order.id, staff.staff_id, carrier, tracking_url).await?;
+            if outcome != ShipOutcome::Shipped {
+                return Ok(outcome);
             }
             audit::record(
                 conn,
@@ -41,7 +44,7 @@ pub async fn ship(
                 Some(json!({"shipped": true, "carrier": carrier, "tracking_url": tracking_url})),
             )
             .await?;
-            Ok::<_, diesel::result::Error>(true)
+            Ok::<_, diesel::result::Error>(ShipOutcome::Shipped)
         })
         .await?;
     Ok(shipped)

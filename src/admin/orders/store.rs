@@ -9,7 +9,9 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::domain::{CurrencyTotals, Fulfilment, ItemLine, OrderFilter, OrderRow, Shipment};
+use super::domain::{
+    CurrencyTotals, Fulfilment, ItemLine, OrderFilter, OrderRow, ShipOutcome, Shipment,
+};
 use crate::admin::products::store::{Page, like_pattern};
 use crate::db::schema::{order_events, order_issues, order_items, orders, shipments, staff};
 use crate::ids::OrderNumber;
@@ -247,16 +249,15 @@ pub async fn shipment(
 }
 
 /// Marks a paid order shipped, with its `shipped` event naming the staff
-/// member, and queues the shopper's shipment notice; `false` if it was
-/// shipped already or cannot be (unpaid, fully refunded). Call in a
-/// transaction (the audit entry joins it).
+/// member, and queues the shopper's shipment notice. Call in a transaction
+/// (the audit entry joins it).
 pub async fn mark_shipped(
     conn: &mut AsyncPgConnection,
     order_id: i64,
     staff_id: i64,
     carrier: Option<&str>,
     tracking_url: Option<&str>,
-) -> QueryResult<bool> {
+) -> QueryResult<ShipOutcome> {
     let shippable: Option<Option<String>> = orders::table
         .find(order_id)
         .filter(orders::status.eq_any([
@@ -269,7 +270,7 @@ pub async fn mark_shipped(
         .await
         .optional()?;
     let Some(email) = shippable else {
-        return Ok(false);
+        return Ok(ShipOutcome::NotShippable);
     };
     let inserted = diesel::insert_into(shipments::table)
         .values((
@@ -282,7 +283,9 @@ pub async fn mark_shipped(
         .execute(conn)
         .await?;
     if inserted == 0 {
-        return Ok(false);
+        // Another request (a double click, a colleague) shipped it first:
+        // the order row's lock made this one wait for it.
+        return Ok(ShipOutcome::AlreadyShipped);
     }
     diesel::insert_into(order_events::table)
         .values((
@@ -298,7 +301,7 @@ pub async fn mark_shipped(
         tracking_url: tracking_url.map(str::to_owned),
     });
     outbox::enqueue(conn, Some(order_id), email.as_deref(), &notice).await?;
-    Ok(true)
+    Ok(ShipOutcome::Shipped)
 }
 
 /// An open or resolved issue of an order.

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use super::{OrderPage, order_not_found};
 use crate::admin::auth::domain::StaffSession;
 use crate::admin::http::{AdminLayout, Section};
-use crate::admin::orders::domain::{REFUND_REASONS, parse_carrier, parse_tracking_url};
+use crate::admin::orders::domain::{
+    REFUND_REASONS, ShipOutcome, parse_carrier, parse_tracking_url,
+};
 use crate::admin::orders::fulfilment;
 use crate::admin::orders::refunding::{self, RefundError, RefundRequest, Refunded};
 use crate::admin::orders::store::{self, IssueRow};
@@ -217,15 +219,15 @@ pub async fn ship(
     if page.shipment.is_some() {
         return see_other(format!("{order_path}?notice=shipped"));
     }
-    if !fulfilment::ship(
+    let outcome = fulfilment::ship(
         &state.db,
         &staff,
         &page.order,
         carrier.as_deref(),
         tracking_url.as_deref(),
     )
-    .await?
-    {
+    .await?;
+    if outcome == ShipOutcome::NotShippable {
         page.ship_error =
             Some("Only paid orders that are not fully refunded can be shipped.".into());
         return rerender(page, StatusCode::CONFLICT);
