@@ -21,7 +21,7 @@ use super::{Catalog, MAX_AGE};
 use crate::catalog::domain::Product;
 use crate::catalog::paging::SearchCursor;
 use crate::catalog::query::SearchQuery;
-use crate::catalog::search::{self, Found, SearchResults};
+use crate::catalog::search::{self, Found, RenderedCards, SearchResults};
 use crate::catalog::store;
 use crate::db::{DbError, DbPool};
 
@@ -53,6 +53,7 @@ impl SearchKey {
 /// ask meanwhile wait for it (one query however many ask at once).
 struct Entry {
     found: tokio::sync::OnceCell<Arc<Found>>,
+    cards: Arc<RenderedCards>,
     created: Instant,
 }
 
@@ -86,6 +87,7 @@ impl Searches {
             Some(entry) if entry.fresh() => entry,
             _ => Arc::new(Entry {
                 found: tokio::sync::OnceCell::new(),
+                cards: Arc::default(),
                 created: Instant::now(),
             }),
         };
@@ -137,7 +139,7 @@ impl Catalog {
             let (found, products) = search::search(&mut *db.get().await?, query).await?;
             self.searched.misses.fetch_add(1, Ordering::Relaxed);
             let products = products.into_iter().map(Arc::new).collect();
-            return Ok(SearchResults::new(&found, products));
+            return Ok(SearchResults::new(&found, products, Arc::default()));
         }
         let key = SearchKey::of(query);
         let hot = self.read().searches.get_hot(&key);
@@ -172,7 +174,7 @@ impl Catalog {
                 self.products_by_id(db, &found.ids).await?
             }
         };
-        Ok(SearchResults::new(&found, products))
+        Ok(SearchResults::new(&found, products, entry.cards.clone()))
     }
 
     /// These products as they are now, in this order: from the product

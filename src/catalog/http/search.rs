@@ -64,10 +64,9 @@ pub async fn search(
         meta,
         query,
         query_param,
-        grid: ProductGrid {
-            products: &results.products,
-        }
-        .html()?,
+        grid: results.cards.get_or_render(&results.products, |products| {
+            ProductGrid { products }.html()
+        })?,
         results,
         next,
         collections,
