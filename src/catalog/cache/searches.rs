@@ -27,8 +27,8 @@ use crate::db::{DbError, DbPool};
 
 /// Searches kept, at most: two generations of half as many, the least
 /// recently used dropped first, roughly. An entry holds at most 8 words of
-/// at most 100 characters in all, a cursor, 24 ids and a few corrections:
-/// under 1 KB with its share of the maps, so under 2 MB in all. The
+/// at most 100 characters in all, a cursor, 24 ids, a few corrections and
+/// its page's cards as last rendered (about 12 KB): some 25 MB in all. The
 /// products it names are the product cache's, not copies.
 pub const SEARCHES_CAP: usize = 2048;
 
