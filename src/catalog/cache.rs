@@ -55,6 +55,8 @@ pub struct Catalog {
     /// Bumped by every notification: a read that began before one may have
     /// seen the old rows and is served, but not kept.
     epoch: AtomicU64,
+    /// The epoch whose changes are all applied to what is cached.
+    applied: AtomicU64,
     /// Changes noted by the listener and not yet applied; `dirty` says
     /// whether there are any without taking the lock.
     pending: Mutex<Pending>,
@@ -213,6 +215,7 @@ impl Catalog {
             base_url: base_url.trim_end_matches('/').to_owned(),
             listening: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
             pending: Mutex::default(),
             dirty: AtomicBool::new(false),
             cached: RwLock::default(),
@@ -331,10 +334,12 @@ impl Catalog {
             return Ok(true);
         }
         let _one_at_a_time = self.refresh.lock().await;
-        let pending = {
+        let (pending, epoch) = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             self.dirty.store(false, Ordering::Release);
-            std::mem::take(&mut *pending)
+            // Notes bump the epoch under this lock: these are all of its.
+            let epoch = self.epoch.load(Ordering::Acquire);
+            (std::mem::take(&mut *pending), epoch)
         };
         if pending.is_empty() {
             // Applied by the request this one waited for.
@@ -349,6 +354,7 @@ impl Catalog {
             self.dirty.store(true, Ordering::Release);
             return Err(error);
         }
+        self.applied.fetch_max(epoch, Ordering::AcqRel);
         Ok(true)
     }
 

@@ -39,6 +39,9 @@ pub struct SearchResults {
     pub corrections: Vec<String>,
     /// The page's cards as its kept search last rendered them.
     pub cards: Arc<RenderedCards>,
+    /// The catalog's changes all applied to the product cache when the
+    /// products were read from it.
+    pub epoch: u64,
 }
 
 impl SearchResults {
@@ -46,53 +49,82 @@ impl SearchResults {
         found: &Found,
         products: Vec<Arc<Product>>,
         cards: Arc<RenderedCards>,
+        epoch: u64,
     ) -> SearchResults {
         SearchResults {
             products,
             next: found.next,
             corrections: found.corrections.clone(),
             cards,
+            epoch,
         }
+    }
+
+    /// The page's cards: as last rendered while they show these products
+    /// (the product cache holds a new value for one that changed), so a
+    /// popular search costs about what a cached listing does.
+    pub fn cards<E>(
+        &self,
+        render: impl FnOnce(&[Arc<Product>]) -> Result<Arc<str>, E>,
+    ) -> Result<Arc<str>, E> {
+        self.cards.get_or_render(self.epoch, &self.products, render)
     }
 }
 
-/// A page's cards as last rendered, with the products they showed: a kept
-/// search's page is rendered again only when one of its products changed
-/// (the product cache then holds a new value), so a popular search costs
-/// about what a cached listing does. The products are held weakly: what
-/// the product cache dropped is not kept alive here, and its memory cannot
-/// be reused by another product while this compares against it.
+/// A kept search's page as last shown: its products, held weakly (what the
+/// product cache dropped is not kept alive here, and its memory cannot be
+/// reused by another product while this compares against it), its cards,
+/// and the catalog's changes applied when they were read.
 #[derive(Debug, Default)]
-pub struct RenderedCards(Mutex<Option<Rendered>>);
+pub struct RenderedCards(Mutex<Option<Shown>>);
 
-/// Cards rendered, and the products they show.
-type Rendered = (Vec<Weak<Product>>, Arc<str>);
+#[derive(Debug)]
+struct Shown {
+    epoch: u64,
+    products: Vec<Weak<Product>>,
+    html: Arc<str>,
+}
 
 impl RenderedCards {
-    pub fn get_or_render<E>(
+    /// The products last shown, if they were read when the changes up to
+    /// `epoch` were applied (the caller knows none came since) and each is
+    /// still in memory: then they are the products as they are now.
+    pub fn unchanged_since(&self, epoch: u64) -> Option<Vec<Arc<Product>>> {
+        let shown = self.lock();
+        let shown = shown.as_ref().filter(|shown| shown.epoch == epoch)?;
+        shown.products.iter().map(Weak::upgrade).collect()
+    }
+
+    fn get_or_render<E>(
         &self,
+        epoch: u64,
         products: &[Arc<Product>],
         render: impl FnOnce(&[Arc<Product>]) -> Result<Arc<str>, E>,
     ) -> Result<Arc<str>, E> {
-        let shows = |shown: &[Weak<Product>]| {
-            shown.len() == products.len()
+        let same = |shown: &Shown| {
+            shown.products.len() == products.len()
                 && shown
+                    .products
                     .iter()
                     .zip(products)
                     .all(|(was, is)| std::ptr::eq(was.as_ptr(), Arc::as_ptr(is)))
         };
-        if let Some((shown, html)) = &*self.lock()
-            && shows(shown)
+        if let Some(shown) = &mut *self.lock()
+            && same(shown)
         {
-            return Ok(html.clone());
+            shown.epoch = shown.epoch.max(epoch);
+            return Ok(shown.html.clone());
         }
         let html = render(products)?;
-        let shown = products.iter().map(Arc::downgrade).collect();
-        *self.lock() = Some((shown, html.clone()));
+        *self.lock() = Some(Shown {
+            epoch,
+            products: products.iter().map(Arc::downgrade).collect(),
+            html: html.clone(),
+        });
         Ok(html)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Rendered>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Shown>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -188,23 +220,34 @@ mod tests {
     fn cards_are_rendered_again_only_when_a_product_changed() {
         let cards = RenderedCards::default();
         let page = vec![product(1, Some(5)), product(2, None)];
-        let first = cards.get_or_render(&page, render).unwrap();
+        let first = cards.get_or_render(1, &page, render).unwrap();
         let again = cards
-            .get_or_render(&page, |_| -> Result<Arc<str>, ()> {
+            .get_or_render(2, &page, |_| -> Result<Arc<str>, ()> {
                 panic!("the same products are not rendered again")
             })
             .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
+        // Shown unchanged at 2: the same products while nothing changes.
+        let kept = cards.unchanged_since(2).unwrap();
+        assert!(kept.iter().zip(&page).all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert!(
+            cards.unchanged_since(3).is_none(),
+            "a change since: look again"
+        );
         // The product cache holds a new value for a product whose stock changed.
         let changed = vec![page[0].clone(), product(2, Some(0))];
         assert_eq!(
-            &*cards.get_or_render(&changed, render).unwrap(),
+            &*cards.get_or_render(3, &changed, render).unwrap(),
             "Some(5),Some(0)"
         );
         // One fewer (taken off sale): rendered again.
         assert_eq!(
-            &*cards.get_or_render(&changed[..1], render).unwrap(),
+            &*cards.get_or_render(4, &changed[..1], render).unwrap(),
             "Some(5)"
         );
+        assert_eq!(cards.unchanged_since(4).map(|p| p.len()), Some(1));
+        // A product the product cache dropped is not kept alive here.
+        drop((changed, page, kept));
+        assert!(cards.unchanged_since(4).is_none());
     }
 }

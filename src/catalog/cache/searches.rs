@@ -135,11 +135,14 @@ impl Catalog {
         if query.words.is_empty() {
             return Ok(SearchResults::default());
         }
+        // Read before catching up: a change noted after this makes the page
+        // shown now look its products up again (see `RenderedCards`).
+        let epoch = self.epoch.load(Ordering::Acquire);
         if !self.catch_up(db).await? {
             let (found, products) = search::search(&mut *db.get().await?, query).await?;
             self.searched.misses.fetch_add(1, Ordering::Relaxed);
             let products = products.into_iter().map(Arc::new).collect();
-            return Ok(SearchResults::new(&found, products, Arc::default()));
+            return Ok(SearchResults::new(&found, products, Arc::default(), epoch));
         }
         let key = SearchKey::of(query);
         let hot = self.read().searches.get_hot(&key);
@@ -171,10 +174,18 @@ impl Catalog {
             }
             None => {
                 self.searched.hits.fetch_add(1, Ordering::Relaxed);
-                self.products_by_id(db, &found.ids).await?
+                match entry.cards.unchanged_since(epoch) {
+                    Some(products) => products,
+                    None => self.products_by_id(db, &found.ids).await?,
+                }
             }
         };
-        Ok(SearchResults::new(&found, products, entry.cards.clone()))
+        Ok(SearchResults::new(
+            &found,
+            products,
+            entry.cards.clone(),
+            epoch,
+        ))
     }
 
     /// These products as they are now, in this order: from the product

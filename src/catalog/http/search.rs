@@ -64,9 +64,7 @@ pub async fn search(
         meta,
         query,
         query_param,
-        grid: results.cards.get_or_render(&results.products, |products| {
-            ProductGrid { products }.html()
-        })?,
+        grid: results.cards(|products| ProductGrid { products }.html())?,
         results,
         next,
         collections,
