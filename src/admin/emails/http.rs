@@ -45,14 +45,6 @@ pub fn status_label(status: &MailStatus) -> &'static str {
     }
 }
 
-/// Whether staff may send a message again: one that was sent or given up
-/// on (not one still being tried, nor one without an address to send to),
-/// and not a link to an address's orders (the shopper asks for a new one).
-pub fn can_send_again(message: &OutboxEntry) -> bool {
-    matches!(message.status, MailStatus::Sent | MailStatus::Failed)
-        && message.kind != MessageKind::OrdersLink
-}
-
 #[derive(Deserialize)]
 pub struct EmailsQuery {
     #[serde(default)]

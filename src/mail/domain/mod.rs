@@ -85,6 +85,12 @@ impl MessageKind {
         }
     }
 
+    /// A link to an address's orders is never sent again: it expires, and
+    /// the shopper asks for a new one.
+    pub fn resendable(self) -> bool {
+        self != MessageKind::OrdersLink
+    }
+
     pub fn parse(value: &str) -> Result<MessageKind, String> {
         Ok(match value {
             "order_confirmation" => MessageKind::OrderConfirmation,
@@ -115,6 +121,15 @@ pub struct OutboxEntry {
     pub resend_of: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxEntry {
+    /// Whether staff may send it again: one that was sent or given up on
+    /// (not one still being tried, nor one without an address to send to),
+    /// and not a link to an address's orders (see `MessageKind::resendable`).
+    pub fn can_send_again(&self) -> bool {
+        matches!(self.status, MailStatus::Sent | MailStatus::Failed) && self.kind.resendable()
+    }
 }
 
 /// Where a message stands (`mail_outbox.status`).

@@ -223,10 +223,12 @@ pub async fn send_again(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Op
         return Ok(None);
     };
     match serde_json::from_value::<Message>(details) {
-        Ok(Message::OrdersLink { .. }) | Err(_) => Ok(None),
-        Ok(message) => insert(conn, order_id, recipient.as_deref(), &message, Some(id))
-            .await
-            .map(Some),
+        Ok(message) if message.kind().resendable() => {
+            insert(conn, order_id, recipient.as_deref(), &message, Some(id))
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
     }
 }
 
