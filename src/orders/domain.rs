@@ -24,6 +24,12 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Whether an order with this status, whose Stripe page was completed
+    /// or not, waits for a payment that settles later (a bank debit).
+    pub fn payment_processing(self, completed: bool) -> bool {
+        self == OrderStatus::Pending && completed
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
@@ -333,7 +339,7 @@ impl Order {
     /// Submitted but not settled: a payment that settles later (a bank
     /// debit) is on its way. It holds its stock, and no payment page.
     pub fn payment_processing(&self) -> bool {
-        self.status == OrderStatus::Pending && self.completed_at.is_some()
+        self.status.payment_processing(self.completed_at.is_some())
     }
 
     pub fn refunded(&self) -> Money {

@@ -118,7 +118,7 @@ impl OrderRow {
 
     /// Completed on Stripe's page, its payment still settling.
     pub fn payment_processing(&self) -> bool {
-        self.status == OrderStatus::Pending && self.completed_at.is_some()
+        self.status.payment_processing(self.completed_at.is_some())
     }
 
     pub fn refunded(&self) -> Money {
