@@ -165,6 +165,14 @@ async fn merchant_day(app: &TestApp, b: &Browser, javascript: JavaScript) {
     b.wait_for_path("/admin/audit").await;
     assert!(b.page_text().await.contains("order.refund_requested"));
     blocking.extend(capture(b, "admin-audit").await);
+    b.click_link("Emails").await;
+    b.wait_for_path("/admin/emails").await;
+    let emails = b.page_text().await;
+    assert!(
+        emails.contains("Order confirmation") && emails.contains("Shipment notice"),
+        "{emails}"
+    );
+    blocking.extend(capture(b, "admin-emails").await);
 
     // A shipping rate, refused while its price is too precise, then added.
     b.click_link("Settings").await;
