@@ -8,10 +8,10 @@ use actix_web::http::Method;
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use crate::catalog::cache::SearchCacheStats;
+use crate::catalog::cache::CatalogStats;
 use crate::db::DbPool;
 use crate::orders::domain::Source;
 
@@ -195,29 +195,46 @@ impl Metrics {
     }
 }
 
-/// The node's search cache, as its catalog counts it (not in the process's
+/// The node's catalog cache, as its catalog counts it (not in the process's
 /// registry: a test process runs several nodes, each scraped on its own).
-pub fn search_cache(stats: SearchCacheStats) -> anyhow::Result<Vec<MetricFamily>> {
+pub fn catalog(stats: CatalogStats) -> anyhow::Result<Vec<MetricFamily>> {
+    let opts = |name: &str, help: &str| {
+        Opts::new(name, help)
+            .namespace("storefront")
+            .subsystem("catalog")
+    };
     let searches = IntCounterVec::new(
-        Opts::new(
+        opts(
             "search_cache_total",
             "Searches answered from the node's search cache (hit) or by PostgreSQL (miss)",
-        )
-        .namespace("storefront")
-        .subsystem("catalog"),
+        ),
         &["outcome"],
     )?;
-    searches.with_label_values(&["hit"]).inc_by(stats.hits);
-    searches.with_label_values(&["miss"]).inc_by(stats.misses);
-    let entries = IntGauge::with_opts(
-        Opts::new("search_cache_entries", "Searches the node keeps")
-            .namespace("storefront")
-            .subsystem("catalog"),
-    )?;
-    entries.set(i64::try_from(stats.entries).unwrap_or(i64::MAX));
-    Ok(searches
-        .collect()
-        .into_iter()
-        .chain(entries.collect())
-        .collect())
+    searches
+        .with_label_values(&["hit"])
+        .inc_by(stats.searches.hits);
+    searches
+        .with_label_values(&["miss"])
+        .inc_by(stats.searches.misses);
+    let entries = IntGauge::with_opts(opts("search_cache_entries", "Searches the node keeps"))?;
+    entries.set(i64::try_from(stats.searches.entries).unwrap_or(i64::MAX));
+    let listening = IntGauge::with_opts(opts(
+        "listening",
+        "1 while the node's catalog listener is connected (pages are then served from memory)",
+    ))?;
+    listening.set(i64::from(stats.listening));
+    let changes = IntCounter::with_opts(opts(
+        "changes_total",
+        "Catalog changes the node was told of (notifications, and each reconnection)",
+    ))?;
+    changes.inc_by(stats.changes_noted);
+    Ok([
+        searches.collect(),
+        entries.collect(),
+        listening.collect(),
+        changes.collect(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
 }

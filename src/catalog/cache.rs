@@ -65,6 +65,19 @@ pub struct Catalog {
     /// One refresh at a time; requests that find changes meanwhile wait for it.
     refresh: tokio::sync::Mutex<()>,
     searched: SearchCounts,
+    /// Changes noted since the node started: each notification, and each
+    /// connection of the listener (which drops everything).
+    changes_noted: AtomicU64,
+}
+
+/// The node's catalog cache, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogStats {
+    /// Whether the listener is connected (memory is used only while it is).
+    pub listening: bool,
+    /// Changes noted since the node started (`Catalog::changes_noted`).
+    pub changes_noted: u64,
+    pub searches: SearchCacheStats,
 }
 
 #[derive(Default)]
@@ -221,6 +234,7 @@ impl Catalog {
             cached: RwLock::default(),
             refresh: tokio::sync::Mutex::new(()),
             searched: SearchCounts::default(),
+            changes_noted: AtomicU64::new(0),
         }
     }
 
@@ -305,6 +319,16 @@ impl Catalog {
             cached.collections = Some(Timed::new(collections.clone()));
         });
         Ok(collections)
+    }
+
+    /// Whether the node listens for changes, how many it was told of, and
+    /// how searches were answered.
+    pub fn stats(&self) -> CatalogStats {
+        CatalogStats {
+            listening: self.listening.load(Ordering::Acquire),
+            changes_noted: self.changes_noted.load(Ordering::Relaxed),
+            searches: self.search_cache_stats(),
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
@@ -402,6 +426,7 @@ impl Catalog {
     }
 
     fn note(&self, change: CatalogChange) {
+        self.changes_noted.fetch_add(1, Ordering::Relaxed);
         if matches!(change, CatalogChange::Search | CatalogChange::Everything) {
             // At once, not by the next request: a search kept before the
             // change is never served after this.

@@ -45,15 +45,15 @@ pub struct NodePools(pub Arc<[DbPool]>);
 
 /// `GET /metrics` on the metrics listener (`METRICS_BIND`): the process's
 /// metrics, with the connections of all the node's pools summed, and the
-/// node's search cache.
+/// node's catalog cache.
 pub async fn metrics(pools: web::Data<NodePools>, catalog: web::Data<Catalog>) -> HttpResponse {
     let metrics = metrics::get();
     metrics.set_pool_connections(&pools.0);
-    let families = metrics::search_cache(catalog.search_cache_stats()).map(|search_cache| {
+    let families = metrics::catalog(catalog.stats()).map(|catalog| {
         metrics
             .gather()
             .into_iter()
-            .chain(search_cache)
+            .chain(catalog)
             .collect::<Vec<_>>()
     });
     let mut body = Vec::new();

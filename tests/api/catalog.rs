@@ -224,8 +224,7 @@ async fn warm_catalog(app: &TestApp) -> i32 {
     })
     .await;
     let pid = catalog_listener(app).await;
-    // The app marks itself listening right after its LISTEN returns.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.catalog_listening().await;
     assert_eq!(app.get_page("/").await.0, StatusCode::OK);
     pid.unwrap()
 }

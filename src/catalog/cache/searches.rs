@@ -240,7 +240,7 @@ impl Catalog {
     }
 
     /// How searches were answered, and how many are kept.
-    pub fn search_cache_stats(&self) -> SearchCacheStats {
+    pub(super) fn search_cache_stats(&self) -> SearchCacheStats {
         SearchCacheStats {
             hits: self.searched.hits.load(Ordering::Relaxed),
             misses: self.searched.misses.load(Ordering::Relaxed),

@@ -287,7 +287,7 @@ async fn advancing_the_clock_expires_sessions_at_once() {
 }
 
 #[tokio::test]
-async fn the_background_clock_expires_sessions_within_a_second_or_two() {
+async fn the_background_clock_expires_sessions_without_a_request() {
     let sim = harness::start().await;
     // A minute over Stripe's 30-minute minimum: a second ticking over
     // between here and the simulator must not make it too soon.
@@ -297,7 +297,8 @@ async fn the_background_clock_expires_sessions_within_a_second_or_two() {
     // An offset moves "now" without sweeping, so only the ticker can expire it.
     sim.admin("faults", json!({ "clock_offset_secs": 1960 }))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(3);
+    // It ticks every second; the bound only stops a broken run.
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if sim.session(id).await["status"] == "expired" {
             break;

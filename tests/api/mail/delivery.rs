@@ -12,7 +12,7 @@ use serde_json::json;
 use storefront::mail::domain::{MailStatus, Message, MessageKind, Shipment};
 use storefront::mail::store as outbox_store;
 
-use super::{another_node, buy, metric, outbox, settled_outbox, shop_sending_to};
+use super::{another_node, buy, outbox, settled_outbox, shop_sending_to};
 use crate::helpers::{Browser, CARD_OK, pay};
 use crate::smtp::{Answer, SmtpServer};
 
@@ -119,7 +119,7 @@ async fn a_paid_order_gets_one_confirmation_with_its_items_totals_and_receipt_li
     assert!(receipt.contains(&order.display_number()));
     // Counted (the registry is the test process's: other tests count too).
     let sent = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"sent\"}";
-    assert!(metric(&app, sent).await >= Some(1.0));
+    assert!(app.metric(sent).await >= Some(1.0));
     // Nothing more comes, however long we wait for the sender.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(smtp.received().len(), 1);
@@ -145,7 +145,7 @@ async fn a_try_later_and_a_dropped_connection_are_tried_again_until_the_server_t
     assert_eq!(received.len(), 1);
     assert!(received[0].subject().contains("is confirmed"));
     let retried = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"retried\"}";
-    assert!(metric(&app, retried).await >= Some(2.0));
+    assert!(app.metric(retried).await >= Some(2.0));
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn a_refusal_fails_at_once_and_stays_visible() {
     assert_eq!(smtp.tries(), 1);
     assert!(smtp.received().is_empty());
     let failed = "storefront_mail_messages_total{kind=\"order_confirmation\",outcome=\"failed\"}";
-    assert!(metric(&app, failed).await >= Some(1.0));
+    assert!(app.metric(failed).await >= Some(1.0));
 }
 
 #[tokio::test]

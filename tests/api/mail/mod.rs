@@ -136,17 +136,3 @@ pub async fn settled_outbox(app: &TestApp, count: usize) -> Vec<OutboxRow> {
     .await;
     outbox(app).await
 }
-
-/// The value of a metric line, e.g. `storefront_mail_messages_total{kind="order_confirmation",outcome="sent"}`.
-pub async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
-    let metrics = reqwest::get(app.metrics_url())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(line_start))
-        .and_then(|value| value.trim().parse().ok())
-}
