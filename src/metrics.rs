@@ -218,6 +218,11 @@ pub fn catalog(stats: CatalogStats) -> anyhow::Result<Vec<MetricFamily>> {
         .inc_by(stats.searches.misses);
     let entries = IntGauge::with_opts(opts("search_cache_entries", "Searches the node keeps"))?;
     entries.set(i64::try_from(stats.searches.entries).unwrap_or(i64::MAX));
+    let cards = IntGauge::with_opts(opts(
+        "search_cards_bytes",
+        "Bytes of rendered result cards the node's kept searches hold",
+    ))?;
+    cards.set(i64::try_from(stats.searches.cards_bytes).unwrap_or(i64::MAX));
     let listening = IntGauge::with_opts(opts(
         "listening",
         "1 while the node's catalog listener is connected (pages are then served from memory)",
@@ -231,6 +236,7 @@ pub fn catalog(stats: CatalogStats) -> anyhow::Result<Vec<MetricFamily>> {
     Ok([
         searches.collect(),
         entries.collect(),
+        cards.collect(),
         listening.collect(),
         changes.collect(),
     ]

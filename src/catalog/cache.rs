@@ -25,6 +25,7 @@ use futures_util::StreamExt;
 
 use super::domain::{CatalogChange, Collection, Product, Scope, Sort};
 use super::paging::{Listing, Position};
+use super::search::{CARDS_BUDGET, CardsBudget};
 use super::store;
 use crate::config::Secret;
 use crate::db::{DbError, DbPool};
@@ -65,6 +66,8 @@ pub struct Catalog {
     /// One refresh at a time; requests that find changes meanwhile wait for it.
     refresh: tokio::sync::Mutex<()>,
     searched: SearchCounts,
+    /// What kept searches' rendered cards may take.
+    cards_budget: Arc<CardsBudget>,
     /// Changes noted since the node started: each notification, and each
     /// connection of the listener (which drops everything).
     changes_noted: AtomicU64,
@@ -234,6 +237,7 @@ impl Catalog {
             cached: RwLock::default(),
             refresh: tokio::sync::Mutex::new(()),
             searched: SearchCounts::default(),
+            cards_budget: Arc::new(CardsBudget::new(CARDS_BUDGET)),
             changes_noted: AtomicU64::new(0),
         }
     }

@@ -4,6 +4,7 @@
 //! first within each, a page at a time, in one round trip
 //! (`sql/search.sql`). Each node keeps what a search found (`cache`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use diesel::QueryResult;
@@ -71,21 +72,72 @@ impl SearchResults {
     }
 }
 
+/// Bytes of rendered cards that a node's kept searches hold at most: a page
+/// of 24 cards is some 12 KB, so about 700 pages. Beyond it a page is
+/// rendered per request until kept searches are dropped (at the latest
+/// when they expire), which bounds the node's memory whatever is searched.
+pub const CARDS_BUDGET: usize = 8 << 20;
+
+/// The bytes of cards kept searches may hold, and hold now.
+#[derive(Debug)]
+pub struct CardsBudget {
+    cap: usize,
+    used: AtomicUsize,
+}
+
+impl CardsBudget {
+    pub fn new(cap: usize) -> CardsBudget {
+        CardsBudget {
+            cap,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// The bytes of cards held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.cap)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
 /// A kept search's page as last shown: its products, held weakly (what the
 /// product cache dropped is not kept alive here, and its memory cannot be
-/// reused by another product while this compares against it), its cards,
-/// and the catalog's changes applied when they were read.
+/// reused by another product while this compares against it), its cards
+/// while the budget allows, and the catalog's changes applied when they
+/// were read. Without a budget (a search not kept) nothing is kept.
 #[derive(Debug, Default)]
-pub struct RenderedCards(Mutex<Option<Shown>>);
+pub struct RenderedCards {
+    shown: Mutex<Option<Shown>>,
+    budget: Option<Arc<CardsBudget>>,
+}
 
 #[derive(Debug)]
 struct Shown {
     epoch: u64,
     products: Vec<Weak<Product>>,
-    html: Arc<str>,
+    /// Taken from the budget.
+    html: Option<Arc<str>>,
 }
 
 impl RenderedCards {
+    pub fn within(budget: Arc<CardsBudget>) -> RenderedCards {
+        RenderedCards {
+            shown: Mutex::default(),
+            budget: Some(budget),
+        }
+    }
+
     /// The products last shown, if they were read when the changes up to
     /// `epoch` were applied (the caller knows none came since) and each is
     /// still in memory: then they are the products as they are now.
@@ -101,6 +153,9 @@ impl RenderedCards {
         products: &[Arc<Product>],
         render: impl FnOnce(&[Arc<Product>]) -> Result<Arc<str>, E>,
     ) -> Result<Arc<str>, E> {
+        let Some(budget) = &self.budget else {
+            return render(products);
+        };
         let same = |shown: &Shown| {
             shown.products.len() == products.len()
                 && shown
@@ -113,21 +168,37 @@ impl RenderedCards {
             && same(shown)
         {
             shown.epoch = shown.epoch.max(epoch);
-            return Ok(shown.html.clone());
+            if let Some(html) = &shown.html {
+                return Ok(html.clone());
+            }
         }
         let html = render(products)?;
-        *self.lock() = Some(Shown {
+        let mut shown = self.lock();
+        // The page it replaces gives its bytes back first.
+        if let Some(old) = shown.take().and_then(|shown| shown.html) {
+            budget.give_back(old.len());
+        }
+        *shown = Some(Shown {
             epoch,
             products: products.iter().map(Arc::downgrade).collect(),
-            html: html.clone(),
+            html: budget.take(html.len()).then(|| html.clone()),
         });
         Ok(html)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Shown>> {
-        self.0
+        self.shown
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for RenderedCards {
+    fn drop(&mut self) {
+        let html = self.lock().take().and_then(|shown| shown.html);
+        if let (Some(budget), Some(html)) = (&self.budget, html) {
+            budget.give_back(html.len());
+        }
     }
 }
 
@@ -218,7 +289,7 @@ mod tests {
 
     #[test]
     fn cards_are_rendered_again_only_when_a_product_changed() {
-        let cards = RenderedCards::default();
+        let cards = RenderedCards::within(Arc::new(CardsBudget::new(1 << 20)));
         let page = vec![product(1, Some(5)), product(2, None)];
         let first = cards.get_or_render(1, &page, render).unwrap();
         let again = cards
@@ -249,5 +320,45 @@ mod tests {
         // A product the product cache dropped is not kept alive here.
         drop((changed, page, kept));
         assert!(cards.unchanged_since(4).is_none());
+    }
+
+    #[test]
+    fn cards_beyond_the_budget_are_rendered_per_request_and_dropped_cards_give_it_back() {
+        // Room for one page of two cards ("None,None": 9 bytes).
+        let budget = Arc::new(CardsBudget::new(12));
+        let page = vec![product(1, None), product(2, None)];
+        let first = RenderedCards::within(budget.clone());
+        let second = RenderedCards::within(budget.clone());
+        first.get_or_render(1, &page, render).unwrap();
+        assert_eq!(budget.used(), 9);
+        let mut renders = 0;
+        for _ in 0..3 {
+            let html = second
+                .get_or_render(1, &page, |products| {
+                    renders += 1;
+                    render(products)
+                })
+                .unwrap();
+            assert_eq!(&*html, "None,None");
+        }
+        assert_eq!(renders, 3, "not kept: no room");
+        assert_eq!(budget.used(), 9);
+        // Still shown unchanged: its products need no lookup.
+        assert_eq!(second.unchanged_since(1).map(|p| p.len()), Some(2));
+
+        // A new page replaces the kept one's bytes; a dropped search frees them.
+        first.get_or_render(2, &page[..1], render).unwrap();
+        assert_eq!(budget.used(), 4);
+        drop(first);
+        assert_eq!(budget.used(), 0);
+        second.get_or_render(2, &page, render).unwrap();
+        assert_eq!(budget.used(), 9);
+        drop(second);
+        assert_eq!(budget.used(), 0);
+
+        // A search not kept keeps nothing.
+        let unkept = RenderedCards::default();
+        unkept.get_or_render(1, &page, render).unwrap();
+        assert!(unkept.lock().is_none());
     }
 }

@@ -11,6 +11,7 @@ use diesel_async::SimpleAsyncConnection;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use storefront::catalog::cache::SEARCHES_CAP;
+use storefront::catalog::search::CARDS_BUDGET;
 
 use crate::browse::slugs;
 use crate::helpers::{TestApp, spawn_app, spawn_with_vars, texts};
@@ -21,6 +22,7 @@ struct Counts {
     hits: u64,
     misses: u64,
     entries: u64,
+    cards_bytes: u64,
 }
 
 async fn counts(app: &TestApp) -> Counts {
@@ -33,6 +35,7 @@ async fn counts(app: &TestApp) -> Counts {
         hits: value("storefront_catalog_search_cache_total{outcome=\"hit\"}").await,
         misses: value("storefront_catalog_search_cache_total{outcome=\"miss\"}").await,
         entries: value("storefront_catalog_search_cache_entries").await,
+        cards_bytes: value("storefront_catalog_search_cards_bytes").await,
     }
 }
 
@@ -273,6 +276,11 @@ async fn the_searches_kept_stay_within_their_cap() {
     assert_eq!(after.misses, before.misses + SEARCHES_CAP as u64);
     assert!(
         after.entries <= SEARCHES_CAP as u64 && after.entries > SEARCHES_CAP as u64 / 2,
+        "{after:?}"
+    );
+    // Their pages' cards (each an empty grid here) within their budget.
+    assert!(
+        after.cards_bytes > 0 && after.cards_bytes <= CARDS_BUDGET as u64,
         "{after:?}"
     );
     search(&app, "q0").await;

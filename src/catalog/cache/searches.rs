@@ -21,15 +21,16 @@ use super::{Catalog, MAX_AGE};
 use crate::catalog::domain::Product;
 use crate::catalog::paging::SearchCursor;
 use crate::catalog::query::SearchQuery;
-use crate::catalog::search::{self, Found, RenderedCards, SearchResults};
+use crate::catalog::search::{self, CardsBudget, Found, RenderedCards, SearchResults};
 use crate::catalog::store;
 use crate::db::{DbError, DbPool};
 
 /// Searches kept, at most: two generations of half as many, the least
 /// recently used dropped first, roughly. An entry holds at most 8 words of
-/// at most 100 characters in all, a cursor, 24 ids, a few corrections and
-/// its page's cards as last rendered (about 12 KB): some 25 MB in all. The
-/// products it names are the product cache's, not copies.
+/// at most 100 characters in all, a cursor, 24 ids and a few corrections,
+/// and its page's cards as last rendered (about 12 KB) while the node's
+/// `CARDS_BUDGET` allows. The products it names are the product cache's,
+/// not copies.
 pub const SEARCHES_CAP: usize = 2048;
 
 /// What a page of results depends on: the words (not the text as typed:
@@ -78,8 +79,9 @@ impl Searches {
         self.hot.get(key).filter(|entry| entry.fresh()).cloned()
     }
 
-    /// The fresh entry for `key`, moved to the hot generation, or a new one.
-    fn entry(&mut self, key: SearchKey) -> Arc<Entry> {
+    /// The fresh entry for `key`, moved to the hot generation, or a new one
+    /// whose cards take from `budget`.
+    fn entry(&mut self, key: SearchKey, budget: &Arc<CardsBudget>) -> Arc<Entry> {
         if let Some(entry) = self.get_hot(&key) {
             return entry;
         }
@@ -87,7 +89,7 @@ impl Searches {
             Some(entry) if entry.fresh() => entry,
             _ => Arc::new(Entry {
                 found: tokio::sync::OnceCell::new(),
-                cards: Arc::default(),
+                cards: Arc::new(RenderedCards::within(budget.clone())),
                 created: Instant::now(),
             }),
         };
@@ -126,6 +128,8 @@ pub struct SearchCacheStats {
     pub misses: u64,
     /// Searches kept now.
     pub entries: usize,
+    /// Bytes of their rendered cards (at most `CARDS_BUDGET`).
+    pub cards_bytes: usize,
 }
 
 impl Catalog {
@@ -148,7 +152,7 @@ impl Catalog {
         let hot = self.read().searches.get_hot(&key);
         let entry = match hot {
             Some(entry) => entry,
-            None => self.write().searches.entry(key),
+            None => self.write().searches.entry(key, &self.cards_budget),
         };
         let mut read: Option<Vec<Arc<Product>>> = None;
         let found = entry
@@ -245,6 +249,7 @@ impl Catalog {
             hits: self.searched.hits.load(Ordering::Relaxed),
             misses: self.searched.misses.load(Ordering::Relaxed),
             entries: self.read().searches.len(),
+            cards_bytes: self.cards_budget.used(),
         }
     }
 }
@@ -262,12 +267,13 @@ mod tests {
 
     #[test]
     fn searches_kept_stay_within_their_cap_and_keep_the_recently_used() {
+        let budget = Arc::new(CardsBudget::new(0));
         let mut searches = Searches::default();
-        let first = searches.entry(key(0));
+        let first = searches.entry(key(0), &budget);
         for n in 1..10 * SEARCHES_CAP {
-            searches.entry(key(n));
+            searches.entry(key(n), &budget);
             // The first search is asked for all the time: it stays.
-            assert!(Arc::ptr_eq(&searches.entry(key(0)), &first));
+            assert!(Arc::ptr_eq(&searches.entry(key(0), &budget), &first));
             assert!(searches.len() <= SEARCHES_CAP);
         }
         assert!(searches.len() > SEARCHES_CAP / 2);
@@ -275,6 +281,6 @@ mod tests {
         assert!(!searches.cold.contains_key(&key(1)), "the least used went");
         searches.clear();
         assert_eq!(searches.len(), 0);
-        assert!(!Arc::ptr_eq(&searches.entry(key(0)), &first));
+        assert!(!Arc::ptr_eq(&searches.entry(key(0), &budget), &first));
     }
 }
