@@ -15,19 +15,14 @@
 //! when it reconnects, everything cached is dropped and read again as asked.
 
 use std::collections::{HashMap, HashSet};
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
-
-use diesel_async::SimpleAsyncConnection;
-use futures_util::StreamExt;
 
 use super::domain::{CatalogChange, Collection, Product, Scope, Sort};
 use super::paging::{Listing, Position};
 use super::search::{CARDS_BUDGET, CardsBudget};
 use super::store;
-use crate::config::Secret;
 use crate::db::{DbError, DbPool};
 use crate::ids::ProductSlug;
 
@@ -44,6 +39,7 @@ const LISTINGS_CAP: usize = 192;
 /// caches instead of reading them all.
 const REFRESH_CAP: usize = 500;
 
+mod listen;
 mod searches;
 
 pub use searches::{SEARCHES_CAP, SearchCacheStats};
@@ -448,41 +444,6 @@ impl Catalog {
         }
         self.dirty.store(true, Ordering::Release);
         self.epoch.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Listens for `catalog_changed` on a connection of its own until the
-    /// task is aborted, reconnecting with backoff when the connection is lost.
-    pub async fn listen(self: Arc<Self>, url: Secret) {
-        let mut backoff = RECONNECT_FIRST;
-        loop {
-            let error = self.listen_once(&url, &mut backoff).await;
-            self.listening.store(false, Ordering::Release);
-            tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "catalog listener disconnected");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-        }
-    }
-
-    async fn listen_once(&self, url: &Secret, backoff: &mut Duration) -> anyhow::Error {
-        let mut conn = match crate::db::connect(url).await {
-            Ok(conn) => conn,
-            Err(e) => return e.context("connecting"),
-        };
-        if let Err(e) = conn.batch_execute("LISTEN catalog_changed").await {
-            return anyhow::Error::from(e).context("LISTEN");
-        }
-        // Changes made while nobody listened came with no notification.
-        self.note(CatalogChange::Everything);
-        self.listening.store(true, Ordering::Release);
-        *backoff = RECONNECT_FIRST;
-        let mut notifications = pin!(conn.notifications_stream());
-        while let Some(notification) = notifications.next().await {
-            match notification {
-                Ok(notification) => self.note(CatalogChange::parse(&notification.payload)),
-                Err(e) => return anyhow::Error::from(e),
-            }
-        }
-        anyhow::anyhow!("the connection closed")
     }
 }
 

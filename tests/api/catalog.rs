@@ -217,6 +217,22 @@ async fn catalog_listener(app: &TestApp) -> Option<i32> {
     .unwrap()
 }
 
+/// Waits until the node's catalog listener is connected: from then on its
+/// catalog pages are kept in memory.
+async fn catalog_listening(app: &TestApp) {
+    app.eventually("the catalog listener connects", || async {
+        app.metric("storefront_catalog_listening ").await == Some(1.0)
+    })
+    .await;
+}
+
+/// Catalog changes the node was told of since it started.
+pub async fn catalog_changes_noted(app: &TestApp) -> u64 {
+    app.metric("storefront_catalog_changes_total ")
+        .await
+        .expect("storefront_catalog_changes_total in the metrics") as u64
+}
+
 /// Waits for the listener, then loads the in-memory copy with one page.
 async fn warm_catalog(app: &TestApp) -> i32 {
     app.eventually("the catalog listener connects", || async {
@@ -224,7 +240,7 @@ async fn warm_catalog(app: &TestApp) -> i32 {
     })
     .await;
     let pid = catalog_listener(app).await;
-    app.catalog_listening().await;
+    catalog_listening(app).await;
     assert_eq!(app.get_page("/").await.0, StatusCode::OK);
     pid.unwrap()
 }

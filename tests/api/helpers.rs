@@ -293,22 +293,6 @@ impl TestApp {
             .and_then(|value| value.trim().parse().ok())
     }
 
-    /// Waits until the node's catalog listener is connected: from then on
-    /// its catalog pages are kept in memory.
-    pub async fn catalog_listening(&self) {
-        self.eventually("the catalog listener connects", || async {
-            self.metric("storefront_catalog_listening ").await == Some(1.0)
-        })
-        .await;
-    }
-
-    /// Catalog changes the node was told of since it started.
-    pub async fn catalog_changes_noted(&self) -> u64 {
-        self.metric("storefront_catalog_changes_total ")
-            .await
-            .expect("storefront_catalog_changes_total in the metrics") as u64
-    }
-
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

@@ -14,6 +14,7 @@ use storefront::catalog::cache::SEARCHES_CAP;
 use storefront::catalog::search::CARDS_BUDGET;
 
 use crate::browse::slugs;
+use crate::catalog::catalog_changes_noted;
 use crate::helpers::{TestApp, spawn_app, spawn_with_vars, texts};
 
 /// A node's search cache figures from its metrics listener.
@@ -189,7 +190,7 @@ async fn stock_changes_show_on_kept_results_without_dropping_them() {
     kept(&app, "bottle").await;
     assert!(bottle(search_page(&app, "bottle").await).contains("Only 3 left"));
     let before = counts(&app).await;
-    let noted = app.catalog_changes_noted().await;
+    let noted = catalog_changes_noted(&app).await;
 
     // Checkouts elsewhere: stock commits, one at a time, on the bottle and
     // on other products.
@@ -214,7 +215,7 @@ async fn stock_changes_show_on_kept_results_without_dropping_them() {
     // The node may read the last stock while applying an earlier
     // notification: the page then shows it before the node is told.
     app.eventually("the node is told of the six changes", || async {
-        app.catalog_changes_noted().await >= noted + 6
+        catalog_changes_noted(&app).await >= noted + 6
     })
     .await;
     app.eventually("the kept result shows the new stock", || async {
