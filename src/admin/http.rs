@@ -1,12 +1,15 @@
 //! What every back-office page shares: its layout (who is signed in, the
 //! sections, the open issues' count, the test-mode banner), the one-line
-//! notices shown after a change, and links that keep a list's filters.
+//! notices shown after a change, links that keep a list's filters, and its
+//! error pages.
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, web};
+use askama::Template;
 
 use super::auth::domain::StaffSession;
 use super::orders::store as order_store;
 use crate::state::AppState;
+use crate::telemetry;
 use crate::web::{AppError, assets};
 
 /// The back office's sections, for the navigation.
@@ -20,6 +23,8 @@ pub enum Section {
     Settings,
     Audit,
     SignIn,
+    /// A page of no section: an error.
+    Other,
 }
 
 /// What the back office's layout needs on every page.
@@ -141,4 +146,44 @@ pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
             serde_urlencoded::to_string(&kept).unwrap_or_default()
         )
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage {
+    layout: AdminLayout,
+    status: u16,
+    title: &'static str,
+    message: String,
+    request_id: Option<String>,
+}
+
+/// A back-office page's error in the back office's look, with its
+/// navigation (the shop's error page would drop the staff member into the
+/// shop); `None` when even that cannot be shown (the database is down).
+pub async fn error_page(
+    req: &HttpRequest,
+    staff: &StaffSession,
+    error: &AppError,
+) -> Option<String> {
+    use actix_web::ResponseError;
+
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let layout = AdminLayout::new(state, staff, Section::Other, req)
+        .await
+        .ok()?;
+    let status = error.status_code();
+    let (title, message) = error.words();
+    ErrorPage {
+        layout,
+        status: status.as_u16(),
+        title,
+        message,
+        request_id: status
+            .is_server_error()
+            .then(telemetry::current_request_id)
+            .flatten(),
+    }
+    .render()
+    .ok()
 }

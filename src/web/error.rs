@@ -123,25 +123,10 @@ struct ErrorPage<'a> {
     request_id: Option<String>,
 }
 
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
+impl AppError {
+    /// The page's title and message: what the person is told.
+    pub fn words(&self) -> (&'static str, String) {
         match self {
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Unexpected(_) if self.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let request_id = telemetry::current_request_id();
-        let (title, message) = match self {
             AppError::NotFound(message) => ("Not found", message.clone()),
             AppError::BadRequest(message) => ("Please check your input", message.clone()),
             AppError::Forbidden(message) => ("Please try again", message.clone()),
@@ -161,21 +146,42 @@ impl ResponseError for AppError {
                  the form on the page."
                     .into(),
             ),
-            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(error = ?self, "service unavailable");
-                (
-                    "We'll be right back",
-                    "The shop is temporarily unavailable. Please try again in a moment.".into(),
-                )
-            }
-            AppError::Unavailable(_) | AppError::Unexpected(_) => {
-                tracing::error!(error = ?self, "unexpected error");
-                (
-                    "Something went wrong",
-                    "Something went wrong on our side. Please try again.".into(),
-                )
-            }
-        };
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => (
+                "We'll be right back",
+                "The shop is temporarily unavailable. Please try again in a moment.".into(),
+            ),
+            AppError::Unavailable(_) | AppError::Unexpected(_) => (
+                "Something went wrong",
+                "Something went wrong on our side. Please try again.".into(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) if self.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = telemetry::current_request_id();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = ?self, "service unavailable");
+        } else if status.is_server_error() {
+            tracing::error!(error = ?self, "unexpected error");
+        }
+        let (title, message) = self.words();
         let page = ErrorPage {
             layout: Layout::default(),
             status: status.as_u16(),

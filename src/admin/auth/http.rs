@@ -10,7 +10,7 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -52,8 +52,14 @@ pub async fn guard(
             Ok(Some(session)) => {
                 req.extensions_mut()
                     .insert(SessionCsrf(session.csrf_token.clone()));
-                req.extensions_mut().insert(session);
-                next.call(req).await?.map_into_left_body()
+                req.extensions_mut().insert(session.clone());
+                let response = next.call(req).await?;
+                match in_back_office_look(&response, &session).await {
+                    Some(page) => response
+                        .map_body(|_, _| BoxBody::new(page))
+                        .map_into_right_body(),
+                    None => response.map_into_left_body(),
+                }
             }
             Ok(None) => {
                 let had_cookie = req.cookie(SESSION_COOKIE).is_some();
@@ -70,6 +76,16 @@ pub async fn guard(
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// A page's error answer (a wrong id, a bad filter, an unknown path) shown
+/// in the back office's look; its status and headers stay.
+async fn in_back_office_look<B>(
+    response: &ServiceResponse<B>,
+    staff: &StaffSession,
+) -> Option<String> {
+    let error = response.response().error()?.as_error::<AppError>()?;
+    crate::admin::http::error_page(response.request(), staff, error).await
 }
 
 /// The live staff session behind the request's cookie, if any.

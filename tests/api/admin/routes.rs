@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::multipart;
 
 use super::Staff;
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, texts};
 
 /// (verb, path as registered, a path to request).
 const ROUTES: &[(&str, &str, &str)] = &[
@@ -271,4 +271,62 @@ async fn audit_entries(app: &TestApp) -> i64 {
         .get_result(&mut app.db().await)
         .await
         .unwrap()
+}
+
+/// A wrong address, a bad filter or a forged form inside the back office
+/// answers with its status in the back office's look, navigation included
+/// (not the shop's error page); signed out, the same paths go to sign-in.
+#[tokio::test]
+async fn errors_inside_the_back_office_are_shown_in_its_look() {
+    let app = spawn_app().await;
+    let staff = Staff::signed_in(&app, "alice@example.com").await;
+    for (path, status, title) in [
+        ("/admin/no-such-page", StatusCode::NOT_FOUND, "Not found"),
+        (
+            "/admin/orders/AAAA-AAAA",
+            StatusCode::NOT_FOUND,
+            "Not found",
+        ),
+        ("/admin/products/abc", StatusCode::NOT_FOUND, "Not found"),
+        (
+            "/admin/products?after=zzz",
+            StatusCode::BAD_REQUEST,
+            "Please check your input",
+        ),
+    ] {
+        let response = staff.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let page = response.text().await.unwrap();
+        assert_eq!(
+            texts(&page, "title"),
+            [format!("{title} · Storefront admin")],
+            "{path}"
+        );
+        assert_eq!(texts(&page, "h1"), [title], "{path}");
+        assert!(texts(&page, ".admin-email").contains(&"alice@example.com".to_owned()));
+        assert!(texts(&page, ".admin-nav a").contains(&"Orders".to_owned()));
+    }
+    // A POST with a forged token: refused, in the same look.
+    let response = staff
+        .client
+        .post(app.url("/admin/orders/AAAA-AAAA/shipment"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(texts(&page, "title")[0].ends_with("· Storefront admin"));
+
+    let anonymous = Staff::new(&app);
+    let response = anonymous.get("/admin/no-such-page").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
