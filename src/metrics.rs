@@ -244,3 +244,23 @@ pub fn catalog(stats: CatalogStats) -> anyhow::Result<Vec<MetricFamily>> {
     .flatten()
     .collect())
 }
+
+/// The node's API key cache.
+pub fn api_keys(listening: bool, kept: usize) -> anyhow::Result<Vec<MetricFamily>> {
+    let opts = |name: &str, help: &str| {
+        Opts::new(name, help)
+            .namespace("storefront")
+            .subsystem("api_keys")
+    };
+    let listening_gauge = IntGauge::with_opts(opts(
+        "listening",
+        "1 while the node's listener for key revocations is connected (keys are then kept in memory)",
+    ))?;
+    listening_gauge.set(i64::from(listening));
+    let kept_gauge = IntGauge::with_opts(opts("kept", "API keys the node keeps verified"))?;
+    kept_gauge.set(i64::try_from(kept).unwrap_or(i64::MAX));
+    Ok([listening_gauge.collect(), kept_gauge.collect()]
+        .into_iter()
+        .flatten()
+        .collect())
+}

@@ -21,7 +21,7 @@ use rand::RngCore;
 
 use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
-use crate::catalog::cache::Catalog;
+use crate::catalog::cache::{self, Catalog};
 use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings, is_loopback_origin};
 use crate::db::cluster::{Durability, LocalCluster};
@@ -31,6 +31,7 @@ use crate::mail::http::SentMailPage;
 use crate::mail::sender::{self, Mailer};
 use crate::mail::transport::Transport;
 use crate::ops::http::NodePools;
+use crate::payments_api::key_cache::{self, ApiKeyCache};
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
 use crate::stripe::gateway::Simulator;
@@ -160,6 +161,7 @@ pub struct Application {
     debit_reconciler: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
+    api_keys_listener: tokio::task::JoinHandle<()>,
     mail_sender: tokio::task::JoinHandle<()>,
 }
 
@@ -195,11 +197,14 @@ impl Application {
         };
         let catalog = Arc::new(Catalog::new(&base_url));
         let node_catalog = web::Data::from(catalog.clone());
+        let api_keys = Arc::new(ApiKeyCache::default());
+        let node_api_keys = web::Data::from(api_keys.clone());
         // Stopped with the shop's server (run_until_stopped), not by signals.
         let metrics_server = HttpServer::new(move || {
             App::new()
                 .app_data(node_pools.clone())
                 .app_data(node_catalog.clone())
+                .app_data(node_api_keys.clone())
                 .configure(routes::metrics)
         })
         .workers(1)
@@ -213,7 +218,16 @@ impl Application {
             settings.rate_limit_burst,
             settings.trust_proxy_headers,
         ));
-        let catalog_listener = tokio::spawn(catalog.clone().listen(db_url.clone()));
+        let catalog_listener = tokio::spawn(db::listen::listen(
+            db_url.clone(),
+            cache::CHANNEL,
+            catalog.clone(),
+        ));
+        let api_keys_listener = tokio::spawn(db::listen::listen(
+            db_url.clone(),
+            key_cache::CHANNEL,
+            api_keys.clone(),
+        ));
         let jobs = Jobs {
             db: background_pool,
             stripe: stripe.clone(),
@@ -266,6 +280,7 @@ impl Application {
                 db: pool.clone(),
                 cart: CartWrites::new(pool),
                 catalog: catalog.clone(),
+                api_keys: api_keys.clone(),
                 stripe: stripe.clone(),
                 staff_sessions,
                 upload_dir: upload_dir.clone(),
@@ -320,6 +335,7 @@ impl Application {
             debit_reconciler,
             purge,
             catalog_listener,
+            api_keys_listener,
             mail_sender,
         })
     }
@@ -360,6 +376,7 @@ impl Application {
         self.debit_reconciler.abort();
         self.purge.abort();
         self.catalog_listener.abort();
+        self.api_keys_listener.abort();
         self.mail_sender.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;

@@ -11,6 +11,7 @@ use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
 use crate::mail::domain::LinkKey;
 use crate::mail::http::SentMailPage;
+use crate::payments_api::key_cache::ApiKeyCache;
 use crate::stripe::StripeGateway;
 
 /// One copy per HTTP worker thread.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub cart: CartWrites,
     /// The active products, in memory.
     pub catalog: Arc<Catalog>,
+    /// The API keys this node has verified.
+    pub api_keys: Arc<ApiKeyCache>,
     /// Stripe (or the simulator).
     pub stripe: Arc<StripeGateway>,
     /// How long back-office sessions last, and their cookie.

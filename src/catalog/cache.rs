@@ -29,8 +29,6 @@ use crate::ids::ProductSlug;
 /// A notification lost without the connection reporting an error (a silent
 /// network partition) keeps a stale entry at most this long.
 const MAX_AGE: Duration = Duration::from_secs(30);
-const RECONNECT_FIRST: Duration = Duration::from_millis(100);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Products kept by slug, at most: the most recently used.
 const PRODUCTS_CAP: usize = 4096;
 /// First pages of listings kept, at most (each collection has three sorts).
@@ -41,6 +39,8 @@ const REFRESH_CAP: usize = 500;
 
 mod listen;
 mod searches;
+
+pub use listen::CHANNEL;
 
 pub use searches::{SEARCHES_CAP, SearchCacheStats};
 use searches::{SearchCounts, Searches};

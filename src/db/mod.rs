@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod cluster;
 mod connect;
+pub mod listen;
 mod migrate;
 pub mod schema;
 mod statement;

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::catalog::cache::Catalog;
 use crate::db::DbPool;
 use crate::metrics;
+use crate::payments_api::key_cache::ApiKeyCache;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is up and serving HTTP.
@@ -45,17 +46,19 @@ pub struct NodePools(pub Arc<[DbPool]>);
 
 /// `GET /metrics` on the metrics listener (`METRICS_BIND`): the process's
 /// metrics, with the connections of all the node's pools summed, and the
-/// node's catalog cache.
-pub async fn metrics(pools: web::Data<NodePools>, catalog: web::Data<Catalog>) -> HttpResponse {
+/// node's catalog cache and API key cache.
+pub async fn metrics(
+    pools: web::Data<NodePools>,
+    catalog: web::Data<Catalog>,
+    api_keys: web::Data<ApiKeyCache>,
+) -> HttpResponse {
     let metrics = metrics::get();
     metrics.set_pool_connections(&pools.0);
-    let families = metrics::catalog(catalog.stats()).map(|catalog| {
-        metrics
-            .gather()
-            .into_iter()
-            .chain(catalog)
-            .collect::<Vec<_>>()
+    let node = metrics::catalog(catalog.stats()).and_then(|catalog| {
+        let api_keys = metrics::api_keys(api_keys.listening(), api_keys.len())?;
+        Ok(catalog.into_iter().chain(api_keys))
     });
+    let families = node.map(|node| metrics.gather().into_iter().chain(node).collect::<Vec<_>>());
     let mut body = Vec::new();
     let encoded =
         families.and_then(|families| Ok(TextEncoder::new().encode(&families, &mut body)?));

@@ -92,25 +92,31 @@ pub async fn list_keys(conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<KeyLi
         .await?)
 }
 
-/// The id of the unrevoked key `token`, noting its use.
-pub async fn authenticate(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<i64>> {
-    let found: Option<(i64, Option<DateTime<Utc>>)> = api_keys::table
-        .filter(api_keys::key_hash.eq(hash_key(token)))
+/// The unrevoked key whose hash is `key_hash`: its id and when its use was
+/// last noted.
+pub async fn find_unrevoked(
+    conn: &mut AsyncPgConnection,
+    key_hash: &[u8],
+) -> QueryResult<Option<(i64, Option<DateTime<Utc>>)>> {
+    api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null())
         .select((api_keys::id, api_keys::last_used_at))
         .first(conn)
         .await
-        .optional()?;
-    let Some((id, last_used)) = found else {
-        return Ok(None);
-    };
-    let stale =
-        last_used.is_none_or(|at| (Utc::now() - at).num_seconds() >= LAST_USED_RESOLUTION_SECS);
-    if stale {
-        diesel::update(api_keys::table.find(id))
-            .set(api_keys::last_used_at.eq(diesel::dsl::now))
-            .execute(conn)
-            .await?;
-    }
-    Ok(Some(id))
+        .optional()
+}
+
+/// Whether a key's use noted at `last_used` should be noted again now:
+/// at most once a minute, so that reads stay reads.
+pub fn use_to_note(last_used: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_used.is_none_or(|at| (now - at).num_seconds() >= LAST_USED_RESOLUTION_SECS)
+}
+
+pub async fn note_use(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::update(api_keys::table.find(id))
+        .set(api_keys::last_used_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod debit;
 pub mod domain;
 pub mod http;
+pub mod key_cache;
 pub mod keys;
 pub mod reconciler;
 pub mod store;

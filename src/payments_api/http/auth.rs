@@ -9,7 +9,6 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::error::ApiError;
-use crate::payments_api::keys;
 use crate::state::AppState;
 
 /// The key a request authenticated with, for handlers (`web::ReqData`).
@@ -26,8 +25,9 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
 }
 
 async fn authenticate(state: &AppState, token: &str) -> Result<ApiKeyId, ApiError> {
-    let mut conn = state.db.get().await?;
-    keys::authenticate(&mut conn, token)
+    state
+        .api_keys
+        .authenticate(&state.db, token)
         .await?
         .map(ApiKeyId)
         .ok_or_else(|| ApiError::unauthorized("Invalid API key provided."))

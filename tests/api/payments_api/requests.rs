@@ -82,6 +82,11 @@ async fn every_api_route_needs_a_valid_key() {
         .await
         .unwrap();
     assert_eq!(revoked, 1);
+    // Every node forgets its kept keys when told (`keys.rs`).
+    app.eventually("the revoked key is refused", || async {
+        api.get("/api/v1/openapi.json").await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
     let (status, body) = api.get("/api/v1/openapi.json").await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_api_key");
 }
