@@ -91,33 +91,56 @@ struct AccountIdRow {
     id: String,
 }
 
+/// A page of an account's history.
+#[derive(Debug)]
+pub enum History {
+    NoSuchAccount,
+    /// The cursor is not one of the account's payments.
+    NoSuchCursor,
+    Page {
+        payments: Vec<Payment>,
+        has_more: bool,
+    },
+}
+
+#[derive(QueryableByName)]
+struct HistoryRow {
+    #[diesel(sql_type = Bool)]
+    account_found: bool,
+    #[diesel(sql_type = Bool)]
+    cursor_found: bool,
+    #[diesel(embed)]
+    payment: Option<Payment>,
+}
+
 /// An account's payments, newest first, after the cursor payment (which
-/// must be the account's). Loads one more than `limit` to tell `has_more`.
+/// must be the account's), `limit` at most: one prepared statement.
 pub async fn history(
     conn: &mut AsyncPgConnection,
-    account_id: &str,
-    after: Option<&Payment>,
+    account_id: &AccountId,
+    after: Option<&PaymentId>,
     limit: i64,
-) -> QueryResult<(Vec<Payment>, bool)> {
-    let mut query = payments::table
-        .filter(payments::account_id.eq(account_id))
-        .select(Payment::as_select())
-        .order_by((payments::created_at.desc(), payments::id.desc()))
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(cursor) = after {
-        query = query.filter(
-            payments::created_at
-                .lt(cursor.created_at)
-                .or(payments::created_at
-                    .eq(cursor.created_at)
-                    .and(payments::id.lt(&cursor.id))),
-        );
+) -> QueryResult<History> {
+    // One more than asked says whether there is a next page.
+    let rows: Vec<HistoryRow> = Statement::new(include_str!("sql/history.sql"))
+        .bind::<Text, _>(account_id.as_str())
+        .bind::<Nullable<Text>, _>(after.map(PaymentId::as_str))
+        .bind::<BigInt, _>(limit + 1)
+        .load(conn)
+        .await?;
+    let Some(first) = rows.as_slice().first() else {
+        return Ok(History::NoSuchAccount);
+    };
+    if !first.account_found {
+        return Ok(History::NoSuchAccount);
     }
-    let mut rows = query.load(conn).await?;
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok((rows, has_more))
+    if !first.cursor_found {
+        return Ok(History::NoSuchCursor);
+    }
+    let mut payments: Vec<Payment> = rows.into_iter().filter_map(|row| row.payment).collect();
+    let has_more = payments.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    payments.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(History::Page { payments, has_more })
 }
 
 /// Up to `limit` debits still processing that began before `cutoff`,

@@ -23,7 +23,7 @@ use super::debit::{self, DebitError, Verdict};
 use super::domain::DebitRequest;
 use crate::ids::{AccountId, PaymentId};
 use crate::ledger::domain::{Payment, PaymentStatus};
-use crate::ledger::store as ledger;
+use crate::ledger::store::{self as ledger, History};
 use crate::state::AppState;
 
 fn payment_missing(id: &str) -> ApiError {
@@ -328,34 +328,27 @@ pub async fn list_payments(
         ));
     }
     let account_id = AccountId::parse(&account_id).ok_or_else(|| account_missing(&account_id))?;
-    let mut conn = state.db.get().await?;
-    let account = ledger::find_account(&mut conn, &account_id)
-        .await?
-        .ok_or_else(|| account_missing(account_id.as_str()))?;
-    let cursor = match query.starting_after.as_deref() {
-        None => None,
-        Some(after) => {
-            let payment = match PaymentId::parse(after) {
-                Some(id) => ledger::find_payment(&mut conn, &id).await?,
-                None => None,
-            };
-            let payment = payment
-                .filter(|p| p.account_id == account.id)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "starting_after",
-                        "resource_missing",
-                        "starting_after must be the id of one of this account's payments.",
-                    )
-                })?;
-            Some(payment)
-        }
+    let cursor_missing = || {
+        ApiError::invalid(
+            "starting_after",
+            "resource_missing",
+            "starting_after must be the id of one of this account's payments.",
+        )
     };
+    let after = match query.starting_after.as_deref() {
+        None => None,
+        Some(after) => Some(PaymentId::parse(after).ok_or_else(cursor_missing)?),
+    };
+    let mut conn = state.db.get().await?;
     let (payments, has_more) =
-        ledger::history(&mut conn, &account.id, cursor.as_ref(), limit).await?;
+        match ledger::history(&mut conn, &account_id, after.as_ref(), limit).await? {
+            History::NoSuchAccount => return Err(account_missing(account_id.as_str())),
+            History::NoSuchCursor => return Err(cursor_missing()),
+            History::Page { payments, has_more } => (payments, has_more),
+        };
     Ok(web::Json(PaymentList {
         object: "list".into(),
-        url: format!("/api/v1/accounts/{}/payments", account.id),
+        url: format!("/api/v1/accounts/{}/payments", account_id.as_str()),
         data: payments.iter().map(PaymentObject::from_payment).collect(),
         has_more,
     }))

@@ -326,3 +326,43 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
         "bearer"
     );
 }
+
+#[tokio::test]
+async fn a_history_page_answers_for_its_own_account_only() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let account = checkout_and_pay(&app, CARD_OK, true).await;
+    let empty = "acct_withoutpayments000000";
+    app.db()
+        .await
+        .batch_execute(&format!("INSERT INTO accounts (id, email) VALUES ('{empty}', 'nobody@example.com')"))
+        .await
+        .unwrap();
+
+    // An account without payments: an empty page, not a 404.
+    let (status, page) = api.get(&format!("/api/v1/accounts/{empty}/payments")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["data"], json!([]));
+    assert_eq!(page["has_more"], false);
+    assert_eq!(page["url"], format!("/api/v1/accounts/{empty}/payments"));
+
+    // Another account's payment is no cursor here.
+    let (_, theirs) = api
+        .get(&format!("/api/v1/accounts/{account}/payments"))
+        .await;
+    let theirs = theirs["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .get(&format!(
+            "/api/v1/accounts/{empty}/payments?starting_after={theirs}"
+        ))
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "resource_missing");
+    assert_eq!(body["error"]["param"], "starting_after");
+    // A cursor that is no payment id at all, the same.
+    let (status, body) = api
+        .get(&format!(
+            "/api/v1/accounts/{account}/payments?starting_after=acct_0000000000000000000000"
+        ))
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "resource_missing");
+}
