@@ -4,9 +4,12 @@
 #                       in-process Stripe simulator, each with a fresh
 #                       Idempotency-Key), with wrk;
 #   2. history reads/s: GET /api/v1/accounts/{id}/payments?limit=20, with wrk;
-#   3. the baseline:    pgbench, one single-row INSERT per transaction into a
-#                       scratch table, on the same PostgreSQL cluster.
-# Prints a Markdown table with the ratio of each API figure to the pgbench one.
+#   3. history reads at half their peak, paced (wrk with a random delay),
+#                       for their p99;
+#   4. the baselines:   pgbench, one single-row INSERT per transaction into a
+#                       scratch table, and pgbench's select-only workload
+#                       (`pgbench -S`, scale 1), on the same PostgreSQL cluster.
+# Prints a Markdown table with the ratio of each API figure to the pgbench ones.
 #
 # Starts the app with `cargo run` (PROFILE=release by default; PROFILE=dev for
 # a debug build) on a throwaway DATA_DIR, which creates its own private
@@ -104,11 +107,26 @@ wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/read.lua" \
 reads="$(rate "$work/read.txt")"
 read_non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/read.txt")"
 
+# The same reads offered half their peak: each connection pauses at random
+# (2 * connections / offered seconds on average between its requests).
+offered="$(python3 -c "print(max(1, int($reads / 2)))")"
+cat "$work/read.lua" - >"$work/paced.lua" <<LUA
+function delay() return math.random() * 2 * 1000 * $connections / $offered end
+LUA
+wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/paced.lua" \
+  "$base/api/v1/accounts/$account/payments?limit=20" >"$work/paced.txt"
+paced="$(rate "$work/paced.txt")"
+
 psql -qc "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
 echo "INSERT INTO bench_insert (account_id, amount_minor) VALUES ('acct_bench', 420);" >"$work/insert.sql"
 pgbench -n -c "$connections" -j 2 -T "$duration" -f "$work/insert.sql" >"$work/pgbench.txt" 2>&1
 inserts="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -n1)"
 psql -qc "DROP TABLE bench_insert"
+# Select-only: one primary-key lookup per transaction, pgbench's own tables.
+pgbench -i -q -s 1 >"$work/pgbench-init.txt" 2>&1
+pgbench -n -S -M prepared -c "$connections" -j 2 -T "$duration" >"$work/pgbench-select.txt" 2>&1
+selects="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-select.txt" | head -n1)"
+psql -qc "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers"
 
 latency() { awk '/Latency Distribution/{f=1} f && $1=="50%"{p50=$2} f && $1=="99%"{p99=$2} END{print p50 " / " p99}' "$1"; }
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
@@ -117,10 +135,12 @@ round() { python3 -c "print(f'{$1:.0f}')"; }
 echo
 echo "Storefront payments API, $(nproc) cores, ${duration}s per run, $connections connections, $profile build, $(date -u +%Y-%m-%d)"
 echo
-echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT |"
-echo "|---|---:|---|---:|"
-echo "| Debits (POST /api/v1/payments, off-session at the simulator) | $(round "$debits") | $(latency "$work/debit.txt") | $(ratio "$debits" "$inserts") |"
-echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") |"
-echo "| pgbench single-row INSERT, same cluster | $(round "$inserts") | | 1.000 |"
+echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT | vs pgbench -S |"
+echo "|---|---:|---|---:|---:|"
+echo "| Debits (POST /api/v1/payments, off-session at the simulator) | $(round "$debits") | $(latency "$work/debit.txt") | $(ratio "$debits" "$inserts") | |"
+echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") | $(ratio "$reads" "$selects") |"
+echo "| History reads offered $offered/s (half their peak) | $(round "$paced") | $(latency "$work/paced.txt") | | |"
+echo "| pgbench single-row INSERT, same cluster | $(round "$inserts") | | 1.000 | |"
+echo "| pgbench -S (select-only, scale 1, prepared), same cluster | $(round "$selects") | | | 1.000 |"
 echo
 echo "debits recorded: $made ($failed not succeeded; wrk non-2xx: ${non2xx:-0}); read non-2xx: ${read_non2xx:-0}"
