@@ -335,7 +335,9 @@ async fn a_history_page_answers_for_its_own_account_only() {
     let empty = "acct_withoutpayments000000";
     app.db()
         .await
-        .batch_execute(&format!("INSERT INTO accounts (id, email) VALUES ('{empty}', 'nobody@example.com')"))
+        .batch_execute(&format!(
+            "INSERT INTO accounts (id, email) VALUES ('{empty}', 'nobody@example.com')"
+        ))
         .await
         .unwrap();
 
