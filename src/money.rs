@@ -95,10 +95,19 @@ pub enum MoneyError {
     UnsupportedCurrency(String),
     #[error("{0:?} is not a valid amount")]
     Invalid(String),
-    #[error("{currency} amounts have at most {exponent} decimal places")]
+    #[error("{currency} amounts {}", decimals_allowed(*exponent))]
     TooPrecise { currency: Currency, exponent: u32 },
     #[error("the amount must not be negative")]
     Negative,
+}
+
+/// How many decimals a currency's amounts may have, in words.
+fn decimals_allowed(exponent: u32) -> String {
+    match exponent {
+        0 => "are whole numbers, without decimals".to_owned(),
+        1 => "have at most 1 decimal place".to_owned(),
+        n => format!("have at most {n} decimal places"),
+    }
 }
 
 /// An amount in a currency's minor unit (cents, pence, yen).

@@ -45,10 +45,7 @@ pub fn parse_description(description: Option<String>) -> Result<Option<String>, 
 fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
     let invalid = |code: &str, message: String| ApiError::invalid("amount", code, message);
     let money = Money::parse_decimal(amount, currency).map_err(|error| match error {
-        MoneyError::TooPrecise { currency, exponent } => invalid(
-            "amount_too_precise",
-            format!("{currency} amounts have at most {exponent} decimal places."),
-        ),
+        error @ MoneyError::TooPrecise { .. } => invalid("amount_too_precise", format!("{error}.")),
         MoneyError::Negative => {
             invalid("amount_invalid", "The amount must be positive.".to_owned())
         }

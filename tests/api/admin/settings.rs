@@ -435,7 +435,7 @@ async fn bad_input_shows_the_page_again_with_the_message_and_changes_nothing() {
                 ("price_JPY", "700.5"),
             ],
             "#rate-new-prices-error",
-            "\"700.5\" is not an amount in JPY: JPY amounts have at most 0 decimal places.",
+            "\"700.5\" is not an amount in JPY: JPY amounts are whole numbers, without decimals.",
         ),
         (
             "/admin/settings/shipping-rates",

@@ -81,9 +81,8 @@ pub async fn refund(
                 StatusCode::BAD_REQUEST,
             );
         }
-        Err(MoneyError::TooPrecise { currency, exponent }) => {
-            let message = format!("{currency} amounts have at most {exponent} decimal places.");
-            return again(page, message, StatusCode::BAD_REQUEST);
+        Err(error @ MoneyError::TooPrecise { .. }) => {
+            return again(page, format!("{error}."), StatusCode::BAD_REQUEST);
         }
         Err(_) => {
             return again(
