@@ -72,6 +72,12 @@ pub struct Settings {
     pub stripe_webhook_secret: Option<Secret>,
     /// Per Stripe request attempt.
     pub stripe_timeout: Duration,
+    /// Requests a second the payments API may make to Stripe, shared by
+    /// every node; `None`: 80 % of Stripe's limit in the key's mode.
+    pub stripe_reads_per_second: Option<u32>,
+    pub stripe_writes_per_second: Option<u32>,
+    /// How long a debit may wait for its turn at Stripe before a 503.
+    pub debit_queue_wait: Duration,
     /// How long a shopper has to pay on Stripe's page (30 min to 24 h).
     pub checkout_session_ttl: Duration,
     /// How often the reconciler looks at pending orders.
@@ -214,6 +220,16 @@ impl Settings {
             })
             .transpose()?;
         let stripe_timeout = millis(&lookup, "STRIPE_TIMEOUT_MS", "5000", 100..=60_000)?;
+        let per_second = |var: &'static str| match lookup(var) {
+            None => Ok(None),
+            Some(_) => parse(&lookup, var, "0", |v| match v.parse::<u32>() {
+                Ok(n) if n <= 10_000 => Ok(Some(n)),
+                _ => Err("expected requests a second from 0 (no budget) to 10000".to_owned()),
+            }),
+        };
+        let stripe_reads_per_second = per_second("STRIPE_READS_PER_SECOND")?;
+        let stripe_writes_per_second = per_second("STRIPE_WRITES_PER_SECOND")?;
+        let debit_queue_wait = millis(&lookup, "DEBIT_QUEUE_WAIT_MS", "10000", 0..=60_000)?;
         let checkout_session_ttl = Duration::from_secs(
             60 * parse(&lookup, "CHECKOUT_SESSION_MINUTES", "30", |v| {
                 match v.parse::<u64>() {
@@ -290,6 +306,9 @@ impl Settings {
             stripe_api_base,
             stripe_webhook_secret,
             stripe_timeout,
+            stripe_reads_per_second,
+            stripe_writes_per_second,
+            debit_queue_wait,
             checkout_session_ttl,
             reconcile_interval,
             reconcile_after,
@@ -461,6 +480,9 @@ mod tests {
             ("MAIL_MAX_ATTEMPTS", "0"),
             ("MAIL_RETRY_MS", "5"),
             ("ALLOW_MAIL_TO_FILES", "maybe"),
+            ("STRIPE_READS_PER_SECOND", "-1"),
+            ("STRIPE_WRITES_PER_SECOND", "many"),
+            ("DEBIT_QUEUE_WAIT_MS", "600000"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

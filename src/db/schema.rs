@@ -365,6 +365,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stripe_call_slots (bucket) {
+        bucket -> Text,
+        next_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(audit_log -> staff (staff_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
@@ -422,6 +429,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_login_attempts,
     staff_sessions,
     stock_adjustments,
+    stripe_call_slots,
     stripe_events,
 );
 

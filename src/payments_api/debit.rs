@@ -14,12 +14,14 @@ use std::time::Duration;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use super::budget::{self, QueueFull, TurnError};
 use super::domain::DebitRequest;
 use super::store::{self, Claim, IdempotencyKey};
 use crate::db::{DbError, DbPool};
 use crate::ids::PaymentId;
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
+use crate::stripe::budget::Call;
 use crate::stripe::params::OffSessionCharge;
 use crate::stripe::types::PaymentIntent;
 use crate::stripe::{StripeError, StripeGateway};
@@ -49,10 +51,23 @@ pub enum DebitError {
     /// outcome is unknown, and a retry with the same key asks again.
     #[error("the payment provider is unavailable")]
     Provider(#[source] StripeError),
+    /// More debits queue for Stripe than `max_wait` lets through: nothing
+    /// was sent, and a retry with the same key asks again.
+    #[error(transparent)]
+    QueueFull(#[from] QueueFull),
     #[error("payment {0} has no customer or payment method")]
     Incomplete(String),
     #[error(transparent)]
     Database(#[from] DbError),
+}
+
+impl From<TurnError> for DebitError {
+    fn from(error: TurnError) -> Self {
+        match error {
+            TurnError::QueueFull(full) => DebitError::QueueFull(full),
+            TurnError::Database(error) => DebitError::Database(error),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for DebitError {
@@ -96,9 +111,10 @@ pub async fn debit(
     request: &DebitRequest,
     respond: Respond,
 ) -> Result<Answer, DebitError> {
-    // A request in flight holds its key while Stripe may still answer it
-    // (plus the database work around the call).
-    let lock_for = stripe.client.worst_case_duration() + Duration::from_secs(10);
+    // A request in flight holds its key while it waits for its turns at
+    // Stripe and Stripe may still answer it (plus the database work around).
+    let lock_for =
+        stripe.client.worst_case_duration() + stripe.budget.max_wait * 2 + Duration::from_secs(10);
     let mut conn = db.get().await?;
     let account = ledger::find_account(&mut conn, &request.account_id)
         .await?
@@ -118,7 +134,7 @@ pub async fn debit(
                 .clone()
                 .ok_or(DebitError::NoSavedCard)?;
             drop(conn);
-            let payment_method = saved_card(stripe, &customer).await?;
+            let payment_method = saved_card(stripe, db, &customer).await?;
             let mut conn = db.get().await?;
             store::insert_claim(
                 &mut conn,
@@ -166,7 +182,12 @@ pub async fn debit(
 }
 
 /// The card the customer saved most recently.
-async fn saved_card(stripe: &StripeGateway, customer_id: &str) -> Result<String, DebitError> {
+async fn saved_card(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    customer_id: &str,
+) -> Result<String, DebitError> {
+    budget::take_turn(db, &stripe.budget, Call::Read).await?;
     match stripe.client.latest_saved_card(customer_id).await {
         Ok(card) => card.map(|card| card.id).ok_or(DebitError::NoSavedCard),
         // Our Stripe key refused (a rotation, say) is ours to fix, not the card.
@@ -209,6 +230,12 @@ async fn charge(
         payment_id: &payment.id,
         account_id: &payment.account_id,
     };
+    if let Err(error) = budget::take_turn(db, &stripe.budget, Call::Write).await {
+        // Nothing was sent: a retry with the same key takes a turn again.
+        let mut conn = db.get().await?;
+        store::release(&mut conn, api_key, key).await?;
+        return Err(error.into());
+    }
     let stripe_key = format!("storefront-debit-{}", payment.id);
     let result = stripe
         .client

@@ -1,5 +1,6 @@
 //! The debit's idempotency records (`api_idempotency`): who holds a key, the
-//! request it was first used with, and the answer replays get.
+//! request it was first used with, and the answer replays get; and the
+//! turns at Stripe that debits share (`stripe_call_slots`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -224,4 +225,29 @@ pub async fn finish(
         Ok((payment, status, body))
     })
     .await
+}
+
+#[derive(QueryableByName)]
+struct Slot {
+    #[diesel(sql_type = BigInt)]
+    wait_us: i64,
+}
+
+/// Takes the next turn in `bucket`, turns `spacing` apart, unless it is more
+/// than `max_wait` away: how long to wait for it, or `None` (nothing taken).
+pub async fn reserve_slot(
+    conn: &mut AsyncPgConnection,
+    bucket: &str,
+    spacing: std::time::Duration,
+    max_wait: std::time::Duration,
+) -> QueryResult<Option<std::time::Duration>> {
+    let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let slot: Option<Slot> = Statement::new(include_str!("sql/reserve_slot.sql"))
+        .bind::<Text, _>(bucket)
+        .bind::<BigInt, _>(micros(spacing))
+        .bind::<BigInt, _>(micros(max_wait))
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(slot.map(|slot| std::time::Duration::from_micros(u64::try_from(slot.wait_us).unwrap_or(0))))
 }

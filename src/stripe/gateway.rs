@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::budget::CallBudget;
 use super::{StripeClient, StripeConfig};
 use crate::config::{Secret, Settings};
 
@@ -40,6 +41,8 @@ pub struct StripeGateway {
     pub session_ttl: Duration,
     /// The simulator's origin when it hosts the payment page.
     hosted_origin: Option<String>,
+    /// How fast the payments API may call Stripe.
+    pub budget: CallBudget,
 }
 
 impl StripeGateway {
@@ -105,7 +108,16 @@ impl StripeGateway {
                 (client, Secret::new(secret), Some(simulator), Some(origin))
             }
         };
+        let live = !client.is_test_mode();
+        let default = CallBudget::default_per_second(live);
+        let budget = CallBudget {
+            reads_per_second: settings.stripe_reads_per_second.unwrap_or(default),
+            writes_per_second: settings.stripe_writes_per_second.unwrap_or(default),
+            max_wait: settings.debit_queue_wait,
+            live,
+        };
         let gateway = StripeGateway {
+            budget,
             client,
             webhook_secret,
             base_url: base_url.to_owned(),

@@ -1,6 +1,7 @@
 //! Our own Stripe client over reqwest: form-encoded requests, typed errors,
 //! retries with the same Idempotency-Key, and webhook signature checks.
 
+pub mod budget;
 mod client;
 mod error;
 mod form;

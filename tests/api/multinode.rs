@@ -2,7 +2,8 @@
 //! simulator and one mail server: nodes are stateless, so any node serves
 //! any request, webhook deliveries land on whichever node nginx picks, and
 //! every node's sender takes messages from the one outbox; a change of the
-//! checkout settings on one node is followed by every node at once.
+//! checkout settings on one node is followed by every node at once; debits
+//! sent to every node take their turns at Stripe from one budget.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -506,5 +507,82 @@ async fn a_settings_change_on_one_node_is_followed_by_every_node_s_next_cart_and
         assert_eq!(session["automatic_tax"]["enabled"], true, "{node}");
         assert_eq!(session["allow_promotion_codes"], serde_json::Value::Null);
     }
+    nodes.stop().await;
+}
+
+#[tokio::test]
+async fn debits_spread_over_the_nodes_share_one_budget_at_stripe() {
+    let nodes = start_nodes().await;
+    // A shopper saves a card at checkout.
+    let shopper = Browser::at(&nodes.lb_url);
+    shopper
+        .post_form(
+            "/cart/items",
+            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+        )
+        .await;
+    let checkout = shopper.post_form("/checkout", &[("save_card", "1")]).await;
+    let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
+    let paid = pay(&payment_url, CARD_OK).await;
+    let success = paid.headers()["location"].to_str().unwrap().to_owned();
+    shopper.client.get(&success).send().await.unwrap();
+    let account: String = storefront::db::schema::payments::table
+        .select(storefront::db::schema::payments::account_id)
+        .first(&mut nodes.db().await)
+        .await
+        .unwrap();
+    let key = storefront::payments_api::keys::create_key(&mut nodes.db().await, "multi")
+        .await
+        .unwrap();
+
+    // Stripe's test-mode limits from here on; each node alone stays under
+    // them (20 a second), the three together would not without one budget.
+    let sim = nodes.sim.base_url();
+    let client = reqwest::Client::new();
+    let limit = json!({ "reads_per_second": 25, "writes_per_second": 25 });
+    client
+        .post(format!("{sim}/_sim/rate_limit"))
+        .json(&limit)
+        .send()
+        .await
+        .unwrap();
+    let debits = (0..60).map(|n| {
+        client
+            .post(format!("{}/api/v1/payments", nodes.node_urls[n % NODES]))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", format!("spread-{n}"))
+            .json(&json!({ "account_id": account, "amount": "5.00", "currency": "usd" }))
+            .send()
+    });
+    for answer in futures_util::future::join_all(debits).await {
+        let answer = answer.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::CREATED,
+            "{}",
+            answer.text().await.unwrap()
+        );
+    }
+    let rates: serde_json::Value = reqwest::get(format!("{sim}/_sim/rate_limit"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rates["refused"], 0, "{rates}");
+    assert!(
+        rates["max_writes_in_one_second"].as_u64().unwrap() <= 25,
+        "{rates}"
+    );
+    let mut charged: Vec<Option<String>> = storefront::db::schema::payments::table
+        .filter(storefront::db::schema::payments::order_id.is_null())
+        .filter(storefront::db::schema::payments::status.eq("succeeded"))
+        .select(storefront::db::schema::payments::stripe_payment_intent_id)
+        .load(&mut nodes.db().await)
+        .await
+        .unwrap();
+    charged.sort();
+    charged.dedup();
+    assert_eq!(charged.len(), 60, "each debit charged once");
     nodes.stop().await;
 }

@@ -31,8 +31,10 @@ chmod 755 "$work" # the private cluster runs as the postgres user under root
 . tests/support/lib.sh
 port="$(free_port)"
 base="http://127.0.0.1:$port"
-# Load from one address: no rate limits while measuring throughput.
-export DATA_DIR="$work/data" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 RUST_LOG=warn DATABASE_POOL_SIZE="$connections" RATE_LIMIT_PER_MINUTE=0
+# Load from one address: no rate limits while measuring throughput, and no
+# budget for calls to Stripe (the simulator has no limit; with Stripe's, the
+# budget would set the debits' rate, not the app).
+export DATA_DIR="$work/data" BIND="127.0.0.1:$port" METRICS_BIND=127.0.0.1:0 RUST_LOG=warn DATABASE_POOL_SIZE="$connections" RATE_LIMIT_PER_MINUTE=0 STRIPE_READS_PER_SECOND=0 STRIPE_WRITES_PER_SECOND=0
 
 cargo build "${cargo_flags[@]}"
 key="$(cargo run "${cargo_flags[@]}" -- api-key create --name bench 2>/dev/null | grep '^sk_store_' | tail -n1)"

@@ -61,7 +61,7 @@ async fn find_payment(state: &AppState, id: &str) -> Result<Payment, ApiError> {
         (status = 415, description = "Body is not JSON.", body = ErrorBody),
         (status = 422, description = "Idempotency-Key reused with another request, or no saved card.", body = ErrorBody),
         (status = 429, description = "Rate limited by the payment provider.", body = ErrorBody),
-        (status = 503, description = "The payment provider or database is unavailable; retry with the same key.", body = ErrorBody),
+        (status = 503, description = "The payment provider or database is unavailable, or more debits queue for the provider than `DEBIT_QUEUE_WAIT_MS` lets through (`Retry-After`); nothing new was charged: retry with the same key.", body = ErrorBody),
     )
 )]
 pub async fn create_payment(
@@ -140,6 +140,13 @@ fn debit_error(error: DebitError, request: &DebitRequest) -> ApiError {
             "The payment provider could not be reached. Nothing new was charged; retry with the same Idempotency-Key.",
             error.into(),
         ),
+        DebitError::QueueFull(full) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "payment_provider_queue_full",
+            "More debits are waiting for the payment provider than can be sent in time. Nothing was charged; retry with the same Idempotency-Key.",
+        )
+        .with_retry_after(full.retry_after.as_secs()),
         DebitError::Database(error) => error.into(),
         error @ DebitError::Incomplete(_) => ApiError::internal(error.into()),
     }

@@ -1,0 +1,1 @@
+DROP TABLE stripe_call_slots;
