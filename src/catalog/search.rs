@@ -40,9 +40,10 @@ pub struct SearchResults {
     pub corrections: Vec<String>,
     /// The page's cards as its kept search last rendered them.
     pub cards: Arc<RenderedCards>,
-    /// The catalog's changes all applied to the product cache when the
-    /// products were read from it.
-    pub epoch: u64,
+    /// The catalog's changes up to this one were all applied to the product
+    /// cache when the products were read from it; `None` while a refresh
+    /// was still applying one (the page is shown, but not trusted later).
+    pub epoch: Option<u64>,
 }
 
 impl SearchResults {
@@ -50,7 +51,7 @@ impl SearchResults {
         found: &Found,
         products: Vec<Arc<Product>>,
         cards: Arc<RenderedCards>,
-        epoch: u64,
+        epoch: Option<u64>,
     ) -> SearchResults {
         SearchResults {
             products,
@@ -124,7 +125,8 @@ pub struct RenderedCards {
 
 #[derive(Debug)]
 struct Shown {
-    epoch: u64,
+    /// See `SearchResults::epoch`.
+    epoch: Option<u64>,
     products: Vec<Weak<Product>>,
     /// Taken from the budget.
     html: Option<Arc<str>>,
@@ -143,13 +145,13 @@ impl RenderedCards {
     /// still in memory: then they are the products as they are now.
     pub fn unchanged_since(&self, epoch: u64) -> Option<Vec<Arc<Product>>> {
         let shown = self.lock();
-        let shown = shown.as_ref().filter(|shown| shown.epoch == epoch)?;
+        let shown = shown.as_ref().filter(|shown| shown.epoch == Some(epoch))?;
         shown.products.iter().map(Weak::upgrade).collect()
     }
 
     fn get_or_render<E>(
         &self,
-        epoch: u64,
+        epoch: Option<u64>,
         products: &[Arc<Product>],
         render: impl FnOnce(&[Arc<Product>]) -> Result<Arc<str>, E>,
     ) -> Result<Arc<str>, E> {
@@ -291,9 +293,9 @@ mod tests {
     fn cards_are_rendered_again_only_when_a_product_changed() {
         let cards = RenderedCards::within(Arc::new(CardsBudget::new(1 << 20)));
         let page = vec![product(1, Some(5)), product(2, None)];
-        let first = cards.get_or_render(1, &page, render).unwrap();
+        let first = cards.get_or_render(Some(1), &page, render).unwrap();
         let again = cards
-            .get_or_render(2, &page, |_| -> Result<Arc<str>, ()> {
+            .get_or_render(Some(2), &page, |_| -> Result<Arc<str>, ()> {
                 panic!("the same products are not rendered again")
             })
             .unwrap();
@@ -308,18 +310,25 @@ mod tests {
         // The product cache holds a new value for a product whose stock changed.
         let changed = vec![page[0].clone(), product(2, Some(0))];
         assert_eq!(
-            &*cards.get_or_render(3, &changed, render).unwrap(),
+            &*cards.get_or_render(Some(3), &changed, render).unwrap(),
             "Some(5),Some(0)"
         );
         // One fewer (taken off sale): rendered again.
         assert_eq!(
-            &*cards.get_or_render(4, &changed[..1], render).unwrap(),
+            &*cards.get_or_render(Some(4), &changed[..1], render).unwrap(),
             "Some(5)"
         );
         assert_eq!(cards.unchanged_since(4).map(|p| p.len()), Some(1));
-        // A product the product cache dropped is not kept alive here.
-        drop((changed, page, kept));
+        // Read while a refresh was applying a change: shown, never trusted.
+        let during = vec![product(3, None)];
+        cards.get_or_render(None, &during, render).unwrap();
         assert!(cards.unchanged_since(4).is_none());
+        assert!(cards.unchanged_since(5).is_none());
+        cards.get_or_render(Some(5), &during, render).unwrap();
+        assert_eq!(cards.unchanged_since(5).map(|p| p.len()), Some(1));
+        // A product the product cache dropped is not kept alive here.
+        drop((changed, page, kept, during));
+        assert!(cards.unchanged_since(5).is_none());
     }
 
     #[test]
@@ -329,12 +338,12 @@ mod tests {
         let page = vec![product(1, None), product(2, None)];
         let first = RenderedCards::within(budget.clone());
         let second = RenderedCards::within(budget.clone());
-        first.get_or_render(1, &page, render).unwrap();
+        first.get_or_render(Some(1), &page, render).unwrap();
         assert_eq!(budget.used(), 9);
         let mut renders = 0;
         for _ in 0..3 {
             let html = second
-                .get_or_render(1, &page, |products| {
+                .get_or_render(Some(1), &page, |products| {
                     renders += 1;
                     render(products)
                 })
@@ -347,18 +356,18 @@ mod tests {
         assert_eq!(second.unchanged_since(1).map(|p| p.len()), Some(2));
 
         // A new page replaces the kept one's bytes; a dropped search frees them.
-        first.get_or_render(2, &page[..1], render).unwrap();
+        first.get_or_render(Some(2), &page[..1], render).unwrap();
         assert_eq!(budget.used(), 4);
         drop(first);
         assert_eq!(budget.used(), 0);
-        second.get_or_render(2, &page, render).unwrap();
+        second.get_or_render(Some(2), &page, render).unwrap();
         assert_eq!(budget.used(), 9);
         drop(second);
         assert_eq!(budget.used(), 0);
 
         // A search not kept keeps nothing.
         let unkept = RenderedCards::default();
-        unkept.get_or_render(1, &page, render).unwrap();
+        unkept.get_or_render(Some(1), &page, render).unwrap();
         assert!(unkept.lock().is_none());
     }
 }

@@ -146,8 +146,12 @@ impl Catalog {
             let (found, products) = search::search(&mut *db.get().await?, query).await?;
             self.searched.misses.fetch_add(1, Ordering::Relaxed);
             let products = products.into_iter().map(Arc::new).collect();
-            return Ok(SearchResults::new(&found, products, Arc::default(), epoch));
+            return Ok(SearchResults::new(&found, products, Arc::default(), None));
         }
+        // Another request may still be applying a change noted before this
+        // one (catching up does not wait for it): the product cache may
+        // not show it yet, so what is read now is not trusted later.
+        let epoch = (self.applied.load(Ordering::Acquire) >= epoch).then_some(epoch);
         let key = SearchKey::of(query);
         let hot = self.read().searches.get_hot(&key);
         let entry = match hot {
@@ -178,7 +182,7 @@ impl Catalog {
             }
             None => {
                 self.searched.hits.fetch_add(1, Ordering::Relaxed);
-                match entry.cards.unchanged_since(epoch) {
+                match epoch.and_then(|epoch| entry.cards.unchanged_since(epoch)) {
                     Some(products) => products,
                     None => self.products_by_id(db, &found.ids).await?,
                 }
