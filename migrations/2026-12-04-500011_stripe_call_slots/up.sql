@@ -1,5 +1,5 @@
--- The payments API's turns at Stripe, shared by every node
--- (src/payments_api/budget.rs): per bucket (mode and kind of call), when
+-- The payments API's turns at Stripe, shared by every node (`take_turn`
+-- in src/payments_api/debit.rs): per bucket (mode and kind of call), when
 -- the next call may go. Each call takes the next slot and moves it on by
 -- the budget's spacing, in one statement; so that a burst queues instead
 -- of crossing Stripe's rate limit.

@@ -14,14 +14,13 @@ use std::time::Duration;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use super::budget::{self, QueueFull, TurnError};
 use super::domain::DebitRequest;
 use super::store::{self, Claim, IdempotencyKey};
 use crate::db::{DbError, DbPool};
 use crate::ids::PaymentId;
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
-use crate::stripe::budget::Call;
+use crate::stripe::budget::{Call, CallBudget};
 use crate::stripe::params::OffSessionCharge;
 use crate::stripe::types::PaymentIntent;
 use crate::stripe::{StripeError, StripeGateway};
@@ -53,21 +52,12 @@ pub enum DebitError {
     Provider(#[source] StripeError),
     /// More debits queue for Stripe than `max_wait` lets through: nothing
     /// was sent, and a retry with the same key asks again.
-    #[error(transparent)]
-    QueueFull(#[from] QueueFull),
+    #[error("too many debits queue for the payment provider")]
+    QueueFull { retry_after: Duration },
     #[error("payment {0} has no customer or payment method")]
     Incomplete(String),
     #[error(transparent)]
     Database(#[from] DbError),
-}
-
-impl From<TurnError> for DebitError {
-    fn from(error: TurnError) -> Self {
-        match error {
-            TurnError::QueueFull(full) => DebitError::QueueFull(full),
-            TurnError::Database(error) => DebitError::Database(error),
-        }
-    }
 }
 
 impl From<diesel::result::Error> for DebitError {
@@ -181,13 +171,32 @@ pub async fn debit(
     }
 }
 
+/// Waits for this call's turn at Stripe. Debits on every node share the
+/// account's budget (`stripe::budget`), its turns kept in PostgreSQL; a
+/// turn later than the budget's `max_wait` is refused at once (nothing
+/// taken, nothing sent to Stripe).
+async fn take_turn(db: &DbPool, budget: &CallBudget, call: Call) -> Result<(), DebitError> {
+    let Some(spacing) = budget.spacing(call) else {
+        return Ok(());
+    };
+    let mut conn = db.get().await.map_err(DbError::from)?;
+    let wait =
+        store::reserve_slot(&mut conn, budget.bucket(call), spacing, budget.max_wait).await?;
+    drop(conn);
+    let wait = wait.ok_or(DebitError::QueueFull {
+        retry_after: budget.max_wait.max(Duration::from_secs(1)),
+    })?;
+    tokio::time::sleep(wait).await;
+    Ok(())
+}
+
 /// The card the customer saved most recently.
 async fn saved_card(
     stripe: &StripeGateway,
     db: &DbPool,
     customer_id: &str,
 ) -> Result<String, DebitError> {
-    budget::take_turn(db, &stripe.budget, Call::Read).await?;
+    take_turn(db, &stripe.budget, Call::Read).await?;
     match stripe.client.latest_saved_card(customer_id).await {
         Ok(card) => card.map(|card| card.id).ok_or(DebitError::NoSavedCard),
         // Our Stripe key refused (a rotation, say) is ours to fix, not the card.
@@ -230,11 +239,11 @@ async fn charge(
         payment_id: &payment.id,
         account_id: &payment.account_id,
     };
-    if let Err(error) = budget::take_turn(db, &stripe.budget, Call::Write).await {
+    if let Err(error) = take_turn(db, &stripe.budget, Call::Write).await {
         // Nothing was sent: a retry with the same key takes a turn again.
         let mut conn = db.get().await?;
         store::release(&mut conn, api_key, key).await?;
-        return Err(error.into());
+        return Err(error);
     }
     let stripe_key = format!("storefront-debit-{}", payment.id);
     let result = stripe

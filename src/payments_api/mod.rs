@@ -3,7 +3,6 @@
 //! and updates from the ledger. Accounts are ours (`acct_…`) and map to
 //! Stripe customers (`cus_…`); browser checkouts appear in the history too.
 
-pub mod budget;
 pub mod debit;
 pub mod domain;
 pub mod http;

@@ -2,6 +2,8 @@
 //! request it was first used with, and the answer replays get; and the
 //! turns at Stripe that debits share (`stripe_call_slots`).
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Jsonb, SmallInt, Text};
@@ -238,10 +240,10 @@ struct Slot {
 pub async fn reserve_slot(
     conn: &mut AsyncPgConnection,
     bucket: &str,
-    spacing: std::time::Duration,
-    max_wait: std::time::Duration,
-) -> QueryResult<Option<std::time::Duration>> {
-    let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    spacing: Duration,
+    max_wait: Duration,
+) -> QueryResult<Option<Duration>> {
+    let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
     let slot: Option<Slot> = Statement::new(include_str!("sql/reserve_slot.sql"))
         .bind::<Text, _>(bucket)
         .bind::<BigInt, _>(micros(spacing))
@@ -249,5 +251,5 @@ pub async fn reserve_slot(
         .get_result(conn)
         .await
         .optional()?;
-    Ok(slot.map(|slot| std::time::Duration::from_micros(u64::try_from(slot.wait_us).unwrap_or(0))))
+    Ok(slot.map(|slot| Duration::from_micros(u64::try_from(slot.wait_us).unwrap_or(0))))
 }

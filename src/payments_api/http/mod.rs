@@ -140,13 +140,13 @@ fn debit_error(error: DebitError, request: &DebitRequest) -> ApiError {
             "The payment provider could not be reached. Nothing new was charged; retry with the same Idempotency-Key.",
             error.into(),
         ),
-        DebitError::QueueFull(full) => ApiError::new(
+        DebitError::QueueFull { retry_after } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "api_error",
             "payment_provider_queue_full",
             "More debits are waiting for the payment provider than can be sent in time. Nothing was charged; retry with the same Idempotency-Key.",
         )
-        .with_retry_after(full.retry_after.as_secs()),
+        .with_retry_after(retry_after.as_secs()),
         DebitError::Database(error) => error.into(),
         error @ DebitError::Incomplete(_) => ApiError::internal(error.into()),
     }
