@@ -55,7 +55,7 @@ pub async fn metrics(
     let metrics = metrics::get();
     metrics.set_pool_connections(&pools.0);
     let node = metrics::catalog(catalog.stats()).and_then(|catalog| {
-        let api_keys = metrics::api_keys(api_keys.listening(), api_keys.len())?;
+        let api_keys = metrics::api_keys(api_keys.listening(), api_keys.kept())?;
         Ok(catalog.into_iter().chain(api_keys))
     });
     let families = node.map(|node| metrics.gather().into_iter().chain(node).collect::<Vec<_>>());

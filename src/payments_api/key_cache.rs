@@ -38,47 +38,49 @@ impl ApiKeyCache {
     /// The id of the unrevoked key `token`, noting its use.
     pub async fn authenticate(&self, db: &DbPool, token: &str) -> Result<Option<i64>, DbError> {
         let hash = keys::hash_key(token);
-        let now = Utc::now();
+        // Read before the key: a revocation noted after it is not kept over.
+        let epoch = self.epoch.load(Ordering::Acquire);
         let kept = self
             .listening
             .load(Ordering::Acquire)
             .then(|| self.read().get(&hash).copied())
             .flatten();
-        if let Some(known) = kept {
-            if keys::use_to_note(known.last_used, now) {
-                keys::note_use(&mut *db.get().await?, known.id).await?;
-                if let Some(known) = self.write().get_mut(&hash) {
-                    known.last_used = Some(now);
-                }
+        let mut known = match kept {
+            Some(known) => known,
+            None => {
+                let found = keys::find_unrevoked(&mut *db.get().await?, &hash).await?;
+                let Some((id, last_used)) = found else {
+                    return Ok(None);
+                };
+                Known { id, last_used }
             }
-            return Ok(Some(known.id));
-        }
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let mut conn = db.get().await?;
-        let Some((id, mut last_used)) = keys::find_unrevoked(&mut conn, &hash).await? else {
-            return Ok(None);
         };
-        if keys::use_to_note(last_used, now) {
-            keys::note_use(&mut conn, id).await?;
-            last_used = Some(now);
+        let now = Utc::now();
+        if keys::use_to_note(known.last_used, now) {
+            keys::note_use(&mut *db.get().await?, known.id).await?;
+            known.last_used = Some(now);
         }
+        if kept.is_none_or(|kept| kept.last_used != known.last_used) {
+            self.keep(hash, known, epoch);
+        }
+        Ok(Some(known.id))
+    }
+
+    /// Keeps a key read (or noted) since `epoch`, unless a revocation came
+    /// meanwhile or nobody listens for them.
+    fn keep(&self, hash: Vec<u8>, known: Known, epoch: u64) {
         let mut kept = self.write();
         if self.listening.load(Ordering::Acquire) && self.epoch.load(Ordering::Acquire) == epoch {
             if kept.len() >= CAP {
                 kept.clear();
             }
-            kept.insert(hash, Known { id, last_used });
+            kept.insert(hash, known);
         }
-        Ok(Some(id))
     }
 
     /// Keys kept now.
-    pub fn len(&self) -> usize {
+    pub fn kept(&self) -> usize {
         self.read().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Whether keys are kept: only while the listener is connected.
