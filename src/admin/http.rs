@@ -9,8 +9,7 @@ use askama::Template;
 use super::auth::domain::StaffSession;
 use super::orders::store as order_store;
 use crate::state::AppState;
-use crate::telemetry;
-use crate::web::{AppError, assets};
+use crate::web::{AppError, ErrorWords, assets};
 
 /// The back office's sections, for the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +151,7 @@ pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
 #[template(path = "admin/error.html")]
 struct ErrorPage {
     layout: AdminLayout,
-    status: u16,
-    title: &'static str,
-    message: String,
-    request_id: Option<String>,
+    error: ErrorWords,
 }
 
 /// A back-office page's error in the back office's look, with its
@@ -166,23 +162,13 @@ pub async fn error_page(
     staff: &StaffSession,
     error: &AppError,
 ) -> Option<String> {
-    use actix_web::ResponseError;
-
     let state = req.app_data::<web::Data<AppState>>()?;
     let layout = AdminLayout::new(state, staff, Section::Other, req)
         .await
         .ok()?;
-    let status = error.status_code();
-    let (title, message) = error.words();
     ErrorPage {
         layout,
-        status: status.as_u16(),
-        title,
-        message,
-        request_id: status
-            .is_server_error()
-            .then(telemetry::current_request_id)
-            .flatten(),
+        error: error.words(),
     }
     .render()
     .ok()

@@ -115,17 +115,38 @@ impl From<BatchError> for AppError {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage<'a> {
+struct ErrorPage {
     layout: Layout,
-    status: u16,
-    title: &'a str,
-    message: String,
-    request_id: Option<String>,
+    error: ErrorWords,
+}
+
+/// What an error page tells the person, in the shop or the back office.
+#[derive(Debug)]
+pub struct ErrorWords {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+    /// For a fault of ours: the reference under which the logs have it.
+    pub request_id: Option<String>,
 }
 
 impl AppError {
-    /// The page's title and message: what the person is told.
-    pub fn words(&self) -> (&'static str, String) {
+    /// What the error page says.
+    pub fn words(&self) -> ErrorWords {
+        let status = self.status_code();
+        let (title, message) = self.title_and_message();
+        ErrorWords {
+            status: status.as_u16(),
+            title,
+            message,
+            request_id: status
+                .is_server_error()
+                .then(telemetry::current_request_id)
+                .flatten(),
+        }
+    }
+
+    fn title_and_message(&self) -> (&'static str, String) {
         match self {
             AppError::NotFound(message) => ("Not found", message.clone()),
             AppError::BadRequest(message) => ("Please check your input", message.clone()),
@@ -175,19 +196,14 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let request_id = telemetry::current_request_id();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(error = ?self, "service unavailable");
         } else if status.is_server_error() {
             tracing::error!(error = ?self, "unexpected error");
         }
-        let (title, message) = self.words();
         let page = ErrorPage {
             layout: Layout::default(),
-            status: status.as_u16(),
-            title,
-            message,
-            request_id: status.is_server_error().then_some(request_id).flatten(),
+            error: self.words(),
         };
         let body = page
             .render()

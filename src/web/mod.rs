@@ -12,7 +12,7 @@ mod pages;
 pub mod rate_limit;
 mod session;
 
-pub use error::{AppError, fmt_chain};
+pub use error::{AppError, ErrorWords, fmt_chain};
 pub use form::{CsrfForm, SessionCsrf, csrf_matches, csrf_refused};
 pub use meta::{PageMeta, json_ld};
 pub use pages::{
