@@ -99,6 +99,19 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
 }
 
+/// GET on the Stripe API of the simulator at `sim_url`.
+pub async fn stripe_get_at(sim_url: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{sim_url}{path}"))
+        .bearer_auth(STRIPE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -474,15 +487,7 @@ impl TestApp {
 
     /// GET on the simulator's Stripe API, as the merchant's dashboard would.
     pub async fn stripe_get(&self, path: &str) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(format!("{}{}", self.sim_url, path))
-            .bearer_auth(STRIPE_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        stripe_get_at(&self.sim_url, path).await
     }
 
     /// POSTs /checkout and returns the Stripe payment page URL it redirects to.

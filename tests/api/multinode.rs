@@ -20,8 +20,10 @@ use storefront::server::{Application, session_key};
 
 use crate::admin::{PASSWORD, Staff};
 use crate::helpers::{
-    Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, test_database, texts,
+    Browser, CARD_OK, STRIPE_KEY, free_port, pay, register_webhook, stripe_get_at, test_database,
+    texts,
 };
+use crate::payments_api::bursts::{limit_stripe, stripe_rates};
 use crate::smtp::SmtpServer;
 
 const NODES: usize = 3;
@@ -475,7 +477,6 @@ async fn a_settings_change_on_one_node_is_followed_by_every_node_s_next_cart_and
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
 
     // Every node's very next cart page and checkout follow: nothing waits.
-    let stripe = reqwest::Client::new();
     for (shopper, node) in shoppers.iter().zip(&nodes.node_urls) {
         let cart = shopper.page("/cart").await;
         assert_eq!(
@@ -486,19 +487,14 @@ async fn a_settings_change_on_one_node_is_followed_by_every_node_s_next_cart_and
         let checkout = shopper.post_form("/checkout", &[]).await;
         assert_eq!(checkout.status(), StatusCode::SEE_OTHER, "{node}");
         let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
-        let session: serde_json::Value = stripe
-            .get(format!(
-                "{}/v1/checkout/sessions/{}",
-                nodes.sim.base_url(),
+        let session = stripe_get_at(
+            &nodes.sim.base_url(),
+            &format!(
+                "/v1/checkout/sessions/{}",
                 payment_url.rsplit('/').next().unwrap()
-            ))
-            .bearer_auth(STRIPE_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+        )
+        .await;
         assert_eq!(
             session["shipping_address_collection"]["allowed_countries"],
             json!(["GB", "IE"]),
@@ -538,14 +534,8 @@ async fn debits_spread_over_the_nodes_share_one_budget_at_stripe() {
     // Stripe's test-mode limits from here on; each node alone stays under
     // them (20 a second), the three together would not without one budget.
     let sim = nodes.sim.base_url();
+    limit_stripe(&sim, 25, 25).await;
     let client = reqwest::Client::new();
-    let limit = json!({ "reads_per_second": 25, "writes_per_second": 25 });
-    client
-        .post(format!("{sim}/_sim/rate_limit"))
-        .json(&limit)
-        .send()
-        .await
-        .unwrap();
     let debits = (0..60).map(|n| {
         client
             .post(format!("{}/api/v1/payments", nodes.node_urls[n % NODES]))
@@ -563,12 +553,7 @@ async fn debits_spread_over_the_nodes_share_one_budget_at_stripe() {
             answer.text().await.unwrap()
         );
     }
-    let rates: serde_json::Value = reqwest::get(format!("{sim}/_sim/rate_limit"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rates = stripe_rates(&sim).await;
     assert_eq!(rates["refused"], 0, "{rates}");
     assert!(
         rates["max_writes_in_one_second"].as_u64().unwrap() <= 25,

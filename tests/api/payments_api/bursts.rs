@@ -9,10 +9,11 @@ use futures_util::StreamExt;
 
 use super::*;
 
-/// The simulator's limits (0: none), its counters started afresh.
-async fn limit_stripe(app: &TestApp, reads: u32, writes: u32) {
+/// The limits of the simulator at `sim_url` (0: none), its counters
+/// started afresh.
+pub(crate) async fn limit_stripe(sim_url: &str, reads: u32, writes: u32) {
     let response = reqwest::Client::new()
-        .post(format!("{}/_sim/rate_limit", app.sim_url))
+        .post(format!("{sim_url}/_sim/rate_limit"))
         .json(&json!({ "reads_per_second": reads, "writes_per_second": writes }))
         .send()
         .await
@@ -20,8 +21,9 @@ async fn limit_stripe(app: &TestApp, reads: u32, writes: u32) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-async fn stripe_rates(app: &TestApp) -> Value {
-    reqwest::get(format!("{}/_sim/rate_limit", app.sim_url))
+/// The limits, the peak rates seen and the refusals, as the simulator counts.
+pub(crate) async fn stripe_rates(sim_url: &str) -> Value {
+    reqwest::get(format!("{sim_url}/_sim/rate_limit"))
         .await
         .unwrap()
         .json()
@@ -60,7 +62,7 @@ async fn a_burst_of_debits_waits_its_turns_and_never_crosses_stripe_s_limit() {
     .await;
     let api = Api::new(&app).await;
     let account = checkout_and_pay(&app, CARD_OK, true).await;
-    limit_stripe(&app, 5, 5).await;
+    limit_stripe(&app.sim_url, 5, 5).await;
 
     let keys: Vec<String> = (0..12).map(|n| format!("burst-{n}")).collect();
     for response in burst(&api, &account, &keys).await {
@@ -68,7 +70,7 @@ async fn a_burst_of_debits_waits_its_turns_and_never_crosses_stripe_s_limit() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
-    let rates = stripe_rates(&app).await;
+    let rates = stripe_rates(&app.sim_url).await;
     assert_eq!(rates["refused"], 0, "{rates}");
     assert!(
         rates["max_writes_in_one_second"].as_u64().unwrap() <= 5,

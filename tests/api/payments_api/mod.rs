@@ -12,7 +12,7 @@ use storefront::stripe::webhook::sign;
 
 use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app, spawn_app_with};
 
-mod bursts;
+pub(crate) mod bursts;
 mod debits;
 mod keys;
 mod lost_answers;
