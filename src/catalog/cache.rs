@@ -452,19 +452,7 @@ mod tests {
     use super::*;
 
     fn product(id: i64) -> Arc<Product> {
-        Arc::new(Product {
-            id,
-            slug: format!("product-{id}"),
-            name: format!("Product {id}"),
-            description: String::new(),
-            price_minor: 100,
-            currency: crate::money::Currency::Usd,
-            image_path: String::new(),
-            stock: None,
-            active: true,
-            created_at: chrono::Utc::now(),
-            requires_shipping: true,
-        })
+        Arc::new(Product::sample(id, None))
     }
 
     /// A first page of the products with these ids, the highest newest.

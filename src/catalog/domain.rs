@@ -25,6 +25,26 @@ pub struct Product {
     pub requires_shipping: bool,
 }
 
+#[cfg(test)]
+impl Product {
+    /// A product for unit tests: `product-{id}`, 1.00 USD, on sale.
+    pub fn sample(id: i64, stock: Option<i32>) -> Product {
+        Product {
+            id,
+            slug: format!("product-{id}"),
+            name: format!("Product {id}"),
+            description: String::new(),
+            price_minor: 100,
+            currency: crate::money::Currency::Usd,
+            image_path: String::new(),
+            stock,
+            active: true,
+            created_at: chrono::Utc::now(),
+            requires_shipping: true,
+        }
+    }
+}
+
 /// How many more units can be sold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {
