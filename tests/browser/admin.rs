@@ -199,6 +199,12 @@ async fn merchant_day(app: &TestApp, b: &Browser, javascript: JavaScript) {
     b.click_link("Attention").await;
     b.wait_for_path("/admin/attention").await;
     blocking.extend(capture(b, "admin-attention").await);
+    // A mistyped address stays in the back office, its navigation at hand.
+    b.goto(&app.url("/admin/ordres")).await;
+    assert_eq!(b.texts("h1").await, ["Not found"]);
+    blocking.extend(capture(b, "admin-not-found").await);
+    b.click_link("Back to the dashboard").await;
+    b.wait_for_path("/admin").await;
     b.click_button("Sign out").await;
     b.wait_for_notice("You have signed out.").await;
     let _ = std::fs::remove_file(image);
