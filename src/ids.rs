@@ -151,6 +151,11 @@ string_id!(
     AccountId
 );
 
+string_id!(
+    /// A refund's public id, `rf_` and 16 to 64 letters or digits.
+    RefundId
+);
+
 impl PaymentId {
     pub fn parse(raw: &str) -> Option<PaymentId> {
         prefixed("pay", raw).then(|| PaymentId(raw.to_owned()))
@@ -168,6 +173,16 @@ impl AccountId {
 
     pub fn generate() -> AccountId {
         AccountId(generate_prefixed("acct"))
+    }
+}
+
+impl RefundId {
+    pub fn parse(raw: &str) -> Option<RefundId> {
+        prefixed("rf", raw).then(|| RefundId(raw.to_owned()))
+    }
+
+    pub fn generate() -> RefundId {
+        RefundId(generate_prefixed("rf"))
     }
 }
 

@@ -74,6 +74,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .route("/payments/{id}", get().to(api::get_payment))
                 .route("/payments/{id}", patch().to(api::update_payment))
                 .route(
+                    "/payments/{id}/refunds",
+                    post().to(api::refunds::create_refund),
+                )
+                .route(
+                    "/payments/{id}/refunds",
+                    get().to(api::refunds::list_refunds),
+                )
+                .route(
                     "/accounts/{account_id}/payments",
                     get().to(api::list_payments),
                 )

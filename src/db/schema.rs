@@ -20,6 +20,7 @@ diesel::table! {
         response_body -> Nullable<Jsonb>,
         locked_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        refund_id -> Nullable<Int8>,
     }
 }
 
@@ -257,7 +258,7 @@ diesel::table! {
 diesel::table! {
     refunds (id) {
         id -> Int8,
-        order_id -> Int8,
+        order_id -> Nullable<Int8>,
         amount_minor -> Int8,
         reason -> Nullable<Text>,
         note -> Nullable<Text>,
@@ -270,6 +271,9 @@ diesel::table! {
         staff_id -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        payment_intent_id -> Text,
+        public_id -> Text,
+        source -> Text,
     }
 }
 
@@ -375,6 +379,7 @@ diesel::table! {
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(audit_log -> staff (staff_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
+diesel::joinable!(api_idempotency -> refunds (refund_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(collection_products -> collections (collection_id));

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{accounts, payments};
+use crate::db::schema::{accounts, payments, refunds};
 use crate::money::{Currency, Money};
 use crate::orders::domain::StripeTotals;
 
@@ -129,4 +129,168 @@ pub struct Outcome<'a> {
     pub failure_code: Option<&'a str>,
     pub decline_code: Option<&'a str>,
     pub failure_message: Option<&'a str>,
+}
+
+/// Where a refund stands: ours before Stripe answered, then Stripe's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// Saved; Stripe has not answered yet (asking again is safe).
+    Requested,
+    /// Stripe said no: nothing was refunded.
+    Refused,
+    Pending,
+    RequiresAction,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Requested => "requested",
+            RefundStatus::Refused => "refused",
+            RefundStatus::Pending => "pending",
+            RefundStatus::RequiresAction => "requires_action",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<RefundStatus> {
+        [
+            RefundStatus::Requested,
+            RefundStatus::Refused,
+            RefundStatus::Pending,
+            RefundStatus::RequiresAction,
+            RefundStatus::Succeeded,
+            RefundStatus::Failed,
+            RefundStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RefundStatus::Requested => "Waiting for Stripe",
+            RefundStatus::Refused => "Refused by Stripe",
+            RefundStatus::Pending => "Pending",
+            RefundStatus::RequiresAction => "Needs action",
+            RefundStatus::Succeeded => "Refunded",
+            RefundStatus::Failed => "Failed",
+            RefundStatus::Canceled => "Canceled",
+        }
+    }
+
+    /// The statuses that count against what is left to refund.
+    pub fn holding() -> [RefundStatus; 4] {
+        [
+            RefundStatus::Requested,
+            RefundStatus::Pending,
+            RefundStatus::RequiresAction,
+            RefundStatus::Succeeded,
+        ]
+    }
+
+    /// Counts against what is left to refund.
+    pub fn holds_money(self) -> bool {
+        !matches!(
+            self,
+            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled
+        )
+    }
+
+    /// Statuses only move forward: a late answer never undoes a later
+    /// event (Stripe does not order them). A card refund that succeeded
+    /// may still fail later (a closed card), never the other way round.
+    pub fn rank(self) -> u8 {
+        match self {
+            RefundStatus::Requested => 0,
+            RefundStatus::Pending | RefundStatus::RequiresAction => 1,
+            RefundStatus::Succeeded => 2,
+            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled => 3,
+        }
+    }
+}
+
+/// What is left to refund of `total`: what Stripe reported refunded, or
+/// what refunds in flight hold, whichever is more (so that two staff
+/// members cannot both refund the last of it).
+pub fn refundable(total: Money, reported_refunded: i64, held_by_refunds: i64) -> Money {
+    let taken = reported_refunded.max(held_by_refunds);
+    Money::new((total.minor() - taken).max(0), total.currency())
+        .unwrap_or(Money::zero(total.currency()))
+}
+
+/// Stripe's reasons for a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundReason {
+    Duplicate,
+    Fraudulent,
+    RequestedByCustomer,
+}
+
+impl RefundReason {
+    pub const ALL: [RefundReason; 3] = [
+        RefundReason::Duplicate,
+        RefundReason::Fraudulent,
+        RefundReason::RequestedByCustomer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::Duplicate => "duplicate",
+            RefundReason::Fraudulent => "fraudulent",
+            RefundReason::RequestedByCustomer => "requested_by_customer",
+        }
+    }
+
+    pub fn parse(reason: &str) -> Option<RefundReason> {
+        RefundReason::ALL.into_iter().find(|r| r.as_str() == reason)
+    }
+}
+
+/// A refund of a payment, as the payments API shows it (in the payment's
+/// currency): asked for by staff, through the API, or at Stripe.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refunds, check_for_backend(diesel::pg::Pg))]
+pub struct Refund {
+    pub id: i64,
+    pub public_id: String,
+    pub order_id: Option<i64>,
+    pub payment_intent_id: String,
+    pub amount_minor: i64,
+    pub reason: Option<String>,
+    pub status: String,
+    pub stripe_refund_id: Option<String>,
+    pub failure_reason: Option<String>,
+    /// `staff`, `api` or `stripe`.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Refund {
+    pub fn status(&self) -> RefundStatus {
+        RefundStatus::parse(&self.status).unwrap_or(RefundStatus::Requested)
+    }
+
+    pub fn money(&self, currency: Currency) -> Money {
+        Money::new(self.amount_minor, currency).unwrap_or(Money::zero(currency))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_left_counts_refunds_in_flight() {
+        let total = Money::new(10_000, Currency::Usd).unwrap();
+        assert_eq!(refundable(total, 0, 0).minor(), 10_000);
+        assert_eq!(refundable(total, 2_500, 0).minor(), 7_500);
+        assert_eq!(refundable(total, 2_500, 6_000).minor(), 4_000);
+        assert_eq!(refundable(total, 10_000, 10_000).minor(), 0);
+    }
 }

@@ -4,4 +4,5 @@
 
 pub mod domain;
 pub mod held_refunds;
+pub mod refunds;
 pub mod store;

@@ -11,7 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::domain::{Account, Outcome, Payment, PaymentStatus};
 use super::held_refunds;
 use crate::db::Statement;
-use crate::db::schema::{accounts, payments};
+use crate::db::schema::{accounts, orders, payments};
 use crate::ids::{AccountId, PaymentId};
 use crate::money::Money;
 use crate::orders::domain::StripeTotals;
@@ -38,6 +38,34 @@ pub async fn find_payment(
         .first(conn)
         .await
         .optional()
+}
+
+/// The payment, its row locked for the rest of the transaction (refunds of
+/// it are decided one at a time).
+pub async fn lock_payment(
+    conn: &mut AsyncPgConnection,
+    id: &PaymentId,
+) -> QueryResult<Option<Payment>> {
+    payments::table
+        .find(id.as_str())
+        .select(Payment::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks a checkout payment's order too, as staff refunds of the order do,
+/// so that their refunds and the API's take turns.
+pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<()> {
+    orders::table
+        .find(order_id)
+        .select(orders::id)
+        .for_update()
+        .first::<i64>(conn)
+        .await
+        .optional()?;
+    Ok(())
 }
 
 /// The Stripe customer whose account a paid order's payment is in.

@@ -1,9 +1,10 @@
-//! What a debit request asks for, as parsed from the API's JSON.
+//! What debit and refund requests ask for, as parsed from the API's JSON.
 
 use serde::Serialize;
 
-use crate::ids::AccountId;
-use crate::money::Money;
+use crate::ids::{AccountId, PaymentId};
+use crate::ledger::domain::RefundReason;
+use crate::money::{Currency, Money};
 
 /// A debit of an account's saved card. Its hash tells a replay (same key,
 /// same request) from a key reused for another request.
@@ -29,6 +30,40 @@ impl DebitRequest {
             account_id: self.account_id.as_str(),
             amount: self.amount,
             description: self.description.as_deref(),
+        })
+        .unwrap_or_default();
+        sha2::Sha256::digest(&canonical).to_vec()
+    }
+}
+
+/// A refund of a payment: all of what is left (`amount: None`) or part.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub payment_id: PaymentId,
+    /// The payment's currency, which its refunds are in.
+    pub currency: Currency,
+    pub amount: Option<Money>,
+    pub reason: Option<RefundReason>,
+}
+
+/// The refund request as hashed. `object` keeps it apart from any debit's:
+/// a key names one request, whichever endpoint it was sent to.
+#[derive(Serialize)]
+struct CanonicalRefund<'a> {
+    object: &'static str,
+    payment_id: &'a str,
+    amount: Option<Money>,
+    reason: Option<&'static str>,
+}
+
+impl RefundRequest {
+    pub fn hash(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let canonical = serde_json::to_vec(&CanonicalRefund {
+            object: "refund",
+            payment_id: self.payment_id.as_str(),
+            amount: self.amount,
+            reason: self.reason.map(RefundReason::as_str),
         })
         .unwrap_or_default();
         sha2::Sha256::digest(&canonical).to_vec()

@@ -1,6 +1,6 @@
 //! The merchants' payments API (JSON, `Authorization: Bearer` API keys):
-//! off-session debits of an account's saved card (`debit`), payment history
-//! and updates from the ledger. Accounts are ours (`acct_…`) and map to
+//! off-session debits of an account's saved card (`debit`), refunds of
+//! payments (`refund`), payment history and updates from the ledger. Accounts are ours (`acct_…`) and map to
 //! Stripe customers (`cus_…`); browser checkouts appear in the history too.
 
 pub mod debit;
@@ -9,6 +9,7 @@ pub mod http;
 pub mod key_cache;
 pub mod keys;
 pub mod reconciler;
+pub mod refund;
 pub mod store;
 
 pub use http::error::ApiError;

@@ -1,6 +1,7 @@
-//! The debit's idempotency records (`api_idempotency`): who holds a key, the
-//! request it was first used with, and the answer replays get; and the
-//! turns at Stripe that debits share (`stripe_call_slots`).
+//! The payments API's idempotency records (`api_idempotency`): who holds a
+//! key, the request it was first used with (a debit, or a refund of a
+//! payment), and the answer replays get; and the turns at Stripe that
+//! debits share (`stripe_call_slots`).
 
 use std::time::Duration;
 
@@ -9,12 +10,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Jsonb, SmallInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::domain::DebitRequest;
+use super::domain::{DebitRequest, RefundRequest};
 use crate::db::Statement;
 use crate::db::schema::api_idempotency;
-use crate::ids::PaymentId;
-use crate::ledger::domain::{Outcome, Payment};
+use crate::ids::{PaymentId, RefundId};
+use crate::ledger::domain::{Outcome, Payment, PaymentStatus, Refund, RefundStatus, refundable};
+use crate::ledger::refunds;
 use crate::ledger::store::{self as ledger, NewDebit};
+use crate::money::Money;
 
 /// Where an idempotency key stands when a request arrives with it.
 #[derive(Debug)]
@@ -47,19 +50,36 @@ pub struct IdempotencyKey<'a> {
 struct KeyRecord {
     request_hash: Vec<u8>,
     payment_id: String,
+    refund_id: Option<i64>,
     response_status: Option<i16>,
     response_body: Option<serde_json::Value>,
+}
+
+/// What an earlier request with a key left.
+enum KeyState {
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
+    Mismatch,
+    InFlight,
+    /// Abandoned mid-way: this request now holds the key and finishes the
+    /// same payment or refund.
+    TakenOver {
+        payment_id: String,
+        refund_id: Option<i64>,
+    },
 }
 
 /// What an earlier request with `key` left, if there was one. A request in
 /// flight holds its key for `lock_for`, which must outlast any Stripe call
 /// with its retries: after that it counts as abandoned (its node died) and
 /// this request takes it over.
-pub async fn existing_claim(
+async fn key_state(
     conn: &mut AsyncPgConnection,
     idempotency: IdempotencyKey<'_>,
-    request: &DebitRequest,
-) -> QueryResult<Option<Claim>> {
+    request_hash: &[u8],
+) -> QueryResult<Option<KeyState>> {
     let IdempotencyKey {
         api_key_id,
         key,
@@ -70,6 +90,7 @@ pub async fn existing_claim(
         .select((
             api_idempotency::request_hash,
             api_idempotency::payment_id,
+            api_idempotency::refund_id,
             api_idempotency::response_status,
             api_idempotency::response_body,
         ))
@@ -79,11 +100,11 @@ pub async fn existing_claim(
     let Some(record) = record else {
         return Ok(None);
     };
-    if record.request_hash != request.hash() {
-        return Ok(Some(Claim::Mismatch));
+    if record.request_hash != request_hash {
+        return Ok(Some(KeyState::Mismatch));
     }
     if let (Some(status), Some(body)) = (record.response_status, record.response_body) {
-        return Ok(Some(Claim::Replay {
+        return Ok(Some(KeyState::Replay {
             status: u16::try_from(status).unwrap_or(500),
             body,
         }));
@@ -99,16 +120,39 @@ pub async fn existing_claim(
     .bind::<Integer, _>(i32::try_from(lock_for.as_secs()).unwrap_or(i32::MAX))
     .execute(conn)
     .await?;
-    if taken == 0 {
-        return Ok(Some(Claim::InFlight));
-    }
-    let payment = match PaymentId::parse(&record.payment_id) {
-        Some(id) => ledger::find_payment(conn, &id).await?,
-        None => None,
+    Ok(Some(if taken == 0 {
+        KeyState::InFlight
+    } else {
+        KeyState::TakenOver {
+            payment_id: record.payment_id,
+            refund_id: record.refund_id,
+        }
+    }))
+}
+
+/// What an earlier debit request with `key` left, if there was one.
+pub async fn existing_claim(
+    conn: &mut AsyncPgConnection,
+    idempotency: IdempotencyKey<'_>,
+    request: &DebitRequest,
+) -> QueryResult<Option<Claim>> {
+    let Some(state) = key_state(conn, idempotency, &request.hash()).await? else {
+        return Ok(None);
     };
-    Ok(Some(match payment {
-        Some(payment) => Claim::Resumed(payment),
-        None => Claim::InFlight,
+    Ok(Some(match state {
+        KeyState::Replay { status, body } => Claim::Replay { status, body },
+        KeyState::Mismatch => Claim::Mismatch,
+        KeyState::InFlight => Claim::InFlight,
+        KeyState::TakenOver { payment_id, .. } => {
+            let payment = match PaymentId::parse(&payment_id) {
+                Some(id) => ledger::find_payment(conn, &id).await?,
+                None => None,
+            };
+            match payment {
+                Some(payment) => Claim::Resumed(payment),
+                None => Claim::InFlight,
+            }
+        }
     }))
 }
 
@@ -190,7 +234,7 @@ pub async fn forget_rejection(conn: &mut AsyncPgConnection, payment_id: &str) ->
     Statement::new(
         "UPDATE api_idempotency SET response_status = NULL, response_body = NULL, \
              locked_at = NULL \
-         WHERE payment_id = $1 AND response_status = 422",
+         WHERE payment_id = $1 AND refund_id IS NULL AND response_status = 422",
     )
     .bind::<Text, _>(payment_id)
     .execute(conn)
@@ -225,6 +269,165 @@ pub async fn finish(
         let (status, body) = response(&payment);
         store_answer(conn, api_key_id, key, status, &body).await?;
         Ok((payment, status, body))
+    })
+    .await
+}
+
+/// Where a refund's idempotency key stands when a request arrives with it.
+#[derive(Debug)]
+pub enum RefundClaim {
+    /// This request owns the key: ask Stripe for this new refund.
+    Fresh(Refund),
+    /// An earlier request with this key died mid-way: finish its refund.
+    Resumed(Refund),
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
+    InFlight,
+    Mismatch,
+}
+
+/// Why a payment cannot be refunded as asked (nothing is recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrefundable {
+    /// Not a succeeded payment (still processing, failed).
+    NotSucceeded,
+    /// Its refunds already take all of it back.
+    NothingLeft,
+    /// More than its refunds leave: at most this much.
+    MoreThanLeft(Money),
+}
+
+/// What an earlier refund request with `key` left, if there was one.
+pub async fn existing_refund_claim(
+    conn: &mut AsyncPgConnection,
+    idempotency: IdempotencyKey<'_>,
+    request: &RefundRequest,
+) -> QueryResult<Option<RefundClaim>> {
+    let Some(state) = key_state(conn, idempotency, &request.hash()).await? else {
+        return Ok(None);
+    };
+    Ok(Some(match state {
+        KeyState::Replay { status, body } => RefundClaim::Replay { status, body },
+        KeyState::Mismatch => RefundClaim::Mismatch,
+        KeyState::InFlight => RefundClaim::InFlight,
+        KeyState::TakenOver { refund_id, .. } => {
+            let refund = match refund_id {
+                Some(id) => refunds::find(conn, id).await?,
+                None => None,
+            };
+            // The same hash names a refund request, so a key without a
+            // refund was another endpoint's.
+            refund.map_or(RefundClaim::Mismatch, RefundClaim::Resumed)
+        }
+    }))
+}
+
+/// Claims `key` for this refund request: with the payment's row (and its
+/// order's, which staff refunds lock) locked, so that two refunds cannot
+/// both take what is left, checks what is left, then records the key and a
+/// `requested` refund in one transaction. If another request got the key
+/// first, reports on it.
+pub async fn insert_refund_claim(
+    conn: &mut AsyncPgConnection,
+    idempotency: IdempotencyKey<'_>,
+    request: &RefundRequest,
+) -> QueryResult<Result<RefundClaim, Unrefundable>> {
+    let IdempotencyKey {
+        api_key_id, key, ..
+    } = idempotency;
+    let hash = request.hash();
+    let refund_id = RefundId::generate();
+    let outcome = conn
+        .transaction(async |conn| {
+            let Some(payment) = ledger::lock_payment(conn, &request.payment_id).await? else {
+                return Ok(Err(Unrefundable::NotSucceeded));
+            };
+            if let Some(order_id) = payment.order_id {
+                ledger::lock_order(conn, order_id).await?;
+            }
+            let Some(payment_intent) = payment
+                .stripe_payment_intent_id
+                .as_deref()
+                .filter(|_| payment.status == PaymentStatus::Succeeded)
+            else {
+                return Ok(Err(Unrefundable::NotSucceeded));
+            };
+            let held = refunds::held(conn, payment_intent).await?;
+            let left = refundable(payment.money(), payment.amount_refunded_minor, held);
+            if left.minor() == 0 {
+                return Ok(Err(Unrefundable::NothingLeft));
+            }
+            let amount = request.amount.unwrap_or(left);
+            if amount.currency() != left.currency() || amount.minor() > left.minor() {
+                return Ok(Err(Unrefundable::MoreThanLeft(left)));
+            }
+            let refund = refunds::insert_from_api(
+                conn,
+                &refund_id,
+                payment_intent,
+                payment.order_id,
+                amount,
+                request.reason,
+            )
+            .await?;
+            let inserted = diesel::insert_into(api_idempotency::table)
+                .values((
+                    api_idempotency::api_key_id.eq(api_key_id),
+                    api_idempotency::key.eq(key),
+                    api_idempotency::request_hash.eq(&hash),
+                    api_idempotency::payment_id.eq(&payment.id),
+                    api_idempotency::refund_id.eq(refund.id),
+                    api_idempotency::locked_at.eq(diesel::dsl::now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 0 {
+                // Another request claimed the key first: forget this refund.
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+            Ok(Ok(refund))
+        })
+        .await;
+    match outcome {
+        Ok(Ok(refund)) => Ok(Ok(RefundClaim::Fresh(refund))),
+        Ok(Err(unrefundable)) => Ok(Err(unrefundable)),
+        Err(diesel::result::Error::RollbackTransaction) => {
+            Ok(Ok(existing_refund_claim(conn, idempotency, request)
+                .await?
+                .unwrap_or(RefundClaim::InFlight)))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Records what Stripe said of a refund (`status`, its refund's id, why
+/// it refused or failed) and the answer for its key, in one transaction.
+/// A refund Stripe took counts in its payment's refunded total at once
+/// (`charge.refunded`, which follows, then changes nothing).
+pub async fn finish_refund(
+    conn: &mut AsyncPgConnection,
+    api_key_id: i64,
+    key: &str,
+    refund_id: i64,
+    said: (RefundStatus, Option<&str>, Option<&str>),
+    response: impl Fn(&Refund) -> (u16, serde_json::Value) + Sync,
+) -> QueryResult<(u16, serde_json::Value)> {
+    let (status, stripe_refund_id, failure_reason) = said;
+    conn.transaction(async |conn| {
+        refunds::record_status(conn, refund_id, status, stripe_refund_id, failure_reason).await?;
+        let refund = refunds::find(conn, refund_id)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)?;
+        if refund.status() == RefundStatus::Succeeded {
+            let taken = refunds::succeeded(conn, &refund.payment_intent_id).await?;
+            ledger::record_refund(conn, &refund.payment_intent_id, taken).await?;
+        }
+        let (status, body) = response(&refund);
+        store_answer(conn, api_key_id, key, status, &body).await?;
+        Ok((status, body))
     })
     .await
 }

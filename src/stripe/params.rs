@@ -181,7 +181,16 @@ impl OffSessionCharge<'_> {
     }
 }
 
-/// A refund of part or all of a payment, asked for by staff.
+/// What a refund gives money back for, as Stripe's dashboard shows it.
+#[derive(Debug, Clone, Copy)]
+pub enum RefundOf<'a> {
+    /// A shop order (staff refund it), by its public number.
+    Order(&'a str),
+    /// A payments API payment, by its id (`pay_...`).
+    Payment(&'a str),
+}
+
+/// A refund of part or all of a payment.
 pub struct NewRefund<'a> {
     /// The PaymentIntent whose charge is refunded.
     pub payment_intent: &'a str,
@@ -190,18 +199,20 @@ pub struct NewRefund<'a> {
     pub reason: Option<&'a str>,
     /// Our refund's id: finds it again from Stripe's refund events.
     pub refund_id: i64,
-    /// The order's public number, for Stripe's dashboard.
-    pub order_number: &'a str,
+    pub of: RefundOf<'a>,
 }
 
 impl NewRefund<'_> {
     pub fn form(&self) -> Form {
-        Form::new()
+        let form = Form::new()
             .field("payment_intent", self.payment_intent)
             .field("amount", self.amount.minor())
             .optional("reason", self.reason)
-            .field("metadata[storefront_refund_id]", self.refund_id)
-            .field("metadata[order_number]", self.order_number)
+            .field("metadata[storefront_refund_id]", self.refund_id);
+        match self.of {
+            RefundOf::Order(number) => form.field("metadata[order_number]", number),
+            RefundOf::Payment(id) => form.field("metadata[payment_id]", id),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 
 use crate::ids::OrderNumber;
+use crate::ledger::domain::RefundStatus;
 use crate::money::{Currency, Money};
 use crate::orders::domain::OrderStatus;
 
@@ -159,80 +160,6 @@ impl CurrencyTotals {
     }
 }
 
-/// Where a refund stands: ours before Stripe answered, then Stripe's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundStatus {
-    /// Saved; Stripe has not answered yet (asking again is safe).
-    Requested,
-    /// Stripe said no: nothing was refunded.
-    Refused,
-    Pending,
-    RequiresAction,
-    Succeeded,
-    Failed,
-    Canceled,
-}
-
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Requested => "requested",
-            RefundStatus::Refused => "refused",
-            RefundStatus::Pending => "pending",
-            RefundStatus::RequiresAction => "requires_action",
-            RefundStatus::Succeeded => "succeeded",
-            RefundStatus::Failed => "failed",
-            RefundStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<RefundStatus> {
-        [
-            RefundStatus::Requested,
-            RefundStatus::Refused,
-            RefundStatus::Pending,
-            RefundStatus::RequiresAction,
-            RefundStatus::Succeeded,
-            RefundStatus::Failed,
-            RefundStatus::Canceled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == raw)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            RefundStatus::Requested => "Waiting for Stripe",
-            RefundStatus::Refused => "Refused by Stripe",
-            RefundStatus::Pending => "Pending",
-            RefundStatus::RequiresAction => "Needs action",
-            RefundStatus::Succeeded => "Refunded",
-            RefundStatus::Failed => "Failed",
-            RefundStatus::Canceled => "Canceled",
-        }
-    }
-
-    /// Counts against what is left to refund.
-    pub fn holds_money(self) -> bool {
-        !matches!(
-            self,
-            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled
-        )
-    }
-
-    /// Statuses only move forward: a late answer never undoes a later
-    /// event (Stripe does not order them). A card refund that succeeded
-    /// may still fail later (a closed card), never the other way round.
-    pub fn rank(self) -> u8 {
-        match self {
-            RefundStatus::Requested => 0,
-            RefundStatus::Pending | RefundStatus::RequiresAction => 1,
-            RefundStatus::Succeeded => 2,
-            RefundStatus::Refused | RefundStatus::Failed | RefundStatus::Canceled => 3,
-        }
-    }
-}
-
 /// Stripe's reasons for a refund.
 pub const REFUND_REASONS: [(&str, &str); 3] = [
     ("requested_by_customer", "Requested by the customer"),
@@ -266,14 +193,6 @@ impl RefundLine {
             .find(|(code, _)| *code == reason)
             .map(|(_, label)| *label)
     }
-}
-
-/// What is left to refund of `total`: what Stripe reported refunded, or
-/// what refunds in flight hold, whichever is more (so that two staff
-/// members cannot both refund the last of it).
-pub fn refundable(total: Money, reported_refunded: i64, held_by_refunds: i64) -> Money {
-    let taken = reported_refunded.max(held_by_refunds);
-    money((total.minor() - taken).max(0), total.currency())
 }
 
 /// An item of an order, for the refund form's "return to stock".
@@ -369,15 +288,6 @@ pub fn source_label(source: &str, staff_email: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn what_is_left_counts_refunds_in_flight() {
-        let total = Money::new(10_000, Currency::Usd).unwrap();
-        assert_eq!(refundable(total, 0, 0).minor(), 10_000);
-        assert_eq!(refundable(total, 2_500, 0).minor(), 7_500);
-        assert_eq!(refundable(total, 2_500, 6_000).minor(), 4_000);
-        assert_eq!(refundable(total, 10_000, 10_000).minor(), 0);
-    }
 
     #[test]
     fn tracking_links_are_http_only() {

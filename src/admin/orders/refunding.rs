@@ -13,17 +13,18 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
-use super::domain::{RefundStatus, refundable};
 use super::refunds::{self, RefundRecord};
 use crate::admin::audit::domain::Actor;
 use crate::admin::audit::store as audit;
 use crate::admin::auth::domain::StaffSession;
 use crate::admin::products::store as products;
 use crate::db::{DbError, DbPool};
+use crate::ledger::domain::{RefundStatus, refundable};
+use crate::ledger::refunds as ledger_refunds;
 use crate::money::Money;
 use crate::orders::domain::{IssueKind, Order};
 use crate::orders::store::record_issue;
-use crate::stripe::params::NewRefund;
+use crate::stripe::params::{NewRefund, RefundOf};
 use crate::stripe::types::Refund;
 use crate::stripe::{StripeError, StripeGateway};
 
@@ -107,7 +108,7 @@ pub async fn refund(
         amount: request.amount,
         reason: record.reason.as_deref(),
         refund_id: record.id,
-        order_number: &order_number,
+        of: RefundOf::Order(&order_number),
     };
     // No connection is held while Stripe is asked.
     let answer = stripe
@@ -133,7 +134,7 @@ pub async fn refund(
                 other => other.to_string(),
             };
             tracing::warn!(%error, refund.id = record.id, "Stripe refused a refund");
-            refunds::record_status(
+            ledger_refunds::record_status(
                 &mut conn,
                 record.id,
                 RefundStatus::Refused,
@@ -165,7 +166,7 @@ async fn save_request(
         .await?
         .ok_or(RefundError::NotRefundable)?;
     if let Some(existing) = refunds::by_key(conn, &request.key).await? {
-        if existing.order_id != order_id || existing.amount_minor != request.amount.minor() {
+        if existing.order_id != Some(order_id) || existing.amount_minor != request.amount.minor() {
             return Err(RefundError::KeyReused);
         }
         return Ok(match existing.status() {
@@ -173,10 +174,14 @@ async fn save_request(
             _ => Saved::Done,
         });
     }
-    if !order.is_paid() || order.stripe_payment_intent_id.is_none() {
+    let Some(payment_intent) = order
+        .stripe_payment_intent_id
+        .as_deref()
+        .filter(|_| order.is_paid())
+    else {
         return Err(RefundError::NotRefundable);
-    }
-    let held = refunds::held(conn, order_id).await?;
+    };
+    let held = ledger_refunds::held(conn, payment_intent).await?;
     let left = refundable(order.total(), order.refunded().minor(), held);
     if request.amount.currency() != order.currency() || request.amount.minor() > left.minor() {
         return Err(RefundError::TooMuch { left });
@@ -184,6 +189,7 @@ async fn save_request(
     let id = refunds::insert(
         conn,
         order_id,
+        payment_intent,
         request.amount,
         request.reason,
         request.note.as_deref(),
@@ -224,7 +230,7 @@ async fn apply(
     order: &Order,
 ) -> QueryResult<()> {
     let status = RefundStatus::parse(&refund.status).unwrap_or(RefundStatus::Pending);
-    let previous = refunds::record_status(
+    let previous = ledger_refunds::record_status(
         conn,
         record.id,
         status,
@@ -239,7 +245,7 @@ async fn apply(
         restock(conn, record, staff, order).await?;
     }
     if status == RefundStatus::Failed && previous.is_some() {
-        record_failure(conn, record.order_id, refund).await?;
+        record_failure(conn, order.id, refund).await?;
     }
     Ok(())
 }
@@ -253,7 +259,7 @@ async fn restock(
 ) -> QueryResult<()> {
     let mut lines = Vec::new();
     for (item, quantity) in record.restock_lines() {
-        if let Some(returned) = refunds::return_item(conn, record.order_id, item, quantity).await? {
+        if let Some(returned) = refunds::return_item(conn, order.id, item, quantity).await? {
             lines.push(returned);
         }
     }
@@ -297,9 +303,9 @@ async fn record_failure(
 /// in the webhook's transaction.
 pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) -> QueryResult<()> {
     let status = RefundStatus::parse(&refund.status).unwrap_or(RefundStatus::Pending);
-    match refunds::find_for_stripe(conn, &refund.id, refund.storefront_id()).await? {
+    match ledger_refunds::find_for_stripe(conn, &refund.id, refund.storefront_id()).await? {
         Some(record) => {
-            let previous = refunds::record_status(
+            let previous = ledger_refunds::record_status(
                 conn,
                 record.id,
                 status,
@@ -307,15 +313,17 @@ pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) 
                 refund.failure_reason.as_deref(),
             )
             .await?;
-            if status == RefundStatus::Failed && previous.is_some() {
-                record_failure(conn, record.order_id, refund).await?;
+            if let (Some(order_id), RefundStatus::Failed, Some(_)) =
+                (record.order_id, status, previous)
+            {
+                record_failure(conn, order_id, refund).await?;
             }
         }
         None => {
             let Some(payment_intent) = refund.payment_intent.as_ref().map(|pi| pi.id()) else {
                 return Ok(());
             };
-            let inserted = refunds::insert_from_stripe(
+            let inserted = ledger_refunds::insert_from_stripe(
                 conn,
                 payment_intent,
                 &refund.id,
@@ -324,7 +332,7 @@ pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) 
                 refund.failure_reason.as_deref(),
             )
             .await?;
-            if let (Some(order_id), RefundStatus::Failed) = (inserted, status) {
+            if let (Some(Some(order_id)), RefundStatus::Failed) = (inserted, status) {
                 record_failure(conn, order_id, refund).await?;
             }
         }

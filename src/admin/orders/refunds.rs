@@ -4,13 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use super::domain::{RefundLine, RefundStatus};
+use super::domain::RefundLine;
 use crate::db::Statement;
 use crate::db::schema::{order_items, orders, refunds, staff};
+use crate::ledger::domain::RefundStatus;
 use crate::money::{Currency, Money};
 use crate::orders::domain::Order;
 
@@ -19,7 +20,7 @@ use crate::orders::domain::Order;
 #[diesel(table_name = refunds, check_for_backend(diesel::pg::Pg))]
 pub struct RefundRecord {
     pub id: i64,
-    pub order_id: i64,
+    pub order_id: Option<i64>,
     pub amount_minor: i64,
     pub reason: Option<String>,
     pub status: String,
@@ -61,26 +62,6 @@ pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> QueryRes
         .optional()
 }
 
-/// What the order's refunds hold: those asked for, pending or made.
-pub async fn held(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<i64> {
-    let statuses: Vec<&str> = HOLDING.iter().map(|s| s.as_str()).collect();
-    refunds::table
-        .filter(refunds::order_id.eq(order_id))
-        .filter(refunds::status.eq_any(statuses))
-        .select(diesel::dsl::sql::<BigInt>(
-            "COALESCE(sum(amount_minor), 0)::bigint",
-        ))
-        .get_result(conn)
-        .await
-}
-
-const HOLDING: [RefundStatus; 4] = [
-    RefundStatus::Requested,
-    RefundStatus::Pending,
-    RefundStatus::RequiresAction,
-    RefundStatus::Succeeded,
-];
-
 pub async fn by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Option<RefundRecord>> {
     refunds::table
         .filter(refunds::idempotency_key.eq(key))
@@ -95,6 +76,7 @@ pub async fn by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Opti
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     order_id: i64,
+    payment_intent_id: &str,
     amount: Money,
     reason: Option<&str>,
     note: Option<&str>,
@@ -112,6 +94,8 @@ pub async fn insert(
     diesel::insert_into(refunds::table)
         .values((
             refunds::order_id.eq(order_id),
+            refunds::payment_intent_id.eq(payment_intent_id),
+            refunds::source.eq("staff"),
             refunds::amount_minor.eq(amount.minor()),
             refunds::reason.eq(reason),
             refunds::note.eq(note),
@@ -123,42 +107,6 @@ pub async fn insert(
         .returning(refunds::id)
         .get_result(conn)
         .await
-}
-
-#[derive(QueryableByName)]
-struct Moved {
-    #[diesel(sql_type = Text)]
-    previous: String,
-}
-
-/// Records what Stripe says of a refund: its id, and its status if that is
-/// further along than the one recorded (answers and events come in any
-/// order). Returns the status it had before, if it moved.
-pub async fn record_status(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-    status: RefundStatus,
-    stripe_refund_id: Option<&str>,
-    failure_reason: Option<&str>,
-) -> QueryResult<Option<RefundStatus>> {
-    if let Some(stripe_refund_id) = stripe_refund_id {
-        Statement::new(
-            "UPDATE refunds SET stripe_refund_id = $2 WHERE id = $1 AND stripe_refund_id IS NULL",
-        )
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(stripe_refund_id)
-        .execute(conn)
-        .await?;
-    }
-    let moved: Option<Moved> = Statement::new(include_str!("sql/record_refund_status.sql"))
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(status.as_str())
-        .bind::<Nullable<Text>, _>(failure_reason)
-        .bind::<Integer, _>(i32::from(status.rank()))
-        .get_result(conn)
-        .await
-        .optional()?;
-    Ok(moved.and_then(|m| RefundStatus::parse(&m.previous)))
 }
 
 /// Marks the refund's items as returned; `false` if they were already.
@@ -292,54 +240,4 @@ pub async fn lines(
             },
         )
         .collect())
-}
-
-/// Our refund that a Stripe refund is: by Stripe's id, or by ours in its
-/// metadata (its event may come before we recorded Stripe's answer).
-pub async fn find_for_stripe(
-    conn: &mut AsyncPgConnection,
-    stripe_refund_id: &str,
-    storefront_id: Option<i64>,
-) -> QueryResult<Option<RefundRecord>> {
-    let mut query = refunds::table
-        .select(RefundRecord::as_select())
-        .filter(refunds::stripe_refund_id.eq(stripe_refund_id))
-        .into_boxed();
-    if let Some(id) = storefront_id {
-        query = query.or_filter(refunds::id.eq(id));
-    }
-    query.first(conn).await.optional()
-}
-
-/// A refund made at Stripe (its dashboard): recorded without staff, if
-/// its payment is one of our orders'. Returns the order's id.
-pub async fn insert_from_stripe(
-    conn: &mut AsyncPgConnection,
-    payment_intent: &str,
-    stripe_refund_id: &str,
-    amount_minor: i64,
-    status: RefundStatus,
-    failure_reason: Option<&str>,
-) -> QueryResult<Option<i64>> {
-    let Some(order_id) = orders::table
-        .filter(orders::stripe_payment_intent_id.eq(payment_intent))
-        .select(orders::id)
-        .first::<i64>(conn)
-        .await
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let inserted = diesel::insert_into(refunds::table)
-        .values((
-            refunds::order_id.eq(order_id),
-            refunds::amount_minor.eq(amount_minor),
-            refunds::status.eq(status.as_str()),
-            refunds::stripe_refund_id.eq(stripe_refund_id),
-            refunds::failure_reason.eq(failure_reason),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok((inserted > 0).then_some(order_id))
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::ledger::domain::Payment;
-use crate::money::Money;
+use crate::ledger::domain::{Payment, Refund};
+use crate::money::{Currency, Money};
 
 /// A payment: a browser checkout (`source: checkout`) or an off-session debit
 /// through this API (`source: api`).
@@ -33,6 +33,8 @@ pub struct PaymentObject {
     /// The same in the currency's minor unit.
     #[schema(example = 1000)]
     pub amount_refunded_minor: i64,
+    /// Whether all of it has been refunded.
+    pub refunded: bool,
     /// ISO 4217 code, lowercase.
     #[schema(example = "usd")]
     pub currency: String,
@@ -112,6 +114,8 @@ impl PaymentObject {
             amount_minor: amount.minor(),
             amount_refunded: payment.refunded().decimal(),
             amount_refunded_minor: payment.amount_refunded_minor,
+            refunded: payment.amount_minor > 0
+                && payment.amount_refunded_minor == payment.amount_minor,
             currency: amount.currency().code().to_ascii_lowercase(),
             lines: payment.lines().map(|lines| {
                 let pair = |money: Money| (money.decimal(), money.minor());
@@ -164,6 +168,88 @@ pub struct PaymentList {
     pub has_more: bool,
 }
 
+/// A refund of a payment: asked for through this API, by staff in the
+/// back office, or made in Stripe's dashboard.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundObject {
+    /// Our id, `rf_…`.
+    #[schema(example = "rf_8kQ2mT3xV9bN4cR7wY1zLp")]
+    pub id: String,
+    /// Always `refund`.
+    #[schema(example = "refund")]
+    pub object: String,
+    /// The refunded payment, `pay_…`.
+    pub payment_id: String,
+    /// The amount as an exact decimal string in the currency's unit.
+    #[schema(example = "10.00")]
+    pub amount: String,
+    #[schema(example = 1000)]
+    pub amount_minor: i64,
+    #[schema(example = "usd")]
+    pub currency: String,
+    /// `requested` (the payment provider has not answered yet), `pending`
+    /// (on its way back), `requires_action`, `succeeded`, `failed` (the
+    /// money could not be returned: it counts no more), `canceled`, or
+    /// `refused` (the provider said no: nothing was refunded).
+    pub status: String,
+    /// `duplicate`, `fraudulent` or `requested_by_customer`.
+    pub reason: Option<String>,
+    /// Why it failed or was refused (`expired_or_canceled_card`...).
+    pub failure_reason: Option<String>,
+    /// `api` (this API), `staff` (the back office) or `stripe` (Stripe's
+    /// dashboard).
+    pub source: String,
+    /// RFC 3339 time the refund was created.
+    pub created_at: String,
+}
+
+impl RefundObject {
+    pub fn from_refund(refund: &Refund, payment_id: &str, currency: Currency) -> Self {
+        let amount = refund.money(currency);
+        RefundObject {
+            id: refund.public_id.clone(),
+            object: "refund".into(),
+            payment_id: payment_id.to_owned(),
+            amount: amount.decimal(),
+            amount_minor: amount.minor(),
+            currency: amount.currency().code().to_ascii_lowercase(),
+            status: refund.status.clone(),
+            reason: refund.reason.clone(),
+            failure_reason: refund.failure_reason.clone(),
+            source: refund.source.clone(),
+            created_at: refund
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        }
+    }
+}
+
+/// Refund a payment: all of what is left, or `amount` of it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    /// A decimal string in the payment's currency, at most what is left
+    /// to refund ("10.00"); all of what is left without it. Numbers are
+    /// refused.
+    #[schema(example = "10.00", pattern = "^[0-9]{1,8}(\\.[0-9]{1,2})?$")]
+    pub amount: Option<String>,
+    /// `duplicate`, `fraudulent` or `requested_by_customer`.
+    #[schema(pattern = "^(duplicate|fraudulent|requested_by_customer)$")]
+    pub reason: Option<String>,
+}
+
+/// A page of a payment's refunds, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundList {
+    /// Always `list`.
+    #[schema(example = "list")]
+    pub object: String,
+    pub url: String,
+    pub data: Vec<RefundObject>,
+    /// Whether older refunds follow: pass the last id as `starting_after`.
+    pub has_more: bool,
+}
+
 /// Debit an account's saved card.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +295,6 @@ pub struct ListQuery {
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// A payment id from the previous page: list the payments older than it.
+    /// The last id of the previous page: list what is older than it.
     pub starting_after: Option<String>,
 }

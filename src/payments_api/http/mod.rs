@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod openapi;
+pub mod refunds;
 pub mod validate;
 
 use actix_web::http::StatusCode;
@@ -17,7 +18,7 @@ use self::auth::ApiKeyId;
 use self::dto::{CreatePayment, ListQuery, PaymentList, PaymentObject, UpdatePayment};
 use self::error::{ApiError, ErrorBody};
 use self::validate::{
-    account_missing, apply_metadata, idempotency_key, parse_create, parse_description,
+    account_missing, apply_metadata, idempotency_key, page_limit, parse_create, parse_description,
 };
 use super::debit::{self, DebitError, Verdict};
 use super::domain::DebitRequest;
@@ -26,12 +27,12 @@ use crate::ledger::domain::{Payment, PaymentStatus};
 use crate::ledger::store::{self as ledger, History};
 use crate::state::AppState;
 
-fn payment_missing(id: &str) -> ApiError {
+pub(super) fn payment_missing(id: &str) -> ApiError {
     ApiError::not_found("payment", id, Some("id"))
 }
 
 /// The payment with this id (404 for anything else).
-async fn find_payment(state: &AppState, id: &str) -> Result<Payment, ApiError> {
+pub(super) async fn find_payment(state: &AppState, id: &str) -> Result<Payment, ApiError> {
     let parsed = PaymentId::parse(id).ok_or_else(|| payment_missing(id))?;
     let mut conn = state.db.get().await?;
     ledger::find_payment(&mut conn, &parsed)
@@ -326,14 +327,7 @@ pub async fn list_payments(
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<PaymentList>, ApiError> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "parameter_invalid",
-            "limit must be between 1 and 100.",
-        ));
-    }
+    let limit = page_limit(query.limit)?;
     let account_id = AccountId::parse(&account_id).ok_or_else(|| account_missing(&account_id))?;
     let cursor_missing = || {
         ApiError::invalid(

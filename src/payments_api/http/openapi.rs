@@ -14,7 +14,7 @@ use super::error::ErrorBody;
     info(
         title = "Storefront payments API",
         version = "1",
-        description = "Debit accounts' saved cards off-session and read their payment history. \
+        description = "Debit accounts' saved cards off-session, refund payments and read their payment history. \
             Amounts are exact decimal strings (and integer `amount_minor`), never floats. \
             Every request needs `Authorization: Bearer sk_store_…` (create a key with \
             `storefront api-key create --name NAME`). Errors: \
@@ -25,9 +25,14 @@ use super::error::ErrorBody;
         super::get_payment,
         super::update_payment,
         super::list_payments,
+        super::refunds::create_refund,
+        super::refunds::list_refunds,
         openapi_json,
     ),
-    tags((name = "payments", description = "Payments and accounts"))
+    tags(
+        (name = "payments", description = "Payments and accounts"),
+        (name = "refunds", description = "Refunds of payments, wherever they were made")
+    )
 )]
 struct ApiDoc;
 

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 
-use super::dto::CreatePayment;
+use super::dto::{CreatePayment, CreateRefund};
 use super::error::ApiError;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, PaymentId};
+use crate::ledger::domain::{Payment, RefundReason};
 use crate::money::{Currency, Money, MoneyError};
-use crate::payments_api::domain::DebitRequest;
+use crate::payments_api::domain::{DebitRequest, RefundRequest};
 
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 const MAX_METADATA_KEYS: usize = 50;
@@ -42,9 +43,10 @@ pub fn parse_description(description: Option<String>) -> Result<Option<String>, 
     }
 }
 
-fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
+/// An exact amount in the currency ("42.999" USD is refused), not negative.
+fn exact_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
     let invalid = |code: &str, message: String| ApiError::invalid("amount", code, message);
-    let money = Money::parse_decimal(amount, currency).map_err(|error| match error {
+    Money::parse_decimal(amount, currency).map_err(|error| match error {
         error @ MoneyError::TooPrecise { .. } => invalid("amount_too_precise", format!("{error}.")),
         MoneyError::Negative => {
             invalid("amount_invalid", "The amount must be positive.".to_owned())
@@ -54,7 +56,13 @@ fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
             "amount_invalid",
             "The amount must be a decimal string such as \"42.99\".".to_owned(),
         ),
-    })?;
+    })
+}
+
+/// A debit's amount: exact, and within Stripe's limits on a charge.
+fn parse_amount(amount: &str, currency: Currency) -> Result<Money, ApiError> {
+    let invalid = |code: &str, message: String| ApiError::invalid("amount", code, message);
+    let money = exact_amount(amount, currency)?;
     let minimum = currency.minimum_charge();
     if money.minor() < minimum {
         return Err(invalid(
@@ -99,6 +107,55 @@ pub fn parse_create(body: CreatePayment) -> Result<DebitRequest, ApiError> {
         amount,
         description,
     })
+}
+
+/// A refund request for `payment`: the amount in the payment's currency
+/// (whether it is more than is left is the use case's to tell).
+pub fn parse_refund(body: CreateRefund, payment: &Payment) -> Result<RefundRequest, ApiError> {
+    let amount = body
+        .amount
+        .map(|amount| exact_amount(&amount, payment.currency))
+        .transpose()?;
+    if amount.is_some_and(|amount| amount.minor() == 0) {
+        return Err(ApiError::invalid(
+            "amount",
+            "amount_invalid",
+            "The amount must be positive.",
+        ));
+    }
+    let reason = body
+        .reason
+        .map(|reason| {
+            RefundReason::parse(&reason).ok_or_else(|| {
+                ApiError::invalid(
+                    "reason",
+                    "parameter_invalid",
+                    "The reason must be duplicate, fraudulent or requested_by_customer.",
+                )
+            })
+        })
+        .transpose()?;
+    let payment_id =
+        PaymentId::parse(&payment.id).ok_or_else(|| super::payment_missing(&payment.id))?;
+    Ok(RefundRequest {
+        payment_id,
+        currency: payment.currency,
+        amount,
+        reason,
+    })
+}
+
+/// A list's `limit`: 1 to 100, 20 by default.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "parameter_invalid",
+            "limit must be between 1 and 100.",
+        ));
+    }
+    Ok(limit)
 }
 
 /// The Idempotency-Key header: required, 1 to 255 visible ASCII characters.

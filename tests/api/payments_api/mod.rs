@@ -17,6 +17,7 @@ mod debits;
 mod keys;
 mod lost_answers;
 mod payers;
+mod refunds;
 mod requests;
 
 /// Checkout succeeds and saves the card; off-session debits are declined.

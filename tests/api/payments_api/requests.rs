@@ -287,8 +287,10 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
             ("GET", "/api/v1/accounts/{account_id}/payments"),
             ("GET", "/api/v1/openapi.json"),
             ("GET", "/api/v1/payments/{id}"),
+            ("GET", "/api/v1/payments/{id}/refunds"),
             ("PATCH", "/api/v1/payments/{id}"),
             ("POST", "/api/v1/payments"),
+            ("POST", "/api/v1/payments/{id}/refunds"),
         ]
         .map(|(m, p)| (m.to_owned(), p.to_owned()))
     );
@@ -314,6 +316,9 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
         "UpdatePayment",
         "PaymentObject",
         "PaymentList",
+        "CreateRefund",
+        "RefundObject",
+        "RefundList",
         "ErrorBody",
     ] {
         assert!(

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::domain::{
     CurrencyTotals, Fulfilment, ItemLine, OrderFilter, OrderRow, REFUND_REASONS, RefundLine,
-    STATUSES, Shipment, TimelineEntry, refundable, source_label,
+    STATUSES, Shipment, TimelineEntry, source_label,
 };
 use super::store::IssueRow;
 use super::{export, refunds, store};
@@ -32,6 +32,7 @@ use crate::admin::auth::sign_in::random_token;
 use crate::admin::http::{AdminLayout, Section, link};
 use crate::admin::products::store::Page;
 use crate::ids::OrderNumber;
+use crate::ledger::domain::refundable;
 use crate::mail::domain::OutboxEntry;
 use crate::mail::store as outbox;
 use crate::money::Money;
