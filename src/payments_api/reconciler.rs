@@ -2,14 +2,17 @@
 //! `payment_intent.*` webhook were lost: every interval, each such debit
 //! past a grace period is looked up among its customer's PaymentIntents (by
 //! our payment id in their metadata) and settled as Stripe recorded it, or
-//! marked failed when Stripe never created it. Safe on several nodes at once:
-//! every write is conditional on the debit still being unsettled.
+//! marked failed when Stripe never created it. Refunds left unanswered are
+//! finished too (`refund::finish_unanswered`). Safe on several nodes at
+//! once: every write is conditional on the debit still being unsettled, and
+//! a refund asked again carries the same Stripe key.
 
 use std::time::Duration;
 
 use diesel_async::AsyncConnection;
 
 use super::debit::settle_intent;
+use super::refund;
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
 use crate::state::Jobs;
@@ -31,6 +34,13 @@ pub async fn run(jobs: Jobs, interval: Duration, after: Duration) {
             Ok(0) => {}
             Ok(settled) => tracing::info!(settled, "debit reconciler settled processing debits"),
             Err(error) => tracing::warn!(error = ?error, "debit reconciler run failed"),
+        }
+        match finish_refunds(&jobs, after).await {
+            Ok(0) => {}
+            Ok(finished) => {
+                tracing::info!(finished, "debit reconciler finished unanswered refunds")
+            }
+            Err(error) => tracing::warn!(error = ?error, "refund reconciliation failed"),
         }
     }
 }
@@ -66,6 +76,14 @@ pub async fn reconcile_once(jobs: &Jobs, after: Duration) -> anyhow::Result<usiz
         }
     }
     Ok(settled)
+}
+
+/// Finishes the API's refunds unanswered past the grace period (and past
+/// the longest a request for them can still be talking to Stripe).
+async fn finish_refunds(jobs: &Jobs, after: Duration) -> anyhow::Result<usize> {
+    let in_flight = jobs.stripe.client.worst_case_duration() + Duration::from_secs(10);
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after.max(in_flight))?;
+    refund::finish_unanswered(&jobs.stripe, &jobs.db, cutoff).await
 }
 
 /// The debit's PaymentIntent at Stripe, found among its customer's newest.

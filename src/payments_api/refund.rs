@@ -64,6 +64,8 @@ pub const NOTHING_LEFT: &str = "charge_already_refunded";
 pub const MORE_THAN_LEFT: &str = "amount_too_large";
 /// ... for any other reason.
 pub const REFUSED: &str = "refused";
+/// ... because Stripe never received it (the reconciler's finding).
+pub const NEVER_RECEIVED: &str = "refund_not_created";
 
 /// Refunds what `request` asks of its payment under the merchant's
 /// idempotency `key`.
@@ -113,44 +115,50 @@ pub async fn refund(
             Err(RefundError::OutcomeUnknown)
         }
         RefundClaim::Fresh(refund) | RefundClaim::Resumed(refund) => {
-            ask_stripe(stripe, db, (api_key, key), &refund, request, respond).await
+            ask_stripe(stripe, db, &refund, request, Some((api_key, key, respond)))
+                .await?
+                .ok_or(RefundError::OutcomeUnknown)
         }
     }
 }
 
-/// Asks Stripe for the recorded refund, then records its answer and the
-/// answer for the key.
+/// What Stripe said of a refund: its status, its id, why it refused or failed.
+type Said<'a> = (RefundStatus, Option<&'a str>, Option<&'a str>);
+
+/// Asks Stripe for the recorded refund, then records its answer and, for a
+/// merchant's request, the answer for its key.
 async fn ask_stripe(
     stripe: &StripeGateway,
     db: &DbPool,
-    (api_key, key): (i64, &str),
     refund: &Refund,
     request: &RefundRequest,
-    respond: Respond,
-) -> Result<Answer, RefundError> {
-    let payment_id = request.payment_id.as_str();
+    answer_for: Option<(i64, &str, Respond)>,
+) -> Result<Option<Answer>, RefundError> {
     let new = NewRefund {
         payment_intent: &refund.payment_intent_id,
         amount: refund.money(request.currency),
         reason: refund.reason.as_deref(),
         refund_id: refund.id,
-        of: RefundOf::Payment(payment_id),
+        of: RefundOf::Payment(request.payment_id.as_str()),
     };
     let result = stripe
         .client
         .create_refund(&new, &format!("storefront-refund-{}", refund.id))
         .await;
-    let said = match &result {
+    let said: Said<'_> = match &result {
         Ok(made) => (
             RefundStatus::parse(&made.status).unwrap_or(RefundStatus::Pending),
             Some(made.id.as_str()),
             made.failure_reason.as_deref(),
         ),
-        // Not an answer about this refund: a call before may have made it.
         Err(error)
             if error.is_outage() || matches!(error.status(), Some(401 | 403 | 409 | 429)) =>
         {
-            store::release(&mut *db.get().await?, api_key, key).await?;
+            // Not an answer about this refund (a call before may have made
+            // it): a retry with the same key asks again at once.
+            if let Some((api_key, key, _)) = answer_for {
+                store::release(&mut *db.get().await?, api_key, key).await?;
+            }
             return Err(match result {
                 Err(error) => RefundError::Provider(error),
                 Ok(_) => RefundError::OutcomeUnknown,
@@ -161,17 +169,52 @@ async fn ask_stripe(
             (RefundStatus::Refused, None, Some(refusal(error)))
         }
     };
-    let (status, body) =
-        store::finish_refund(&mut *db.get().await?, api_key, key, refund.id, said, |r| {
-            respond(r, request)
-        })
-        .await?;
-    Ok(Answer {
+    let answer_for = answer_for
+        .map(|(api_key, key, respond)| (api_key, key, move |r: &Refund| respond(r, request)));
+    let answered = store::finish_refund(&mut *db.get().await?, refund.id, said, answer_for).await?;
+    Ok(answered.map(|(status, body)| Answer {
         status,
         body,
         replayed: false,
-    })
+    }))
 }
+
+/// Finishes the API's refunds left `requested` since before `cutoff` (both
+/// Stripe's answer and the merchant's retry were lost): asked again with
+/// the same Stripe key while Stripe keeps it (Stripe answers with the
+/// refund it made, or makes it now), or found never received after that
+/// (its events would have told us otherwise). The merchant's retry of the
+/// key then answers from the refund. Returns how many were finished.
+pub async fn finish_unanswered(
+    stripe: &StripeGateway,
+    db: &DbPool,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<usize> {
+    let unanswered = store::unanswered_refunds(&mut *db.get().await?, cutoff).await?;
+    let mut finished = 0;
+    for (refund, request) in &unanswered {
+        if chrono::Utc::now() - refund.created_at > STRIPE_KEY_LIFETIME {
+            let said = (RefundStatus::Refused, None, Some(NEVER_RECEIVED));
+            store::finish_refund(&mut *db.get().await?, refund.id, said, NO_ANSWER).await?;
+            finished += 1;
+            continue;
+        }
+        match ask_stripe(stripe, db, refund, request, None).await {
+            Ok(_) => finished += 1,
+            Err(RefundError::Provider(error)) if error.is_outage() => {
+                tracing::warn!(%error, "Stripe unavailable; unanswered refunds wait for the next run");
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, refund.id = refund.id, "could not finish a refund")
+            }
+        }
+    }
+    Ok(finished)
+}
+
+/// The reconciler's: no merchant's request to answer.
+const NO_ANSWER: Option<(i64, &str, fn(&Refund) -> (u16, serde_json::Value))> = None;
 
 /// Why Stripe refused a refund, in our words: all of the charge was
 /// refunded already, more than is left was asked for, or anything else.

@@ -12,12 +12,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::domain::{DebitRequest, RefundRequest};
 use crate::db::Statement;
-use crate::db::schema::api_idempotency;
+use crate::db::schema::{api_idempotency, payments, refunds as refunds_table};
 use crate::ids::{PaymentId, RefundId};
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus, Refund, RefundStatus, refundable};
 use crate::ledger::refunds;
 use crate::ledger::store::{self as ledger, NewDebit};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 
 /// Where an idempotency key stands when a request arrives with it.
 #[derive(Debug)]
@@ -409,12 +409,14 @@ pub async fn insert_refund_claim(
 /// (`charge.refunded`, which follows, then changes nothing).
 pub async fn finish_refund(
     conn: &mut AsyncPgConnection,
-    api_key_id: i64,
-    key: &str,
     refund_id: i64,
     said: (RefundStatus, Option<&str>, Option<&str>),
-    response: impl Fn(&Refund) -> (u16, serde_json::Value) + Sync,
-) -> QueryResult<(u16, serde_json::Value)> {
+    answer_for: Option<(
+        i64,
+        &str,
+        impl Fn(&Refund) -> (u16, serde_json::Value) + Send + Sync,
+    )>,
+) -> QueryResult<Option<(u16, serde_json::Value)>> {
     let (status, stripe_refund_id, failure_reason) = said;
     conn.transaction(async |conn| {
         refunds::record_status(conn, refund_id, status, stripe_refund_id, failure_reason).await?;
@@ -425,11 +427,48 @@ pub async fn finish_refund(
             let taken = refunds::succeeded(conn, &refund.payment_intent_id).await?;
             ledger::record_refund(conn, &refund.payment_intent_id, taken).await?;
         }
+        let Some((api_key_id, key, response)) = answer_for else {
+            return Ok(None);
+        };
         let (status, body) = response(&refund);
         store_answer(conn, api_key_id, key, status, &body).await?;
-        Ok((status, body))
+        Ok(Some((status, body)))
     })
     .await
+}
+
+/// The API's refunds still `requested` since before `cutoff`, with the
+/// request each answers (its payment and currency), oldest first.
+pub async fn unanswered_refunds(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+) -> QueryResult<Vec<(Refund, RefundRequest)>> {
+    let rows: Vec<(Refund, String, Currency)> =
+        refunds_table::table
+            .inner_join(payments::table.on(
+                payments::stripe_payment_intent_id.eq(refunds_table::payment_intent_id.nullable()),
+            ))
+            .filter(refunds_table::source.eq("api"))
+            .filter(refunds_table::status.eq(RefundStatus::Requested.as_str()))
+            .filter(refunds_table::created_at.lt(cutoff))
+            .order_by(refunds_table::id)
+            .limit(100)
+            .select((Refund::as_select(), payments::id, payments::currency))
+            .load(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(refund, payment_id, currency)| {
+            let payment_id = PaymentId::parse(&payment_id)?;
+            let request = RefundRequest {
+                payment_id,
+                currency,
+                amount: None,
+                reason: None,
+            };
+            Some((refund, request))
+        })
+        .collect())
 }
 
 #[derive(QueryableByName)]

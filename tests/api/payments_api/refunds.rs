@@ -307,8 +307,12 @@ async fn bad_refund_requests_are_typed_errors_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn a_refund_whose_answer_was_lost_is_finished_by_a_retry() {
-    let app = spawn_app().await;
+async fn a_refund_whose_answer_was_lost_is_finished_by_a_retry_or_the_reconciler() {
+    let app = spawn_app_with(&[
+        ("RECONCILE_INTERVAL_MS", "200"),
+        ("RECONCILE_AFTER_MS", "0"),
+    ])
+    .await;
     let api = Api::new(&app).await;
     let id = debited(&app, &api, CARD_OK, "9.00").await;
 
@@ -349,6 +353,64 @@ async fn a_refund_whose_answer_was_lost_is_finished_by_a_retry() {
     assert_eq!(refund["amount"], "4.00");
     assert_eq!(refunded_at_stripe(&app, &id).await, 400);
     assert_eq!(api.refunds(&id).await, [refund]);
+
+    // One whose answer was lost and nobody retried, asked for two hours
+    // ago: the reconciler asks Stripe again with the same key, and Stripe
+    // answers with the refund it made (not a second one).
+    let (status, left) = api.refund(&id, json!({ "amount": "5.00" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{left}");
+    let left_id = left["id"].as_str().unwrap().to_owned();
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE refunds SET stripe_refund_id = NULL, status = 'requested',
+                 created_at = now() - interval '2 hours'
+             WHERE public_id = '{left_id}'"
+        ))
+        .await
+        .unwrap();
+    let listed = |refund_id: String| {
+        let api = &api;
+        let id = &id;
+        async move {
+            api.refunds(id)
+                .await
+                .into_iter()
+                .find(|r| r["id"] == refund_id.as_str())
+                .unwrap()
+        }
+    };
+    app.eventually("the reconciler finished it", || async {
+        listed(left_id.clone()).await["status"] != "requested"
+    })
+    .await;
+    assert_eq!(listed(left_id.clone()).await["status"], "succeeded");
+    assert_eq!(refunded_at_stripe(&app, &id).await, 900);
+
+    // And one that never reached Stripe, a day old (Stripe has forgotten
+    // its key): refused, nothing refunded, what it held is free again.
+    let intent = payment_intent_of(&app, &id).await;
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "INSERT INTO refunds (public_id, payment_intent_id, amount_minor, status, source,
+                 created_at)
+             VALUES ('rf_neverreachedstripe0001', '{intent}', 100, 'requested', 'api',
+                 now() - interval '25 hours')"
+        ))
+        .await
+        .unwrap();
+    app.eventually("the reconciler gave up on it", || async {
+        listed("rf_neverreachedstripe0001".into()).await["status"] != "requested"
+    })
+    .await;
+    let never = listed("rf_neverreachedstripe0001".into()).await;
+    assert_eq!(never["status"], "refused");
+    assert_eq!(never["failure_reason"], "refund_not_created");
+    assert_eq!(refunded_at_stripe(&app, &id).await, 900);
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["amount_refunded"], "9.00");
+    assert_eq!(payment["refunded"], true);
 }
 
 #[tokio::test]
