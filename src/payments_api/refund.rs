@@ -213,8 +213,11 @@ pub async fn finish_unanswered(
     Ok(finished)
 }
 
+/// Renders one refund's answer.
+type Render = fn(&Refund) -> (u16, serde_json::Value);
+
 /// The reconciler's: no merchant's request to answer.
-const NO_ANSWER: Option<(i64, &str, fn(&Refund) -> (u16, serde_json::Value))> = None;
+const NO_ANSWER: Option<(i64, &str, Render)> = None;
 
 /// Why Stripe refused a refund, in our words: all of the charge was
 /// refunded already, more than is left was asked for, or anything else.
