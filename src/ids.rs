@@ -156,6 +156,16 @@ string_id!(
     RefundId
 );
 
+string_id!(
+    /// An event we sent merchants, `evt_` and 16 to 64 letters or digits.
+    EventId
+);
+
+string_id!(
+    /// A merchant's webhook endpoint, `we_` and 16 to 64 letters or digits.
+    WebhookEndpointId
+);
+
 impl PaymentId {
     pub fn parse(raw: &str) -> Option<PaymentId> {
         prefixed("pay", raw).then(|| PaymentId(raw.to_owned()))
@@ -183,6 +193,26 @@ impl RefundId {
 
     pub fn generate() -> RefundId {
         RefundId(generate_prefixed("rf"))
+    }
+}
+
+impl EventId {
+    pub fn parse(raw: &str) -> Option<EventId> {
+        prefixed("evt", raw).then(|| EventId(raw.to_owned()))
+    }
+
+    pub fn generate() -> EventId {
+        EventId(generate_prefixed("evt"))
+    }
+}
+
+impl WebhookEndpointId {
+    pub fn parse(raw: &str) -> Option<WebhookEndpointId> {
+        prefixed("we", raw).then(|| WebhookEndpointId(raw.to_owned()))
+    }
+
+    pub fn generate() -> WebhookEndpointId {
+        WebhookEndpointId(generate_prefixed("we"))
     }
 }
 

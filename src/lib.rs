@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod ids;
 pub mod ledger;
 pub mod mail;

@@ -34,6 +34,7 @@ pub struct Metrics {
     mail: IntCounterVec,
     pool: IntGaugeVec,
     write_batches: HistogramVec,
+    event_deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -108,7 +109,15 @@ impl Metrics {
         registry.register(Box::new(order_issues.clone()))?;
         registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        let event_deliveries = IntCounterVec::new(
+            Opts::new(
+                "event_deliveries_total",
+                "Tries of event deliveries to merchants' webhook endpoints, by event type and outcome",
+            ),
+            &["type", "outcome"],
+        )?;
         registry.register(Box::new(write_batches.clone()))?;
+        registry.register(Box::new(event_deliveries.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -120,6 +129,7 @@ impl Metrics {
             mail,
             pool,
             write_batches,
+            event_deliveries,
         })
     }
 
@@ -165,6 +175,13 @@ impl Metrics {
 
     pub fn mail(&self, kind: &str, outcome: &str) {
         self.mail.with_label_values(&[kind, outcome]).inc();
+    }
+
+    /// `outcome`: delivered, retried or failed.
+    pub fn event_delivery(&self, kind: &str, outcome: &str) {
+        self.event_deliveries
+            .with_label_values(&[kind, outcome])
+            .inc();
     }
 
     pub fn write_batch(&self, kind: &str, writes: usize) {

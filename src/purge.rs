@@ -2,8 +2,9 @@
 //! carts nobody has touched for `CART_RETENTION_DAYS` (with their lines),
 //! refunds held for a payment that never came, ended staff sessions and old
 //! sign-in attempts, and the requests for links to an address's orders and
-//! those links' messages once they no longer count or work. Safe on several
-//! nodes at once: each takes only carts no other node has locked.
+//! those links' messages once they no longer count or work, and events to
+//! merchants past Stripe's 30 days with nothing left to deliver. Safe on
+//! several nodes at once: each takes only carts no other node has locked.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::admin::auth::domain::SESSION_MAX_AGE;
 use crate::admin::auth::store as staff;
 use crate::cart::store as carts;
 use crate::db::DbPool;
+use crate::events::store as events;
 use crate::ledger::held_refunds;
 use crate::mail::store::{self as outbox, link_requests};
 
@@ -21,6 +23,8 @@ const BATCH: i64 = 1000;
 /// How long a refund waits for its payment (`held_refunds::hold`):
 /// far past Stripe's three days of webhook retries and a day of sessions.
 const HELD_REFUND_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// How long events stay listed and replayable (as long as Stripe keeps its own).
+const EVENT_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 /// How long a request for a link to an address's orders is kept: far past
 /// the hour its limits count.
 const LINK_REQUEST_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -52,6 +56,12 @@ pub async fn run(db: DbPool, retention: Duration, staff_idle_timeout: Duration) 
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "forgot old order links and their requests"),
             Err(error) => tracing::warn!(error = ?error, "forgetting order links failed"),
+        }
+        let cutoff = chrono::Utc::now() - EVENT_RETENTION;
+        match async { anyhow::Ok(events::purge(&mut *db.get().await?, cutoff).await?) }.await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "deleted events older than 30 days"),
+            Err(error) => tracing::warn!(error = ?error, "deleting old events failed"),
         }
     }
 }

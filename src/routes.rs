@@ -4,7 +4,7 @@
 
 use actix_files::Files;
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, ServiceConfig, get, patch, post};
+use actix_web::web::{self, ServiceConfig, delete, get, patch, post};
 
 use crate::admin::auth::http as staff;
 use crate::admin::orders::http as admin_orders;
@@ -85,6 +85,33 @@ pub fn configure(cfg: &mut ServiceConfig) {
                     "/accounts/{account_id}/payments",
                     get().to(api::list_payments),
                 )
+                .route(
+                    "/webhook_endpoints",
+                    post().to(api::webhook_endpoints::create_endpoint),
+                )
+                .route(
+                    "/webhook_endpoints",
+                    get().to(api::webhook_endpoints::list_endpoints),
+                )
+                .route(
+                    "/webhook_endpoints/{id}",
+                    get().to(api::webhook_endpoints::get_endpoint),
+                )
+                .route(
+                    "/webhook_endpoints/{id}",
+                    patch().to(api::webhook_endpoints::update_endpoint),
+                )
+                .route(
+                    "/webhook_endpoints/{id}",
+                    delete().to(api::webhook_endpoints::delete_endpoint),
+                )
+                .route(
+                    "/webhook_endpoints/{id}/deliveries",
+                    get().to(api::webhook_endpoints::list_deliveries),
+                )
+                .route("/events", get().to(api::events::list_events))
+                .route("/events/{id}", get().to(api::events::get_event))
+                .route("/events/{id}/replay", post().to(api::events::replay_event))
                 .route("/openapi.json", get().to(openapi::openapi_json))
                 .default_service(web::to(api_error::route_not_found))
                 .wrap(from_fn(auth::require_api_key)),

@@ -26,6 +26,7 @@ use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings, is_loopback_origin};
 use crate::db::cluster::{Durability, LocalCluster};
 use crate::db::{self, DbPool};
+use crate::events::domain::RetryPolicy;
 use crate::mail::domain::LinkKey;
 use crate::mail::http::SentMailPage;
 use crate::mail::sender::{self, Mailer};
@@ -38,14 +39,14 @@ use crate::stripe::gateway::Simulator;
 use crate::web::AppError;
 use crate::web::caching;
 use crate::web::rate_limit::{self, RateLimiter};
-use crate::{payments_api, purge, routes, seed, telemetry};
+use crate::{events, payments_api, purge, routes, seed, telemetry};
 
 /// Largest form body we accept; our forms are a few hundred bytes.
 const FORM_LIMIT_BYTES: usize = 16 * 1024;
 
 /// Connections for the background tasks (the reconciler, the purge),
 /// next to the request pools.
-const BACKGROUND_POOL_SIZE: usize = 2;
+const BACKGROUND_POOL_SIZE: usize = 3;
 
 /// Where the database lives, resolved once at start.
 pub struct Database {
@@ -163,6 +164,7 @@ pub struct Application {
     catalog_listener: tokio::task::JoinHandle<()>,
     api_keys_listener: tokio::task::JoinHandle<()>,
     mail_sender: tokio::task::JoinHandle<()>,
+    event_sender: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -263,6 +265,13 @@ impl Application {
             retry: settings.mail.retry,
         });
         let mail_sender = tokio::spawn(sender::run(jobs.db.clone(), mailer));
+        let events_out = events::sender::Sender::new(
+            RetryPolicy {
+                first_retry: settings.event_retry,
+            },
+            stripe.is_test_mode(),
+        )?;
+        let event_sender = tokio::spawn(events::sender::run(jobs.db.clone(), Arc::new(events_out)));
         let orders_link_key = LinkKey::derive(session_key.master());
         let https = settings.secure_cookies();
         let pending_checkouts_per_client = settings.pending_checkouts_per_client;
@@ -337,6 +346,7 @@ impl Application {
             catalog_listener,
             api_keys_listener,
             mail_sender,
+            event_sender,
         })
     }
 
@@ -378,6 +388,7 @@ impl Application {
         self.catalog_listener.abort();
         self.api_keys_listener.abort();
         self.mail_sender.abort();
+        self.event_sender.abort();
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;
         }

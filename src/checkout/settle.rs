@@ -1,18 +1,22 @@
 //! Settling checkouts: the one place a Checkout Session's state reaches our
 //! order (completed with Stripe's figures, paid, failed, or expired with its
-//! stock released), and refunds reaching the order and its payment. Used by
-//! the webhook, the return pages and the reconciler; safe to call any
-//! number of times, concurrently.
+//! stock released), and refunds reaching the order and its payment, each
+//! change told to merchants' endpoints (`order.paid`, `order.refunded`) in
+//! its transaction. Used by the webhook, the return pages and the
+//! reconciler; safe to call any number of times, concurrently.
 
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::DbPool;
+use crate::events::domain::EventType;
+use crate::events::store as events;
 use crate::ids::OrderToken;
 use crate::ledger::{held_refunds, store as ledger};
 use crate::metrics;
 use crate::orders::domain::{IssueKind, Order, OrderStatus, ShippingAddress, Source, StripeTotals};
 use crate::orders::store::{self, Completion, PaidWith};
+use crate::orders::view::OrderObject;
 use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
 use crate::stripe::{StripeClient, StripeError};
 
@@ -287,6 +291,7 @@ async fn mark_paid(
                 payment_intent,
             )
             .await?;
+            tell_merchants(conn, order.id, EventType::OrderPaid).await?;
             // A refund whose event came before this payment's.
             if let Some(payment_intent) = payment_intent
                 && let Some(refunded) = held_refunds::take(conn, payment_intent).await?
@@ -324,8 +329,29 @@ async fn record_refund(
     refunded: i64,
     source: Source,
 ) -> QueryResult<()> {
-    store::record_refund(conn, payment_intent, refunded, source).await?;
+    if store::record_refund(conn, payment_intent, refunded, source).await?
+        && let Some(order) = store::find_by_payment_intent(conn, payment_intent).await?
+    {
+        tell_merchants(conn, order.id, EventType::OrderRefunded).await?;
+    }
     ledger::record_refund(conn, payment_intent, refunded).await?;
+    Ok(())
+}
+
+/// Records an event about the order, as it is now, for merchants'
+/// endpoints (in the caller's transaction).
+async fn tell_merchants(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    kind: EventType,
+) -> QueryResult<()> {
+    let Some(order) = store::find_by_id(conn, order_id).await? else {
+        return Ok(());
+    };
+    let items = store::items(conn, &order).await?;
+    let object = serde_json::to_value(OrderObject::from_order(&order, &items))
+        .map_err(|error| diesel::result::Error::SerializationError(error.into()))?;
+    events::enqueue(conn, kind, &object, order.livemode).await?;
     Ok(())
 }
 

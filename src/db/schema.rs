@@ -11,6 +11,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_delivery_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        attempt -> Int4,
+        attempted_at -> Timestamptz,
+        response_status -> Nullable<Int2>,
+        duration_ms -> Int4,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_event_deliveries (id) {
+        id -> Int8,
+        event_id -> Text,
+        endpoint_id -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        data -> Jsonb,
+        livemode -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_idempotency (api_key_id, key) {
         api_key_id -> Int8,
         key -> Text,
@@ -376,6 +412,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_delivery_attempts -> api_event_deliveries (delivery_id));
+diesel::joinable!(api_event_deliveries -> api_events (event_id));
+diesel::joinable!(api_event_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(api_idempotency -> api_keys (api_key_id));
 diesel::joinable!(audit_log -> staff (staff_id));
 diesel::joinable!(api_idempotency -> payments (payment_id));
@@ -407,6 +446,9 @@ diesel::joinable!(stock_adjustments -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    api_delivery_attempts,
+    api_event_deliveries,
+    api_events,
     api_idempotency,
     api_keys,
     audit_log,
@@ -436,6 +478,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_adjustments,
     stripe_call_slots,
     stripe_events,
+    webhook_endpoints,
 );
 
 diesel::table! {
@@ -444,5 +487,18 @@ diesel::table! {
         #[sql_name = "type"]
         kind -> Text,
         processed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        enabled_events -> Array<Text>,
+        secret -> Text,
+        description -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }

@@ -6,3 +6,4 @@ pub mod domain;
 pub mod held_refunds;
 pub mod refunds;
 pub mod store;
+pub mod view;

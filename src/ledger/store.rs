@@ -10,8 +10,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::domain::{Account, Outcome, Payment, PaymentStatus};
 use super::held_refunds;
+use super::view::PaymentObject;
 use crate::db::Statement;
 use crate::db::schema::{accounts, orders, payments};
+use crate::events::domain::EventType;
+use crate::events::store as events;
 use crate::ids::{AccountId, PaymentId};
 use crate::money::Money;
 use crate::orders::domain::StripeTotals;
@@ -218,8 +221,8 @@ pub async fn update_if_version(
 }
 
 /// Records the payment of a checkout that was just paid, for its account's
-/// history: what Stripe charged, with its lines. Idempotent: one payment
-/// per order.
+/// history: what Stripe charged, with its lines, and tells merchants
+/// (`payment.succeeded`). Idempotent: one payment per order.
 pub async fn record_checkout_payment(
     conn: &mut AsyncPgConnection,
     order_id: i64,
@@ -233,7 +236,7 @@ pub async fn record_checkout_payment(
         return Ok(None);
     };
     let metadata = serde_json::json!({ "order_id": order_id.to_string() });
-    diesel::insert_into(payments::table)
+    let recorded: Option<Payment> = diesel::insert_into(payments::table)
         .values((
             payments::id.eq(PaymentId::generate().as_str()),
             payments::account_id.eq(&account_id),
@@ -251,8 +254,13 @@ pub async fn record_checkout_payment(
             payments::livemode.eq(livemode),
         ))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(payment) = &recorded {
+        tell_merchants(conn, payment, EventType::PaymentSucceeded).await?;
+    }
     Ok(Some(account_id))
 }
 
@@ -305,11 +313,13 @@ pub async fn write_outcome(
     if let Some(payment_intent) = outcome.payment_intent_id {
         held_refunds::lock_payment_intent(conn, payment_intent).await?;
     }
-    let written: Option<Payment> = Statement::new(
-        "UPDATE payments SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
+    let written: Option<Written> = Statement::new(
+        "UPDATE payments p SET status = $2, stripe_payment_intent_id = $3, failure_code = $4, \
              decline_code = $5, failure_message = $6, updated_at = now() \
-         WHERE id = $1 AND (NOT $7 OR status = $8 \
-             OR (status = $9 AND stripe_payment_intent_id IS NULL)) RETURNING *",
+         FROM (SELECT id, status AS previous_status FROM payments WHERE id = $1 FOR UPDATE) old \
+         WHERE p.id = old.id AND (NOT $7 OR p.status = $8 \
+             OR (p.status = $9 AND p.stripe_payment_intent_id IS NULL)) \
+         RETURNING p.*, old.previous_status",
     )
     .bind::<Text, _>(payment_id)
     .bind::<Text, _>(outcome.status.as_str())
@@ -323,9 +333,19 @@ pub async fn write_outcome(
     .get_result(conn)
     .await
     .optional()?;
-    if written
-        .as_ref()
-        .is_some_and(|p| p.status == PaymentStatus::Succeeded)
+    let Some(Written {
+        payment: written,
+        previous_status,
+    }) = written
+    else {
+        return Ok(None);
+    };
+    if written.status != previous_status
+        && let Some(kind) = EventType::of_payment_status(written.status)
+    {
+        tell_merchants(conn, &written, kind).await?;
+    }
+    if written.status == PaymentStatus::Succeeded
         && let Some(payment_intent) = outcome.payment_intent_id
         && let Some(refunded) = held_refunds::take(conn, payment_intent).await?
     {
@@ -337,27 +357,55 @@ pub async fn write_outcome(
             .await
             .optional();
     }
-    Ok(written)
+    Ok(Some(written))
+}
+
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(embed)]
+    payment: Payment,
+    #[diesel(sql_type = Text)]
+    previous_status: PaymentStatus,
+}
+
+/// Records an event about the payment, as it is now, for merchants'
+/// endpoints (in the caller's transaction).
+async fn tell_merchants(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+    kind: EventType,
+) -> QueryResult<()> {
+    let object = serde_json::to_value(PaymentObject::from_payment(payment))
+        .map_err(|error| diesel::result::Error::SerializationError(error.into()))?;
+    events::enqueue(conn, kind, &object, payment.livemode).await?;
+    Ok(())
 }
 
 /// Records what Stripe has refunded of the payment its PaymentIntent made (a
 /// `charge.refunded` event carries the charge's refunded total, so a replay
-/// or a late, reordered delivery changes nothing). Returns whether a
-/// payment changed.
+/// or a late, reordered delivery changes nothing), and tells merchants
+/// (`payment.refunded`). Returns whether a payment changed.
 pub async fn record_refund(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,
     amount_refunded_minor: i64,
 ) -> QueryResult<bool> {
-    Statement::new(
+    let changed: Option<Payment> = Statement::new(
         "UPDATE payments SET amount_refunded_minor = $2, version = version + 1, updated_at = now() \
          WHERE stripe_payment_intent_id = $1 AND status = $3 \
-           AND amount_refunded_minor < $2 AND $2 <= amount_minor",
+           AND amount_refunded_minor < $2 AND $2 <= amount_minor RETURNING *",
     )
     .bind::<Text, _>(payment_intent_id)
     .bind::<BigInt, _>(amount_refunded_minor)
     .bind::<Text, _>(PaymentStatus::Succeeded.as_str())
-    .execute(conn)
+    .get_result(conn)
     .await
-    .map(|changed| changed > 0)
+    .optional()?;
+    match changed {
+        Some(payment) => {
+            tell_merchants(conn, &payment, EventType::PaymentRefunded).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }

@@ -168,6 +168,41 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigError, Settings};
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+        Settings::from_lookup(|name| map.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn a_live_shop_sends_its_mail_through_smtp_unless_told_otherwise() {
+        let live = [
+            ("APP_BASE_URL", "https://shop.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+        ];
+        let error = settings(&live).unwrap_err();
+        assert_eq!(error.var, "SMTP_URL");
+        assert!(settings(&[live[0], live[1], ("ALLOW_MAIL_TO_FILES", "true")]).is_ok());
+        let smtp = ("SMTP_URL", "smtps://u:hunter2@smtp.example.com");
+        assert_eq!(
+            settings(&[live[0], live[1], smtp]).unwrap_err().var,
+            "MAIL_FROM"
+        );
+        let s = settings(&[
+            live[0],
+            live[1],
+            smtp,
+            ("MAIL_FROM", "Shop <orders@shop.example.com>"),
+        ])
+        .unwrap();
+        assert!(s.mail.smtp.is_some());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        // A test key, or the simulator: files are fine.
+        let s = settings(&[]).unwrap();
+        assert!(s.mail.smtp.is_none());
+        assert_eq!(s.mail.from.address.as_str(), "orders@storefront.localhost");
+    }
 
     #[test]
     fn the_scheme_and_host_decide_the_tls() {

@@ -20,6 +20,7 @@ mod logs;
 mod mail;
 mod multinode;
 mod payments_api;
+mod receiver;
 mod search;
 mod search_cache;
 mod shipping;

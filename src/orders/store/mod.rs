@@ -48,6 +48,18 @@ pub async fn find_by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Op
         .optional()
 }
 
+pub async fn find_by_payment_intent(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::stripe_payment_intent_id.eq(payment_intent_id))
+        .select(Order::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn find_by_session(
     conn: &mut AsyncPgConnection,
     session_id: &str,

@@ -6,155 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::ledger::domain::{Payment, Refund};
-use crate::money::{Currency, Money};
-
-/// A payment: a browser checkout (`source: checkout`) or an off-session debit
-/// through this API (`source: api`).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PaymentObject {
-    /// Our id, `pay_…`.
-    #[schema(example = "pay_3xV9kQ2mT8bN4cR7wY1zLp")]
-    pub id: String,
-    /// Always `payment`.
-    #[schema(example = "payment")]
-    pub object: String,
-    /// Our account id, `acct_…` (not Stripe's customer id).
-    pub account_id: String,
-    /// The amount as an exact decimal string in the currency's unit.
-    #[schema(example = "42.99")]
-    pub amount: String,
-    /// The amount in the currency's minor unit (cents; yen for JPY).
-    #[schema(example = 4299)]
-    pub amount_minor: i64,
-    /// How much of it Stripe has refunded, as an exact decimal string.
-    #[schema(example = "10.00")]
-    pub amount_refunded: String,
-    /// The same in the currency's minor unit.
-    #[schema(example = 1000)]
-    pub amount_refunded_minor: i64,
-    /// Whether all of it has been refunded.
-    pub refunded: bool,
-    /// ISO 4217 code, lowercase.
-    #[schema(example = "usd")]
-    pub currency: String,
-    /// What a checkout payment charged for, as Stripe computed it: `amount`
-    /// is `subtotal − discount + shipping`, plus `tax` when prices exclude
-    /// it. Null for debits (and for checkouts recorded before lines were).
-    pub lines: Option<PaymentLines>,
-    /// `processing`, `succeeded`, `failed` or `requires_action`.
-    pub status: String,
-    /// `checkout` (paid in the shop) or `api` (debited through this API).
-    pub source: String,
-    /// The shop order a checkout payment paid.
-    pub order_id: Option<i64>,
-    pub description: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    /// Why a debit failed, e.g. `card_declined`, `authentication_required`.
-    pub failure_code: Option<String>,
-    /// The issuer's reason for a decline, as Stripe reports it.
-    pub decline_code: Option<String>,
-    pub failure_message: Option<String>,
-    /// Increments on every update; send it back with PATCH.
-    pub version: i32,
-    /// Taken in Stripe's live mode (real money); `false` in test mode.
-    pub livemode: bool,
-    /// RFC 3339 time the payment was created.
-    pub created_at: String,
-}
-
-/// A checkout payment's lines, each as an exact decimal string in the
-/// currency's unit and in minor units.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PaymentLines {
-    /// The items before discount, at the shop's prices (tax included when
-    /// the prices include it).
-    #[schema(example = "62.50")]
-    pub subtotal: String,
-    #[schema(example = 6250)]
-    pub subtotal_minor: i64,
-    /// Taken off by a promotion code.
-    #[schema(example = "6.25")]
-    pub discount: String,
-    #[schema(example = 625)]
-    pub discount_minor: i64,
-    /// The chosen shipping rate, before tax.
-    #[schema(example = "5.00")]
-    pub shipping: String,
-    #[schema(example = 500)]
-    pub shipping_minor: i64,
-    /// Every tax Stripe computed, the part included in prices too.
-    #[schema(example = "0.00")]
-    pub tax: String,
-    #[schema(example = 0)]
-    pub tax_minor: i64,
-}
-
-impl PaymentObject {
-    pub fn from_payment(payment: &Payment) -> Self {
-        let amount = payment.money();
-        let metadata = match &payment.metadata {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    let value = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), value)
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        };
-        PaymentObject {
-            id: payment.id.clone(),
-            object: "payment".into(),
-            account_id: payment.account_id.clone(),
-            amount: amount.decimal(),
-            amount_minor: amount.minor(),
-            amount_refunded: payment.refunded().decimal(),
-            amount_refunded_minor: payment.amount_refunded_minor,
-            refunded: payment.amount_minor > 0
-                && payment.amount_refunded_minor == payment.amount_minor,
-            currency: amount.currency().code().to_ascii_lowercase(),
-            lines: payment.lines().map(|lines| {
-                let pair = |money: Money| (money.decimal(), money.minor());
-                let (subtotal, subtotal_minor) = pair(lines.subtotal);
-                let (discount, discount_minor) = pair(lines.discount);
-                let (shipping, shipping_minor) = pair(lines.shipping);
-                let (tax, tax_minor) = pair(lines.tax);
-                PaymentLines {
-                    subtotal,
-                    subtotal_minor,
-                    discount,
-                    discount_minor,
-                    shipping,
-                    shipping_minor,
-                    tax,
-                    tax_minor,
-                }
-            }),
-            status: payment.status.as_str().to_owned(),
-            source: if payment.order_id.is_some() {
-                "checkout"
-            } else {
-                "api"
-            }
-            .into(),
-            order_id: payment.order_id,
-            description: payment.description.clone(),
-            metadata,
-            failure_code: payment.failure_code.clone(),
-            decline_code: payment.decline_code.clone(),
-            failure_message: payment.failure_message.clone(),
-            version: payment.version,
-            livemode: payment.livemode,
-            created_at: payment
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        }
-    }
-}
+use crate::events::domain::{Attempt, Delivery, DeliveryStatus, Endpoint, Event};
+use crate::ledger::domain::Refund;
+pub use crate::ledger::view::{PaymentLines, PaymentObject};
+use crate::money::Currency;
 
 /// A list page, newest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -297,4 +152,245 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// The last id of the previous page: list what is older than it.
     pub starting_after: Option<String>,
+}
+
+/// A merchant's webhook endpoint.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpointObject {
+    /// `we_…`.
+    pub id: String,
+    /// Always `webhook_endpoint`.
+    #[schema(example = "webhook_endpoint")]
+    pub object: String,
+    #[schema(example = "https://merchant.example.com/storefront/events")]
+    pub url: String,
+    /// The event types it gets, or `["*"]` for all.
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+    /// `enabled` or `disabled` (its deliveries wait until it is enabled again).
+    pub status: String,
+    /// The signing secret, `whsec_…`: only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub secret: Option<String>,
+    pub created_at: String,
+}
+
+/// Register a webhook endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    /// https:// (in test mode also http:// to localhost); never a private,
+    /// loopback or link-local address in live mode.
+    #[schema(
+        max_length = 2048,
+        example = "https://merchant.example.com/storefront/events"
+    )]
+    pub url: String,
+    /// `payment.succeeded`, `payment.failed`, `payment.refunded`,
+    /// `order.paid`, `order.refunded`, or `*` for all.
+    #[schema(min_items = 1, example = json!(["payment.succeeded", "payment.failed"]))]
+    pub enabled_events: Vec<String>,
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
+    pub description: Option<String>,
+}
+
+/// Change a webhook endpoint; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookEndpoint {
+    #[schema(max_length = 2048)]
+    pub url: Option<String>,
+    #[schema(min_items = 1)]
+    pub enabled_events: Option<Vec<String>>,
+    /// An empty string removes it.
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
+    pub description: Option<String>,
+    /// `true` stops deliveries to it (they wait); `false` resumes them.
+    pub disabled: Option<bool>,
+}
+
+/// Every webhook endpoint, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpointList {
+    /// Always `list`.
+    pub object: String,
+    pub url: String,
+    pub data: Vec<WebhookEndpointObject>,
+    pub has_more: bool,
+}
+
+/// What a DELETE answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeletedObject {
+    pub id: String,
+    pub object: String,
+    pub deleted: bool,
+}
+
+/// Something that happened to a payment or an order, as sent to endpoints.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventObject {
+    /// `evt_…`: the same in every delivery of the event, so receivers can
+    /// drop one they have seen.
+    pub id: String,
+    /// Always `event`.
+    pub object: String,
+    /// `payment.succeeded`, `payment.failed`, `payment.refunded`,
+    /// `order.paid` or `order.refunded`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix time the event happened.
+    pub created: i64,
+    pub livemode: bool,
+    /// `{"object": ...}`: the payment or the order as it was then.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// Its deliveries, each with its log (only when one event is read).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub deliveries: Option<Vec<DeliveryObject>>,
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    pub object: String,
+    pub url: String,
+    pub data: Vec<EventObject>,
+    pub has_more: bool,
+}
+
+/// One event's delivery to one endpoint, with every try.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryObject {
+    pub id: i64,
+    /// Always `event_delivery`.
+    pub object: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    /// `pending` (tried again at `next_attempt_at`), `delivered` or
+    /// `failed` (given up three days after the event).
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub created_at: String,
+    pub log: Vec<AttemptObject>,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttemptObject {
+    pub attempt: i32,
+    pub attempted_at: String,
+    /// The endpoint's HTTP status, if it answered.
+    pub response_status: Option<i16>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+}
+
+/// A page of an endpoint's deliveries, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryList {
+    pub object: String,
+    pub url: String,
+    pub data: Vec<DeliveryObject>,
+    pub has_more: bool,
+}
+
+/// The deliveries a replay made.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplayAnswer {
+    pub object: String,
+    pub event_id: String,
+    pub data: Vec<DeliveryObject>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventListQuery {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// The last id of the previous page: list what is older than it.
+    pub starting_after: Option<String>,
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayQuery {
+    /// Send it to this endpoint only (`we_…`), whether or not it had it.
+    /// Without it: to every endpoint it was delivered to before.
+    pub endpoint_id: Option<String>,
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl WebhookEndpointObject {
+    /// Without the secret (`secret` is added to the creation's answer only).
+    pub fn from_endpoint(endpoint: &Endpoint) -> Self {
+        WebhookEndpointObject {
+            id: endpoint.id.clone(),
+            object: "webhook_endpoint".into(),
+            url: endpoint.url.clone(),
+            enabled_events: endpoint.enabled_events.clone(),
+            description: endpoint.description.clone(),
+            status: if endpoint.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            }
+            .into(),
+            secret: None,
+            created_at: rfc3339(endpoint.created_at),
+        }
+    }
+}
+
+impl EventObject {
+    pub fn from_event(event: &Event, deliveries: Option<Vec<DeliveryObject>>) -> Self {
+        EventObject {
+            id: event.id.clone(),
+            object: "event".into(),
+            kind: event.kind.clone(),
+            created: event.created_at.timestamp(),
+            livemode: event.livemode,
+            data: event.data.clone(),
+            deliveries,
+        }
+    }
+}
+
+impl DeliveryObject {
+    pub fn from_delivery(delivery: &Delivery, attempts: &[Attempt]) -> Self {
+        let pending = delivery.status == DeliveryStatus::Pending.as_str();
+        DeliveryObject {
+            id: delivery.id,
+            object: "event_delivery".into(),
+            event_id: delivery.event_id.clone(),
+            endpoint_id: delivery.endpoint_id.clone(),
+            status: delivery.status.clone(),
+            attempts: delivery.attempts,
+            next_attempt_at: pending.then(|| rfc3339(delivery.next_attempt_at)),
+            delivered_at: delivery.delivered_at.map(rfc3339),
+            created_at: rfc3339(delivery.created_at),
+            log: attempts
+                .iter()
+                .map(|attempt| AttemptObject {
+                    attempt: attempt.attempt,
+                    attempted_at: rfc3339(attempt.attempted_at),
+                    response_status: attempt.response_status,
+                    duration_ms: attempt.duration_ms,
+                    error: attempt.error.clone(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -7,9 +7,11 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod openapi;
 pub mod refunds;
 pub mod validate;
+pub mod webhook_endpoints;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -14,7 +14,7 @@ use super::error::ErrorBody;
     info(
         title = "Storefront payments API",
         version = "1",
-        description = "Debit accounts' saved cards off-session, refund payments and read their payment history. \
+        description = "Debit accounts' saved cards off-session, refund payments, read their payment history, and receive signed events at webhook endpoints. \
             Amounts are exact decimal strings (and integer `amount_minor`), never floats. \
             Every request needs `Authorization: Bearer sk_store_…` (create a key with \
             `storefront api-key create --name NAME`). Errors: \
@@ -27,11 +27,21 @@ use super::error::ErrorBody;
         super::list_payments,
         super::refunds::create_refund,
         super::refunds::list_refunds,
+        super::webhook_endpoints::create_endpoint,
+        super::webhook_endpoints::list_endpoints,
+        super::webhook_endpoints::get_endpoint,
+        super::webhook_endpoints::update_endpoint,
+        super::webhook_endpoints::delete_endpoint,
+        super::webhook_endpoints::list_deliveries,
+        super::events::list_events,
+        super::events::get_event,
+        super::events::replay_event,
         openapi_json,
     ),
     tags(
         (name = "payments", description = "Payments and accounts"),
-        (name = "refunds", description = "Refunds of payments, wherever they were made")
+        (name = "refunds", description = "Refunds of payments, wherever they were made"),
+        (name = "events", description = "Events sent to webhook endpoints, signed `Storefront-Signature: t=…,v1=…` (HMAC-SHA256 of `t.body` with the endpoint's secret), as Stripe signs its own")
     )
 )]
 struct ApiDoc;

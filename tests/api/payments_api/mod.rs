@@ -14,6 +14,7 @@ use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app, spawn_app_with};
 
 pub(crate) mod bursts;
 mod debits;
+mod events;
 mod keys;
 mod lost_answers;
 mod payers;

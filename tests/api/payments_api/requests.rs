@@ -284,13 +284,22 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
     assert_eq!(
         routes,
         [
+            ("DELETE", "/api/v1/webhook_endpoints/{id}"),
             ("GET", "/api/v1/accounts/{account_id}/payments"),
+            ("GET", "/api/v1/events"),
+            ("GET", "/api/v1/events/{id}"),
             ("GET", "/api/v1/openapi.json"),
             ("GET", "/api/v1/payments/{id}"),
             ("GET", "/api/v1/payments/{id}/refunds"),
+            ("GET", "/api/v1/webhook_endpoints"),
+            ("GET", "/api/v1/webhook_endpoints/{id}"),
+            ("GET", "/api/v1/webhook_endpoints/{id}/deliveries"),
             ("PATCH", "/api/v1/payments/{id}"),
+            ("PATCH", "/api/v1/webhook_endpoints/{id}"),
+            ("POST", "/api/v1/events/{id}/replay"),
             ("POST", "/api/v1/payments"),
             ("POST", "/api/v1/payments/{id}/refunds"),
+            ("POST", "/api/v1/webhook_endpoints"),
         ]
         .map(|(m, p)| (m.to_owned(), p.to_owned()))
     );
@@ -319,6 +328,11 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
         "CreateRefund",
         "RefundObject",
         "RefundList",
+        "CreateWebhookEndpoint",
+        "UpdateWebhookEndpoint",
+        "WebhookEndpointObject",
+        "EventObject",
+        "DeliveryObject",
         "ErrorBody",
     ] {
         assert!(
