@@ -3,13 +3,15 @@
 //! past a grace period is looked up among its customer's PaymentIntents (by
 //! our payment id in their metadata) and settled as Stripe recorded it, or
 //! marked failed when Stripe never created it. Safe on several nodes at once:
-//! every write is conditional on the debit still being unsettled.
+//! every write is conditional on the debit still being unsettled. Debits
+//! still queued (never sent) or on the queue worker's hands are not its
+//! business.
 
 use std::time::Duration;
 
 use diesel_async::AsyncConnection;
 
-use super::debit::settle_intent;
+use super::debit::{record_outcome, settle_intent};
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
 use crate::state::Jobs;
@@ -108,5 +110,5 @@ async fn never_created(
             "The payment provider never received this debit: nothing was charged.",
         ),
     };
-    ledger::write_outcome(conn, &payment.id, &outcome, true).await
+    record_outcome(conn, &payment.id, &outcome, true).await
 }

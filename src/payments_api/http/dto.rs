@@ -40,7 +40,8 @@ pub struct PaymentObject {
     /// is `subtotal − discount + shipping`, plus `tax` when prices exclude
     /// it. Null for debits (and for checkouts recorded before lines were).
     pub lines: Option<PaymentLines>,
-    /// `processing`, `succeeded`, `failed` or `requires_action`.
+    /// `queued` (an asynchronous debit not sent to the payment provider
+    /// yet), `processing`, `succeeded`, `failed` or `requires_action`.
     pub status: String,
     /// `checkout` (paid in the shop) or `api` (debited through this API).
     pub source: String,
@@ -184,6 +185,13 @@ pub struct CreatePayment {
     pub currency: String,
     #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub description: Option<String>,
+    /// `sync` (the default): the answer says how the charge ended, after
+    /// the debit's turn at the payment provider. `async`: the debit is
+    /// queued and answered at once with 202 and `status: queued`; a worker
+    /// charges it in turn, and `GET /api/v1/payments/{id}` shows it move to
+    /// `processing` and its outcome. For large batches.
+    #[schema(example = "sync", pattern = "^(sync|async)$")]
+    pub confirm: Option<String>,
 }
 
 /// Change a payment's description or metadata.

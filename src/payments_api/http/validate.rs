@@ -11,7 +11,7 @@ use super::dto::CreatePayment;
 use super::error::ApiError;
 use crate::ids::AccountId;
 use crate::money::{Currency, Money, MoneyError};
-use crate::payments_api::domain::DebitRequest;
+use crate::payments_api::domain::{Confirm, DebitRequest};
 
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 const MAX_METADATA_KEYS: usize = 50;
@@ -92,12 +92,23 @@ pub fn parse_create(body: CreatePayment) -> Result<DebitRequest, ApiError> {
     })?;
     let amount = parse_amount(&body.amount, currency)?;
     let description = parse_description(body.description)?;
+    let confirm = match body.confirm.as_deref() {
+        None => Confirm::default(),
+        Some(confirm) => Confirm::parse(confirm).ok_or_else(|| {
+            ApiError::invalid(
+                "confirm",
+                "parameter_invalid",
+                "confirm must be \"sync\" (the default) or \"async\".",
+            )
+        })?,
+    };
     let account_id =
         AccountId::parse(&body.account_id).ok_or_else(|| account_missing(&body.account_id))?;
     Ok(DebitRequest {
         account_id,
         amount,
         description,
+        confirm,
     })
 }
 
