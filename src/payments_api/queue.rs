@@ -1,5 +1,5 @@
 //! The queue worker, a task on every node: charges asynchronous debits
-//! (`"confirm": "async"`), oldest first. It claims a small batch that no
+//! (`"confirm": "async"`), oldest first. It claims small batches that no
 //! other node holds (`FOR UPDATE SKIP LOCKED`) under a lease, takes a turn
 //! from the shared Stripe budget for each charge, sends it through the
 //! synchronous debit's `send` and records the outcome through its
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use diesel_async::AsyncConnection;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 use super::debit::{
     DebitError, STRIPE_KEY_LIFETIME, read_answer, record_outcome, send, take_turn, unanswered,
@@ -31,10 +32,12 @@ use crate::stripe::budget::Call;
 
 /// The channel the queue's trigger notifies.
 pub const CHANNEL: &str = "debits_queued";
-/// Debits a worker claims at once and charges side by side, each in its
-/// own turn at Stripe: enough to keep the budget's turns taken, few enough
-/// that a batch's turns are near and the queue stays shared fairly.
-const BATCH: i64 = 16;
+/// Debits a worker charges side by side, each in its own turn at Stripe:
+/// enough to keep the budget's turns taken while others are on the wire
+/// (a slow answer must not leave turns unused), few enough that their
+/// turns are near (at 200 a second, three nodes' 32 are half a second
+/// ahead) and the queue is shared fairly.
+const IN_FLIGHT: usize = 32;
 /// How often an idle worker looks for due debits without a notification.
 const POLL: Duration = Duration::from_secs(5);
 /// The wait before asking Stripe again about a charge whose answer was
@@ -82,20 +85,31 @@ fn lease(stripe: &StripeGateway) -> Duration {
     stripe.client.worst_case_duration() + stripe.budget.max_wait + Duration::from_secs(10)
 }
 
-/// Charges debits, a batch at a time, until none is due.
+/// Charges debits until none is due: claims up to `IN_FLIGHT`, and claims
+/// more whenever half of them are done, so that the next turns are taken
+/// while the last ones are still on the wire. Each charge is a task of its
+/// own, which runs on while more are claimed (and ends with the worker).
 async fn charge_due(jobs: &Jobs) -> anyhow::Result<()> {
     let lease = lease(&jobs.stripe);
+    let mut in_flight = JoinSet::new();
+    let mut drained = false;
     loop {
-        let claimed = store::claim_queued(&mut *jobs.db.get().await?, BATCH, lease).await?;
-        if claimed.is_empty() {
-            return Ok(());
-        }
-        let charged = futures_util::future::join_all(claimed.iter().map(|d| charge(jobs, d)));
-        for (debit, result) in claimed.iter().zip(charged.await) {
-            if let Err(error) = result {
-                // Left leased: it is tried again when the lease is over.
-                tracing::warn!(%error, payment.id = %debit.payment.id, "could not charge a queued debit");
+        if !drained && in_flight.len() <= IN_FLIGHT / 2 {
+            let room = i64::try_from(IN_FLIGHT - in_flight.len()).unwrap_or(1);
+            let claimed = store::claim_queued(&mut *jobs.db.get().await?, room, lease).await?;
+            drained = claimed.is_empty();
+            for debit in claimed {
+                let jobs = jobs.clone();
+                in_flight.spawn(async move {
+                    if let Err(error) = charge(&jobs, &debit).await {
+                        // Left leased: it is tried again when the lease is over.
+                        tracing::warn!(%error, payment.id = %debit.payment.id, "could not charge a queued debit");
+                    }
+                });
             }
+        }
+        if in_flight.join_next().await.is_none() {
+            return Ok(());
         }
     }
 }
