@@ -88,15 +88,25 @@ fn lease(stripe: &StripeGateway) -> Duration {
 /// Charges debits until none is due: claims up to `IN_FLIGHT`, and claims
 /// more whenever half of them are done, so that the next turns are taken
 /// while the last ones are still on the wire. Each charge is a task of its
-/// own, which runs on while more are claimed (and ends with the worker).
+/// own, which runs on while more are claimed (and ends with the worker);
+/// when claiming fails, those in flight still finish.
 async fn charge_due(jobs: &Jobs) -> anyhow::Result<()> {
     let lease = lease(&jobs.stripe);
     let mut in_flight = JoinSet::new();
     let mut drained = false;
+    let mut failure = None;
     loop {
         if !drained && in_flight.len() <= IN_FLIGHT / 2 {
             let room = i64::try_from(IN_FLIGHT - in_flight.len()).unwrap_or(1);
-            let claimed = store::claim_queued(&mut *jobs.db.get().await?, room, lease).await?;
+            let claimed = async {
+                let mut conn = jobs.db.get().await?;
+                anyhow::Ok(store::claim_queued(&mut conn, room, lease).await?)
+            }
+            .await
+            .unwrap_or_else(|error| {
+                failure = Some(error);
+                Vec::new()
+            });
             drained = claimed.is_empty();
             for debit in claimed {
                 let jobs = jobs.clone();
@@ -109,7 +119,7 @@ async fn charge_due(jobs: &Jobs) -> anyhow::Result<()> {
             }
         }
         if in_flight.join_next().await.is_none() {
-            return Ok(());
+            return failure.map_or(Ok(()), Err);
         }
     }
 }

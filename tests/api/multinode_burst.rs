@@ -84,6 +84,30 @@ async fn all_intents(sim_url: &str) -> Vec<Value> {
     }
 }
 
+/// Sends a debit as a merchant's client should: a connection lost under
+/// the request, the same key still in flight (409) or a node too busy for
+/// now (503) is retried with the same Idempotency-Key (which cannot debit
+/// twice), a few times.
+async fn submit(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    for _ in 0..5 {
+        let response = match request.try_clone().unwrap().send().await {
+            Ok(response) => response,
+            Err(error) => {
+                eprintln!("retrying a debit with its key after: {error}");
+                continue;
+            }
+        };
+        if [StatusCode::CONFLICT, StatusCode::SERVICE_UNAVAILABLE].contains(&response.status()) {
+            let text = response.text().await.unwrap_or_default();
+            eprintln!("retrying a debit with its key after: {text}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        return (response.status(), response.json().await.unwrap());
+    }
+    panic!("a debit failed five times");
+}
+
 #[tokio::test]
 async fn ten_thousand_async_debits_over_three_nodes_settle_once_each_under_stripe_s_limit() {
     let nodes = start_nodes_with(&[
@@ -100,7 +124,12 @@ async fn ten_thousand_async_debits_over_three_nodes_settle_once_each_under_strip
 
     // Submitted at once, round robin over the nodes: each answered 202 queued.
     let started = Instant::now();
-    let client = reqwest::Client::new();
+    // Idle connections are dropped before the server's keep-alive (5 s)
+    // would close them under a request.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let answers: Vec<(StatusCode, Value)> = futures_util::stream::iter(0..DEBITS)
         .map(|n| {
             let request = client
@@ -111,10 +140,7 @@ async fn ten_thousand_async_debits_over_three_nodes_settle_once_each_under_strip
                     &json!({ "account_id": account, "amount": "2.00", "currency": "usd",
                                "confirm": "async" }),
                 );
-            async move {
-                let response = request.send().await.unwrap();
-                (response.status(), response.json().await.unwrap())
-            }
+            submit(request)
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
