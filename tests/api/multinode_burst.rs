@@ -7,7 +7,7 @@
 //! up to 231 reads in one second). Each debit costs one read (its saved
 //! card, while the request waits) and one write (the charge, by a queue
 //! worker): 50 s at the budget's pace. On 2 shared cores the submissions
-//! took 51-52 s and the last debit settled after 69-74 s (debug build, the
+//! took 51-58 s and the last debit settled after 69-83 s (debug build, the
 //! debits' webhooks arriving meanwhile). Every debit must settle exactly
 //! once: 10,000 payments succeeded, 10,000 distinct PaymentIntents at the
 //! simulator and no more, the limit never exceeded, nothing refused.
