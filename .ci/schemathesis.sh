@@ -3,9 +3,9 @@
 # from the served OpenAPI document (valid and invalid ones) and fails the run
 # if any answer is a 5xx. Starts the app with `cargo run` on a throwaway
 # DATA_DIR (its own private PostgreSQL and the in-process Stripe simulator),
-# creates an API key, an account with a saved card and one payment (ids the
-# fuzzer then uses most of the time), fuzzes within a time budget, then stops
-# the app.
+# creates an API key, an account with a saved card and two payments, one of
+# them asynchronous (ids the fuzzer then uses most of the time), fuzzes
+# within a time budget, then stops the app.
 #
 # Needs: schemathesis 4.32 or later 4.x (`python3 -m pip install 'schemathesis>=4.32,<5'`,
 # for dictionaries), curl, psql.
@@ -45,19 +45,24 @@ wait_for "$base/api/v1/openapi.json" "$app" "$work/app.log" -H "Authorization: B
 curl -fsS -H "Authorization: Bearer $key" "$base/api/v1/openapi.json" -o "$schema"
 
 # Real ids, so that generated requests also get past "not found" into the
-# debit and history code: an account with a saved card and one of its
-# payments. Most generated cases use them; the rest stay random.
+# debit and history code: an account with a saved card and two of its
+# payments, one debited at once and one queued (`"confirm": "async"`). Most
+# generated cases use them; the rest stay random.
 account="$(bash tests/support/saved-card-account.sh "$base" "$DATA_DIR")"
-payment="$(curl -fsS -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-  -H "Idempotency-Key: schemathesis-seed" \
-  -d "{\"account_id\":\"$account\",\"amount\":\"4.20\",\"currency\":\"usd\"}" \
-  "$base/api/v1/payments" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+debit() { # idempotency key, then extra JSON fields
+  curl -fsS -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: $1" \
+    -d "{\"account_id\":\"$account\",\"amount\":\"4.20\",\"currency\":\"usd\"$2}" \
+    "$base/api/v1/payments" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+payment="$(debit schemathesis-seed '')"
+queued="$(debit schemathesis-seed-async ',"confirm":"async"')"
 cat >"$work/schemathesis.toml" <<TOML
 [dictionaries.accounts]
 values = ["$account"]
 
 [dictionaries.payments]
-values = ["$payment"]
+values = ["$payment", "$queued"]
 
 [parameters]
 "path.account_id" = { dictionary = "accounts", probability = 0.7 }

@@ -33,6 +33,7 @@ use crate::mail::sender::{self, Mailer};
 use crate::mail::transport::Transport;
 use crate::ops::http::NodePools;
 use crate::payments_api::key_cache::{self, ApiKeyCache};
+use crate::payments_api::queue;
 use crate::state::{AppState, Jobs};
 use crate::stripe::StripeGateway;
 use crate::stripe::gateway::Simulator;
@@ -47,6 +48,10 @@ const FORM_LIMIT_BYTES: usize = 16 * 1024;
 /// Connections for the background tasks (the reconciler, the purge),
 /// next to the request pools.
 const BACKGROUND_POOL_SIZE: usize = 3;
+
+/// Connections of the debit queue's worker, its own so that a large batch
+/// of debits does not keep the other background tasks waiting.
+const DEBIT_QUEUE_POOL_SIZE: usize = 4;
 
 /// Where the database lives, resolved once at start.
 pub struct Database {
@@ -160,6 +165,8 @@ pub struct Application {
     metrics_port: u16,
     reconciler: tokio::task::JoinHandle<()>,
     debit_reconciler: tokio::task::JoinHandle<()>,
+    debit_queue_listener: tokio::task::JoinHandle<()>,
+    debit_queue: tokio::task::JoinHandle<()>,
     purge: tokio::task::JoinHandle<()>,
     catalog_listener: tokio::task::JoinHandle<()>,
     api_keys_listener: tokio::task::JoinHandle<()>,
@@ -181,9 +188,10 @@ impl Application {
             .map(|_| db::pool(db_url, per_worker))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let background_pool = db::pool(db_url, BACKGROUND_POOL_SIZE)?;
+        let debit_queue_pool = db::pool(db_url, DEBIT_QUEUE_POOL_SIZE)?;
         let pools: Arc<[DbPool]> = worker_pools
             .iter()
-            .chain([&background_pool])
+            .chain([&background_pool, &debit_queue_pool])
             .cloned()
             .collect();
         let listener = TcpListener::bind(settings.bind)
@@ -243,6 +251,19 @@ impl Application {
             jobs.clone(),
             settings.reconcile_interval,
             settings.reconcile_after,
+        ));
+        let doorbell = Arc::new(queue::Doorbell::default());
+        let debit_queue_listener = tokio::spawn(db::listen::listen(
+            db_url.clone(),
+            queue::CHANNEL,
+            doorbell.clone(),
+        ));
+        let debit_queue = tokio::spawn(queue::run(
+            Jobs {
+                db: debit_queue_pool,
+                stripe: stripe.clone(),
+            },
+            doorbell,
         ));
         let purge = tokio::spawn(purge::run(
             jobs.db.clone(),
@@ -342,6 +363,8 @@ impl Application {
             simulator,
             reconciler,
             debit_reconciler,
+            debit_queue_listener,
+            debit_queue,
             purge,
             catalog_listener,
             api_keys_listener,
@@ -384,6 +407,8 @@ impl Application {
         let _ = metrics_server.await;
         self.reconciler.abort();
         self.debit_reconciler.abort();
+        self.debit_queue_listener.abort();
+        self.debit_queue.abort();
         self.purge.abort();
         self.catalog_listener.abort();
         self.api_keys_listener.abort();

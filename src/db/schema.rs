@@ -109,6 +109,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    debit_queue (payment_id) {
+        payment_id -> Text,
+        description -> Nullable<Text>,
+        queued_at -> Timestamptz,
+        run_at -> Timestamptz,
+        attempts -> Int4,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         staff_id -> Nullable<Int8>,
@@ -423,6 +433,7 @@ diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(collection_products -> collections (collection_id));
 diesel::joinable!(collection_products -> products (product_id));
+diesel::joinable!(debit_queue -> payments (payment_id));
 diesel::joinable!(mail_outbox -> orders (order_id));
 diesel::joinable!(order_checkouts -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
@@ -456,6 +467,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     collection_products,
     collections,
+    debit_queue,
     mail_outbox,
     order_checkouts,
     order_events,

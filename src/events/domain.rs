@@ -56,7 +56,7 @@ impl EventType {
         match status {
             PaymentStatus::Succeeded => Some(EventType::PaymentSucceeded),
             PaymentStatus::Failed | PaymentStatus::RequiresAction => Some(EventType::PaymentFailed),
-            PaymentStatus::Processing => None,
+            PaymentStatus::Queued | PaymentStatus::Processing => None,
         }
     }
 }

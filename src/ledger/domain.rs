@@ -18,6 +18,8 @@ pub struct Account {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentStatus {
+    /// An asynchronous debit waiting for its turn: not sent to Stripe yet.
+    Queued,
     /// Stripe is being asked (or the answer was lost: a retry settles it).
     Processing,
     Succeeded,
@@ -29,6 +31,7 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            PaymentStatus::Queued => "queued",
             PaymentStatus::Processing => "processing",
             PaymentStatus::Succeeded => "succeeded",
             PaymentStatus::Failed => "failed",
@@ -50,6 +53,7 @@ impl PaymentStatus {
 impl PaymentStatus {
     pub fn parse(status: &str) -> Result<PaymentStatus, String> {
         Ok(match status {
+            "queued" => PaymentStatus::Queued,
             "processing" => PaymentStatus::Processing,
             "succeeded" => PaymentStatus::Succeeded,
             "failed" => PaymentStatus::Failed,

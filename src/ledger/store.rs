@@ -12,7 +12,7 @@ use super::domain::{Account, Outcome, Payment, PaymentStatus};
 use super::held_refunds;
 use super::view::PaymentObject;
 use crate::db::Statement;
-use crate::db::schema::{accounts, orders, payments};
+use crate::db::schema::{accounts, debit_queue, orders, payments};
 use crate::events::domain::EventType;
 use crate::events::store as events;
 use crate::ids::{AccountId, PaymentId};
@@ -175,16 +175,19 @@ pub async fn history(
 }
 
 /// Up to `limit` debits still processing that began before `cutoff`,
-/// oldest first.
+/// oldest first; not those a queue worker still has (`debit_queue`: it
+/// asks Stripe again itself).
 pub async fn processing_debits_before(
     conn: &mut AsyncPgConnection,
     cutoff: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Payment>> {
+    let queued = debit_queue::table.filter(debit_queue::payment_id.eq(payments::id));
     payments::table
         .filter(payments::status.eq(PaymentStatus::Processing.as_str()))
         .filter(payments::order_id.is_null())
         .filter(payments::created_at.lt(cutoff))
+        .filter(diesel::dsl::not(diesel::dsl::exists(queued)))
         .order_by((payments::created_at, payments::id))
         .limit(limit)
         .select(Payment::as_select())
@@ -264,8 +267,10 @@ pub async fn record_checkout_payment(
     Ok(Some(account_id))
 }
 
-/// A debit about to be sent to Stripe, as the payments API records it first.
+/// A debit about to be sent to Stripe (`processing`) or queued for it
+/// (`queued`), as the payments API records it first.
 pub struct NewDebit<'a> {
+    pub status: PaymentStatus,
     pub id: &'a PaymentId,
     pub account_id: &'a str,
     pub customer_id: &'a str,
@@ -275,8 +280,8 @@ pub struct NewDebit<'a> {
     pub livemode: bool,
 }
 
-/// Records a `processing` debit (call inside the transaction that claims
-/// its idempotency key).
+/// Records a new debit (call inside the transaction that claims its
+/// idempotency key).
 pub async fn insert_debit(
     conn: &mut AsyncPgConnection,
     debit: &NewDebit<'_>,
@@ -289,7 +294,7 @@ pub async fn insert_debit(
             payments::stripe_payment_method_id.eq(debit.payment_method_id),
             payments::amount_minor.eq(debit.amount.minor()),
             payments::currency.eq(debit.amount.currency().code()),
-            payments::status.eq(PaymentStatus::Processing.as_str()),
+            payments::status.eq(debit.status.as_str()),
             payments::description.eq(debit.description),
             payments::livemode.eq(debit.livemode),
         ))

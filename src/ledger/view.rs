@@ -42,7 +42,8 @@ pub struct PaymentObject {
     /// is `subtotal − discount + shipping`, plus `tax` when prices exclude
     /// it. Null for debits (and for checkouts recorded before lines were).
     pub lines: Option<PaymentLines>,
-    /// `processing`, `succeeded`, `failed` or `requires_action`.
+    /// `queued` (an asynchronous debit not sent to the payment provider
+    /// yet), `processing`, `succeeded`, `failed` or `requires_action`.
     pub status: String,
     /// `checkout` (paid in the shop) or `api` (debited through this API).
     pub source: String,

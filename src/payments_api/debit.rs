@@ -6,15 +6,18 @@
 //! A debit claims its key and records a `processing` payment before Stripe
 //! is called (with Stripe's own Idempotency-Key derived from our payment
 //! id), so a retry after a crash or a timeout finishes the same payment
-//! instead of charging twice. Stripe is never called with a transaction or
-//! a pooled connection held.
+//! instead of charging twice. An asynchronous debit (`"confirm": "async"`)
+//! is recorded `queued` and answered at once instead; a queue worker
+//! (`queue`) charges it through the same `send`, `read_answer` and
+//! `record_outcome`. Stripe is never called with a transaction or a pooled
+//! connection held.
 
 use std::time::Duration;
 
 use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::domain::DebitRequest;
+use super::domain::{Confirm, DebitRequest};
 use super::store::{self, Claim, IdempotencyKey};
 use crate::db::{DbError, DbPool};
 use crate::ids::PaymentId;
@@ -27,7 +30,7 @@ use crate::stripe::{StripeError, StripeGateway};
 
 /// How long after a debit began a retry may still ask Stripe again with the
 /// same idempotency key (Stripe keeps keys for 24 hours; an hour to spare).
-const STRIPE_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(23);
+pub(super) const STRIPE_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(23);
 
 /// Why a debit got no answer of its own.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +141,10 @@ pub async fn debit(
         }
     };
     match claim {
+        Claim::Fresh(payment) if request.confirm == Confirm::Async => {
+            // Queued: answered at once; a queue worker charges it.
+            answer_from(db, api_key, key, &payment, respond).await
+        }
         Claim::Replay { status, body } => Ok(Answer {
             status,
             body,
@@ -145,18 +152,14 @@ pub async fn debit(
         }),
         Claim::Mismatch => Err(DebitError::KeyReused),
         Claim::InFlight => Err(DebitError::KeyInUse),
-        Claim::Resumed(payment) if payment.status != PaymentStatus::Processing => {
+        Claim::Resumed(payment)
+            if payment.status != PaymentStatus::Processing || request.confirm == Confirm::Async =>
+        {
             // Its webhook settled it after the first request lost Stripe's
             // answer: answer from it, without asking Stripe again (whose
-            // idempotency key may have expired by now).
-            let (status, body) = respond(&payment, Verdict::Answered);
-            let mut conn = db.get().await?;
-            store::store_answer(&mut conn, api_key, key, status, &body).await?;
-            Ok(Answer {
-                status,
-                body,
-                replayed: false,
-            })
+            // idempotency key may have expired by now). An asynchronous
+            // debit is the queue worker's to charge, whatever its status.
+            answer_from(db, api_key, key, &payment, respond).await
         }
         Claim::Resumed(payment)
             if chrono::Utc::now() - payment.created_at > STRIPE_KEY_LIFETIME =>
@@ -171,11 +174,34 @@ pub async fn debit(
     }
 }
 
+/// Answers the request from the payment as it is, and stores the answer
+/// for its replays.
+async fn answer_from(
+    db: &DbPool,
+    api_key: i64,
+    key: &str,
+    payment: &Payment,
+    respond: Respond,
+) -> Result<Answer, DebitError> {
+    let (status, body) = respond(payment, Verdict::Answered);
+    let mut conn = db.get().await?;
+    store::store_answer(&mut conn, api_key, key, status, &body).await?;
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+    })
+}
+
 /// Waits for this call's turn at Stripe. Debits on every node share the
 /// account's budget (`stripe::budget`), its turns kept in PostgreSQL; a
 /// turn later than the budget's `max_wait` is refused at once (nothing
 /// taken, nothing sent to Stripe).
-async fn take_turn(db: &DbPool, budget: &CallBudget, call: Call) -> Result<(), DebitError> {
+pub(super) async fn take_turn(
+    db: &DbPool,
+    budget: &CallBudget,
+    call: Call,
+) -> Result<(), DebitError> {
     let Some(spacing) = budget.spacing(call) else {
         return Ok(());
     };
@@ -225,6 +251,46 @@ async fn charge(
     request: &DebitRequest,
     respond: Respond,
 ) -> Result<Answer, DebitError> {
+    if let Err(error) = take_turn(db, &stripe.budget, Call::Write).await {
+        // Nothing was sent: a retry with the same key takes a turn again.
+        let mut conn = db.get().await?;
+        store::release(&mut conn, api_key, key).await?;
+        return Err(error);
+    }
+    let result = send(stripe, &payment, request.description.as_deref()).await?;
+    let Some((outcome, verdict)) = read_answer(&payment, &result) else {
+        // Unknown outcome: leave the payment processing and let a retry
+        // with the same key ask Stripe again with the same Stripe key.
+        let mut conn = db.get().await?;
+        store::release(&mut conn, api_key, key).await?;
+        return Err(unanswered(result));
+    };
+    let mut conn = db.get().await?;
+    let (status, body) = conn
+        .transaction(async |conn| {
+            let payment = record_outcome(conn, &payment.id, &outcome, false)
+                .await?
+                .ok_or(diesel::result::Error::NotFound)?;
+            let (status, body) = respond(&payment, verdict);
+            store::store_answer(conn, api_key, key, status, &body).await?;
+            QueryResult::Ok((status, body))
+        })
+        .await?;
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+    })
+}
+
+/// Sends the debit to Stripe (after its turn): the confirmed off-session
+/// PaymentIntent, under a Stripe Idempotency-Key derived from our payment
+/// id, so that sending it again cannot charge twice.
+pub(super) async fn send(
+    stripe: &StripeGateway,
+    payment: &Payment,
+    description: Option<&str>,
+) -> Result<Result<PaymentIntent, StripeError>, DebitError> {
     let (Some(customer), Some(payment_method)) = (
         payment.stripe_customer_id.as_deref(),
         payment.stripe_payment_method_id.as_deref(),
@@ -235,22 +301,26 @@ async fn charge(
         amount: payment.money(),
         customer,
         payment_method,
-        description: request.description.as_deref(),
+        description,
         payment_id: &payment.id,
         account_id: &payment.account_id,
     };
-    if let Err(error) = take_turn(db, &stripe.budget, Call::Write).await {
-        // Nothing was sent: a retry with the same key takes a turn again.
-        let mut conn = db.get().await?;
-        store::release(&mut conn, api_key, key).await?;
-        return Err(error);
-    }
     let stripe_key = format!("storefront-debit-{}", payment.id);
-    let result = stripe
+    Ok(stripe
         .client
         .create_off_session_payment(&charge, &stripe_key)
-        .await;
-    let (outcome, verdict) = match &result {
+        .await)
+}
+
+/// How Stripe's answer to `send` ends the debit, or `None` when it is not
+/// an answer about this payment (unreachable, busy, or our Stripe key
+/// refused, say mid-rotation): a call before may have charged, and only
+/// asking again with the same key tells.
+pub(super) fn read_answer<'a>(
+    payment: &Payment,
+    result: &'a Result<PaymentIntent, StripeError>,
+) -> Option<(Outcome<'a>, Verdict)> {
+    Some(match result {
         Ok(intent) => {
             let status = match intent.status.as_str() {
                 "succeeded" => PaymentStatus::Succeeded,
@@ -285,21 +355,8 @@ async fn charge(
             };
             (outcome, Verdict::Answered)
         }
-        // Not an answer about this payment (unreachable, busy, or our Stripe
-        // key refused, say mid-rotation): a call before may have charged.
         Err(error) if error.is_outage() || matches!(error.status(), Some(401 | 403 | 409)) => {
-            // Unknown outcome: leave the payment processing and let a retry
-            // with the same key ask Stripe again with the same Stripe key.
-            let mut conn = db.get().await?;
-            store::release(&mut conn, api_key, key).await?;
-            let error = result
-                .err()
-                .unwrap_or(StripeError::Timeout(Duration::default()));
-            return Err(if error.status() == Some(409) {
-                DebitError::ProviderBusy
-            } else {
-                DebitError::Provider(error)
-            });
+            return None;
         }
         Err(error) => {
             tracing::warn!(%error, payment.id = %payment.id, "the payment provider rejected a debit");
@@ -316,17 +373,33 @@ async fn charge(
             };
             (outcome, Verdict::Rejected)
         }
-    };
-    let mut conn = db.get().await?;
-    let (_, status, body) = store::finish(&mut conn, api_key, key, &payment.id, &outcome, |p| {
-        respond(p, verdict)
     })
-    .await?;
-    Ok(Answer {
-        status,
-        body,
-        replayed: false,
-    })
+}
+
+/// The error for a call `read_answer` found no answer in.
+pub(super) fn unanswered(result: Result<PaymentIntent, StripeError>) -> DebitError {
+    let error = result
+        .err()
+        .unwrap_or(StripeError::Timeout(Duration::default()));
+    if error.status() == Some(409) {
+        DebitError::ProviderBusy
+    } else {
+        DebitError::Provider(error)
+    }
+}
+
+/// Records how a debit ended: the one place every path writes a debit's
+/// outcome (the synchronous request, the queue worker, Stripe's webhook and
+/// the reconciler), unconditionally (the request that owns the debit's key)
+/// or `only_if_unsettled`. Answers the payment if it was written, so what
+/// follows a settled debit hooks in here. Call inside a transaction.
+pub async fn record_outcome(
+    conn: &mut AsyncPgConnection,
+    payment_id: &str,
+    outcome: &Outcome<'_>,
+    only_if_unsettled: bool,
+) -> QueryResult<Option<Payment>> {
+    ledger::write_outcome(conn, payment_id, outcome, only_if_unsettled).await
 }
 
 /// Settles a debit still `processing` (its answer from Stripe was lost to a
@@ -420,7 +493,7 @@ async fn settle(
         decline_code: error.and_then(|e| e.decline_code.as_deref()),
         failure_message: error.and_then(|e| e.message.as_deref()),
     };
-    let settled = ledger::write_outcome(conn, payment_id, &outcome, true).await?;
+    let settled = record_outcome(conn, payment_id, &outcome, true).await?;
     if settled.is_some() {
         // A debit recorded failed had that answer stored for its key: a
         // replay now answers from the payment instead.

@@ -6,6 +6,32 @@ use crate::ids::{AccountId, PaymentId};
 use crate::ledger::domain::RefundReason;
 use crate::money::{Currency, Money};
 
+/// When the merchant hears how a debit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confirm {
+    /// In the answer: the request waits for its turn at Stripe and the charge.
+    #[default]
+    Sync,
+    /// Later: the debit is queued and answered at once (202); a worker
+    /// charges it and `GET` shows how it ended.
+    Async,
+}
+
+impl Confirm {
+    pub const ALL: [Confirm; 2] = [Confirm::Sync, Confirm::Async];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confirm::Sync => "sync",
+            Confirm::Async => "async",
+        }
+    }
+
+    pub fn parse(confirm: &str) -> Option<Confirm> {
+        Confirm::ALL.into_iter().find(|c| c.as_str() == confirm)
+    }
+}
+
 /// A debit of an account's saved card. Its hash tells a replay (same key,
 /// same request) from a key reused for another request.
 #[derive(Debug, Clone)]
@@ -13,14 +39,19 @@ pub struct DebitRequest {
     pub account_id: AccountId,
     pub amount: Money,
     pub description: Option<String>,
+    pub confirm: Confirm,
 }
 
-/// The request as hashed: the same fields, in a fixed order.
+/// The request as hashed: the same fields, in a fixed order. A synchronous
+/// debit hashes as it did before `confirm` existed, so that its retry across
+/// an upgrade is still a replay.
 #[derive(Serialize)]
 struct Canonical<'a> {
     account_id: &'a str,
     amount: Money,
     description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirm: Option<&'static str>,
 }
 
 impl DebitRequest {
@@ -30,6 +61,7 @@ impl DebitRequest {
             account_id: self.account_id.as_str(),
             amount: self.amount,
             description: self.description.as_deref(),
+            confirm: (self.confirm == Confirm::Async).then_some(Confirm::Async.as_str()),
         })
         .unwrap_or_default();
         sha2::Sha256::digest(&canonical).to_vec()

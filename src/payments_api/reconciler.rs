@@ -5,13 +5,14 @@
 //! marked failed when Stripe never created it. Refunds left unanswered are
 //! finished too (`refund::finish_unanswered`). Safe on several nodes at
 //! once: every write is conditional on the debit still being unsettled, and
-//! a refund asked again carries the same Stripe key.
+//! a refund asked again carries the same Stripe key. Debits still queued
+//! (never sent) or on the queue worker's hands are not its business.
 
 use std::time::Duration;
 
 use diesel_async::AsyncConnection;
 
-use super::debit::settle_intent;
+use super::debit::{record_outcome, settle_intent};
 use super::refund;
 use crate::ledger::domain::{Outcome, Payment, PaymentStatus};
 use crate::ledger::store as ledger;
@@ -126,5 +127,5 @@ async fn never_created(
             "The payment provider never received this debit: nothing was charged.",
         ),
     };
-    ledger::write_outcome(conn, &payment.id, &outcome, true).await
+    record_outcome(conn, &payment.id, &outcome, true).await
 }

@@ -1,20 +1,21 @@
 //! The payments API's idempotency records (`api_idempotency`): who holds a
 //! key, the request it was first used with (a debit, or a refund of a
-//! payment), and the answer replays get; and the turns at Stripe that
+//! payment), and the answer replays get; the queue of asynchronous debits
+//! (`debit_queue`); and the turns at Stripe that
 //! debits share (`stripe_call_slots`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Jsonb, SmallInt, Text};
+use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, SmallInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::domain::{DebitRequest, RefundRequest};
+use super::domain::{Confirm, DebitRequest, RefundRequest};
 use crate::db::Statement;
-use crate::db::schema::{api_idempotency, payments, refunds as refunds_table};
+use crate::db::schema::{api_idempotency, debit_queue, payments, refunds as refunds_table};
 use crate::ids::{PaymentId, RefundId};
-use crate::ledger::domain::{Outcome, Payment, PaymentStatus, Refund, RefundStatus, refundable};
+use crate::ledger::domain::{Payment, PaymentStatus, Refund, RefundStatus, refundable};
 use crate::ledger::refunds;
 use crate::ledger::store::{self as ledger, NewDebit};
 use crate::money::{Currency, Money};
@@ -156,8 +157,9 @@ pub async fn existing_claim(
     }))
 }
 
-/// Claims `key` for this request: inserts the key and a `processing` payment
-/// in one transaction; if another request got there first, reports on it.
+/// Claims `key` for this request: inserts the key and a `processing`
+/// payment in one transaction (an asynchronous debit's payment `queued`, on
+/// the queue); if another request got there first, reports on it.
 pub async fn insert_claim(
     conn: &mut AsyncPgConnection,
     idempotency: IdempotencyKey<'_>,
@@ -188,6 +190,10 @@ pub async fn insert_claim(
                 return Ok::<_, diesel::result::Error>(None);
             }
             let debit = NewDebit {
+                status: match request.confirm {
+                    Confirm::Sync => PaymentStatus::Processing,
+                    Confirm::Async => PaymentStatus::Queued,
+                },
                 id: &payment_id,
                 account_id: request.account_id.as_str(),
                 customer_id,
@@ -196,7 +202,17 @@ pub async fn insert_claim(
                 description: request.description.as_deref(),
                 livemode,
             };
-            Ok(Some(ledger::insert_debit(conn, &debit).await?))
+            let payment = ledger::insert_debit(conn, &debit).await?;
+            if request.confirm == Confirm::Async {
+                diesel::insert_into(debit_queue::table)
+                    .values((
+                        debit_queue::payment_id.eq(payment_id.as_str()),
+                        debit_queue::description.eq(request.description.as_deref()),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(Some(payment))
         })
         .await?;
     match inserted {
@@ -251,26 +267,6 @@ pub async fn release(conn: &mut AsyncPgConnection, api_key_id: i64, key: &str) -
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Records the outcome and the answer for the key, in one transaction.
-pub async fn finish(
-    conn: &mut AsyncPgConnection,
-    api_key_id: i64,
-    key: &str,
-    payment_id: &str,
-    outcome: &Outcome<'_>,
-    response: impl Fn(&Payment) -> (u16, serde_json::Value) + Sync,
-) -> QueryResult<(Payment, u16, serde_json::Value)> {
-    conn.transaction(async |conn| {
-        let payment = ledger::write_outcome(conn, payment_id, outcome, false)
-            .await?
-            .ok_or(diesel::result::Error::NotFound)?;
-        let (status, body) = response(&payment);
-        store_answer(conn, api_key_id, key, status, &body).await?;
-        Ok((payment, status, body))
-    })
-    .await
 }
 
 /// Where a refund's idempotency key stands when a request arrives with it.
@@ -494,4 +490,60 @@ pub async fn reserve_slot(
         .await
         .optional()?;
     Ok(slot.map(|slot| Duration::from_micros(u64::try_from(slot.wait_us).unwrap_or(0))))
+}
+
+/// A queued debit a worker has claimed, with what Stripe is to be sent.
+#[derive(Debug, QueryableByName)]
+pub struct QueuedDebit {
+    #[diesel(embed)]
+    pub payment: Payment,
+    /// The description as requested (a PATCH since does not change it).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sent_description: Option<String>,
+    /// Tries so far, this one included.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due debits from the queue, oldest first, skipping
+/// those another worker holds, for `lease` (after which another worker may
+/// take them); marks them `processing`.
+pub async fn claim_queued(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    lease: Duration,
+) -> QueryResult<Vec<QueuedDebit>> {
+    Statement::new(include_str!("sql/claim_queued.sql"))
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+        .load(conn)
+        .await
+}
+
+/// Puts a claimed debit back for a try after `delay` (nothing was sent, or
+/// Stripe's answer is unknown and must be asked again with the same key).
+pub async fn retry_queued(
+    conn: &mut AsyncPgConnection,
+    payment_id: &str,
+    delay: Duration,
+) -> QueryResult<()> {
+    Statement::new(
+        "UPDATE debit_queue SET run_at = now() + $2 * interval '1 millisecond' \
+         WHERE payment_id = $1",
+    )
+    .bind::<Text, _>(payment_id)
+    .bind::<BigInt, _>(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the debit off the queue: its outcome is recorded, or Stripe's
+/// webhook or the reconciler will settle it.
+pub async fn dequeue(conn: &mut AsyncPgConnection, payment_id: &str) -> QueryResult<()> {
+    Statement::new("DELETE FROM debit_queue WHERE payment_id = $1")
+        .bind::<Text, _>(payment_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

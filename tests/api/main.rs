@@ -19,6 +19,7 @@ mod helpers;
 mod logs;
 mod mail;
 mod multinode;
+mod multinode_burst;
 mod payments_api;
 mod receiver;
 mod search;

@@ -26,15 +26,15 @@ use crate::helpers::{
 use crate::payments_api::bursts::{limit_stripe, stripe_rates};
 use crate::smtp::SmtpServer;
 
-const NODES: usize = 3;
+pub(crate) const NODES: usize = 3;
 
-struct Nodes {
+pub(crate) struct Nodes {
     lb_url: String,
     /// Each node's own address, behind nginx.
-    node_urls: Vec<String>,
+    pub(crate) node_urls: Vec<String>,
     /// Each node's metrics listener.
     metrics_urls: Vec<String>,
-    sim: stripe_sim::Simulator,
+    pub(crate) sim: stripe_sim::Simulator,
     smtp: SmtpServer,
     db_url: storefront::config::Secret,
     servers: Vec<actix_web::dev::ServerHandle>,
@@ -50,6 +50,11 @@ fn nginx_binary() -> &'static str {
 }
 
 async fn start_nodes() -> Nodes {
+    start_nodes_with(&[]).await
+}
+
+/// Nodes with more settings (`extra`), each the same on every node.
+pub(crate) async fn start_nodes_with(extra: &[(&str, &str)]) -> Nodes {
     storefront::install_tls_provider();
     let db_url = test_database().await;
     let sim = stripe_sim::Simulator::start(stripe_sim::Config {
@@ -84,6 +89,12 @@ async fn start_nodes() -> Nodes {
         vars.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
+            .or_else(|| {
+                extra
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
     })
     .unwrap();
     let mut servers = Vec::new();
@@ -164,7 +175,7 @@ http {{
 }
 
 impl Nodes {
-    async fn db(&self) -> AsyncPgConnection {
+    pub(crate) async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(self.db_url.expose())
             .await
             .unwrap()
@@ -187,7 +198,7 @@ impl Nodes {
             .collect()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         for server in &self.servers {
             server.stop(true).await;
         }

@@ -3,10 +3,14 @@
 #   1. debits/s:        POST /api/v1/payments (off-session PaymentIntent at the
 #                       in-process Stripe simulator, each with a fresh
 #                       Idempotency-Key), with wrk;
-#   2. history reads/s: GET /api/v1/accounts/{id}/payments?limit=20, with wrk;
-#   3. history reads at half their peak, paced (wrk with a random delay),
+#   2. async debits:    the same POST with "confirm": "async" (answered 202,
+#                       charged by the queue worker) for as long, then until
+#                       the queue has charged them all: debits settled/s,
+#                       against the synchronous debits/s of the same run;
+#   3. history reads/s: GET /api/v1/accounts/{id}/payments?limit=20, with wrk;
+#   4. history reads at half their peak, paced (wrk with a random delay),
 #                       for their p99;
-#   4. the baselines:   pgbench, one single-row INSERT per transaction into a
+#   5. the baselines:   pgbench, one single-row INSERT per transaction into a
 #                       scratch table, and pgbench's select-only workload
 #                       (`pgbench -S`, scale 1), on the same PostgreSQL cluster.
 # Prints a Markdown table with the ratio of each API figure to the pgbench ones.
@@ -56,7 +60,8 @@ PGPASSWORD="$(cat "$DATA_DIR/postgres.password")"
 export PGPASSWORD
 
 # wrk scripts: every debit has its own Idempotency-Key.
-cat >"$work/debit.lua" <<LUA
+debit_script() { # file, extra JSON fields, the status expected
+  cat >"$1" <<LUA
 local counter = 0
 local threads = 0
 function setup(thread)
@@ -68,20 +73,23 @@ function request()
   local headers = {
     ["Authorization"] = "Bearer $key",
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = "bench-$$-" .. tid .. "-" .. counter,
+    ["Idempotency-Key"] = "bench-$$-$3-" .. tid .. "-" .. counter,
   }
   return wrk.format("POST", "/api/v1/payments", headers,
-    '{"account_id":"$account","amount":"4.20","currency":"usd"}')
+    '{"account_id":"$account","amount":"4.20","currency":"usd"$2}')
 end
 local bad = 0
 function response(status)
-  if status ~= 201 then bad = bad + 1 end
+  if status ~= $3 then bad = bad + 1 end
 end
 function done(summary)
   io.write(string.format("requests=%d errors_socket=%d\n", summary.requests,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 LUA
+}
+debit_script "$work/debit.lua" "" 201
+debit_script "$work/async.lua" ',"description":"bench async","confirm":"async"' 202
 cat >"$work/read.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
@@ -93,6 +101,22 @@ debits="$(rate "$work/debit.txt")"
 failed="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL AND status <> 'succeeded'")"
 made="$(psql -Atqc "SELECT count(*) FROM payments WHERE order_id IS NULL")"
 non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/debit.txt")"
+
+# Asynchronous debits: submitted for as long, then charged by the worker
+# (no budget here either); settled/s counts from the first submission to
+# the last outcome (at most ten minutes).
+async_started="$(date +%s.%N)"
+wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/async.lua" "$base" >"$work/async.txt"
+submitted="$(rate "$work/async.txt")"
+for _ in $(seq 1 6000); do
+  [ "$(psql -Atqc "SELECT count(*) FROM debit_queue")" = 0 ] && break
+  sleep 0.1
+done
+async_took="$(python3 -c "import time; print(time.time() - $async_started)")"
+async_made="$(psql -Atqc "SELECT count(*) FROM payments WHERE description = 'bench async'")"
+async_failed="$(psql -Atqc "SELECT count(*) FROM payments WHERE description = 'bench async' AND status <> 'succeeded'")"
+settled="$(python3 -c "print($async_made / $async_took)")"
+async_non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/async.txt")"
 
 # The debits' webhooks (a few events each) are still arriving: let them
 # finish (at most a minute) so that the reads are measured alone.
@@ -140,9 +164,12 @@ echo
 echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT | vs pgbench -S |"
 echo "|---|---:|---|---:|---:|"
 echo "| Debits (POST /api/v1/payments, off-session at the simulator) | $(round "$debits") | $(latency "$work/debit.txt") | $(ratio "$debits" "$inserts") | |"
+echo "| Async debits submitted (\"confirm\": \"async\", 202) | $(round "$submitted") | $(latency "$work/async.txt") | $(ratio "$submitted" "$inserts") | |"
+echo "| Async debits settled (submitted to last outcome, $(round "$async_took") s) | $(round "$settled") | | $(ratio "$settled" "$inserts") | |"
 echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") | $(ratio "$reads" "$selects") |"
 echo "| History reads offered $offered/s (half their peak) | $(round "$paced") | $(latency "$work/paced.txt") | | |"
 echo "| pgbench single-row INSERT, same cluster | $(round "$inserts") | | 1.000 | |"
 echo "| pgbench -S (select-only, scale 1, prepared), same cluster | $(round "$selects") | | | 1.000 |"
 echo
 echo "debits recorded: $made ($failed not succeeded; wrk non-2xx: ${non2xx:-0}); read non-2xx: ${read_non2xx:-0}"
+echo "async debits: $async_made ($async_failed not succeeded; wrk non-2xx: ${async_non2xx:-0}); settled/s vs synchronous debits/s: $(ratio "$settled" "$debits")"

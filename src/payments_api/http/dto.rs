@@ -125,6 +125,13 @@ pub struct CreatePayment {
     pub currency: String,
     #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub description: Option<String>,
+    /// `sync` (the default): the answer says how the charge ended, after
+    /// the debit's turn at the payment provider. `async`: the debit is
+    /// queued and answered at once with 202 and `status: queued`; a worker
+    /// charges it in turn, and `GET /api/v1/payments/{id}` shows it move to
+    /// `processing` and its outcome. For large batches.
+    #[schema(example = "sync", pattern = "^(sync|async)$")]
+    pub confirm: Option<String>,
 }
 
 /// Change a payment's description or metadata.

@@ -42,7 +42,8 @@ pub(super) async fn find_payment(state: &AppState, id: &str) -> Result<Payment, 
         .ok_or_else(|| payment_missing(id))
 }
 
-/// `POST /api/v1/payments`: debits the account's saved card off-session.
+/// `POST /api/v1/payments`: debits the account's saved card off-session,
+/// now or (`"confirm": "async"`) queued for the queue worker.
 #[utoipa::path(
     post,
     path = "/api/v1/payments",
@@ -54,8 +55,8 @@ pub(super) async fn find_payment(state: &AppState, id: &str) -> Result<Payment, 
     request_body = CreatePayment,
     responses(
         (status = 201, description = "The card was charged.", body = PaymentObject),
-        (status = 202, description = "The payment provider is still processing the charge.", body = PaymentObject),
-        (status = 400, description = "Invalid request (amount, currency, body, missing Idempotency-Key).", body = ErrorBody),
+        (status = 202, description = "Accepted, not settled yet: with `\"confirm\": \"async\"` the debit is queued (`status: queued`) and charged in turn; otherwise the payment provider is still processing the charge (`status: processing`). `GET /api/v1/payments/{id}` shows its outcome.", body = PaymentObject),
+        (status = 400, description = "Invalid request (amount, currency, confirm, body, missing Idempotency-Key).", body = ErrorBody),
         (status = 401, description = "No valid API key.", body = ErrorBody),
         (status = 402, description = "The card was declined (`card_declined` with `decline_code`) or needs the cardholder (`authentication_required`).", body = ErrorBody),
         (status = 404, description = "No such account.", body = ErrorBody),
@@ -160,7 +161,7 @@ fn respond_to_debit(payment: &Payment, verdict: Verdict) -> (u16, serde_json::Va
     let object = || serde_json::to_value(PaymentObject::from_payment(payment)).unwrap_or_default();
     match (verdict, payment.status) {
         (Verdict::Answered, PaymentStatus::Succeeded) => (201, object()),
-        (Verdict::Answered, PaymentStatus::Processing) => (202, object()),
+        (Verdict::Answered, PaymentStatus::Queued | PaymentStatus::Processing) => (202, object()),
         (Verdict::Rejected, _) => {
             let mut error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

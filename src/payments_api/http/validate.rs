@@ -12,7 +12,7 @@ use super::error::ApiError;
 use crate::ids::{AccountId, PaymentId};
 use crate::ledger::domain::{Payment, RefundReason};
 use crate::money::{Currency, Money, MoneyError};
-use crate::payments_api::domain::{DebitRequest, RefundRequest};
+use crate::payments_api::domain::{Confirm, DebitRequest, RefundRequest};
 
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 const MAX_METADATA_KEYS: usize = 50;
@@ -100,12 +100,23 @@ pub fn parse_create(body: CreatePayment) -> Result<DebitRequest, ApiError> {
     })?;
     let amount = parse_amount(&body.amount, currency)?;
     let description = parse_description(body.description)?;
+    let confirm = match body.confirm.as_deref() {
+        None => Confirm::default(),
+        Some(confirm) => Confirm::parse(confirm).ok_or_else(|| {
+            ApiError::invalid(
+                "confirm",
+                "parameter_invalid",
+                "confirm must be \"sync\" (the default) or \"async\".",
+            )
+        })?,
+    };
     let account_id =
         AccountId::parse(&body.account_id).ok_or_else(|| account_missing(&body.account_id))?;
     Ok(DebitRequest {
         account_id,
         amount,
         description,
+        confirm,
     })
 }
 

@@ -12,6 +12,7 @@ use storefront::stripe::webhook::sign;
 
 use crate::helpers::{Browser, CARD_OK, TestApp, pay, spawn_app, spawn_app_with};
 
+mod async_debits;
 pub(crate) mod bursts;
 mod debits;
 mod events;

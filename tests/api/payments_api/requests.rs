@@ -344,6 +344,23 @@ async fn the_openapi_document_is_generated_from_the_route_table_and_lists_every_
         doc["components"]["securitySchemes"]["api_key"]["scheme"],
         "bearer"
     );
+    // Asynchronous debits: the field, their status and their 202 answer.
+    let confirm = &doc["components"]["schemas"]["CreatePayment"]["properties"]["confirm"];
+    assert_eq!(confirm["pattern"], "^(sync|async)$", "{confirm}");
+    let status = &doc["components"]["schemas"]["PaymentObject"]["properties"]["status"];
+    assert!(
+        status["description"].as_str().unwrap().contains("`queued`"),
+        "{status}"
+    );
+    let accepted = &doc["paths"]["/api/v1/payments"]["post"]["responses"]["202"];
+    assert!(
+        accepted["description"].as_str().unwrap().contains("queued"),
+        "{accepted}"
+    );
+    assert_eq!(
+        accepted["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PaymentObject"
+    );
 }
 
 #[tokio::test]
