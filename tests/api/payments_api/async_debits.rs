@@ -1,7 +1,8 @@
 //! Asynchronous debits (`"confirm": "async"`): answered 202 at once with
 //! the payment `queued`, charged by the queue worker, their status moving
 //! from `queued` to `processing` to the outcome; replays answer the first
-//! 202; a declined card's outcome is recorded like a synchronous one's;
+//! 202; a declined card's outcome is recorded like a synchronous one's
+//! and told as an event;
 //! two workers racing for one debit charge it once; the reconciler leaves
 //! queued debits alone.
 //!
@@ -183,10 +184,21 @@ async fn confirm_is_sync_or_async_and_anything_else_is_refused_with_nothing_reco
 }
 
 #[tokio::test]
-async fn a_declined_card_s_async_debit_ends_failed_with_its_decline_code() {
+async fn a_declined_card_s_async_debit_ends_failed_with_its_decline_code_and_says_so() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
     let account = checkout_and_pay(&app, CARD_DECLINES_LATER, true).await;
+    // The merchant learns the outcome from an event, without polling.
+    let receiver = crate::receiver::Receiver::start().await;
+    let (status, endpoint) = read(
+        api.request(reqwest::Method::POST, "/api/v1/webhook_endpoints")
+            .json(&json!({ "url": receiver.url, "enabled_events": ["payment.failed"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
 
     let (status, queued) = read(
         api.debit_with_key("declined", async_debit(&account, "42.99"))
@@ -210,6 +222,16 @@ async fn a_declined_card_s_async_debit_ends_failed_with_its_decline_code() {
         .debit_with_key("declined", async_debit(&account, "42.99"))
         .await;
     assert_eq!(read(replay).await, (StatusCode::ACCEPTED, queued));
+    app.eventually("its payment.failed event delivered", || async {
+        !receiver.accepted().is_empty()
+    })
+    .await;
+    let told = receiver.accepted();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["type"], "payment.failed");
+    assert_eq!(told[0]["data"]["object"]["id"], id.as_str());
+    assert_eq!(told[0]["data"]["object"]["decline_code"], "generic_decline");
+    receiver.stop().await;
 }
 
 #[tokio::test]
