@@ -28,9 +28,10 @@
 # MEASURE=reads measures payment history reads (GET
 # /api/v1/accounts/{id}/payments?limit=20 through nginx, wrk, DURATION
 # seconds, CONNECTIONS connections) with the nodes restarted for each of:
-# every read on the primary; read-your-writes checks against the primary
-# itself (DATABASE_READ_URL = the primary: the cost of the checks alone);
-# one standby; two standbys. Prints a Markdown table with ratios to the first.
+# every read on the primary, the nodes connected to it directly, then
+# through PgBouncer; read-your-writes checks against the primary itself
+# (DATABASE_READ_URL = the primary: the cost of the checks alone); one
+# standby; two standbys. Prints a Markdown table with ratios to the first.
 #
 # Tunables: DATABASE_POOL_SIZE per node (default 8), RUST_LOG (default info;
 # warn when measuring), RATE_LIMIT_PER_MINUTE (0 for load through nginx from
@@ -174,13 +175,14 @@ for ((i = 1; i <= nodes; i++)); do
 done
 # start_nodes K: (re)starts every node, node i reading from standby
 # ((i - 1) mod K) + 1; K=0: reads on the primary; K=primary: DATABASE_READ_URL
-# is the primary itself.
+# is the primary itself; K=direct: no PgBouncer either.
 start_nodes() {
-  local i read_url port
+  local i read_url port write_url="$DATABASE_URL"
   for ((i = ${#node_pids[@]} - 1; i >= 0; i--)); do stop "${node_pids[$i]}"; done
   node_pids=()
   for ((i = 1; i <= nodes; i++)); do
     case "$1" in
+      direct) read_url="" write_url="$(db_url "$pg_port")" ;;
       0) read_url="" ;;
       primary) read_url="$(db_url "$pg_port")" ;;
       *) read_url="$(db_url "${standby_ports[$(((i - 1) % $1))]}")" ;;
@@ -188,7 +190,7 @@ start_nodes() {
     port="${node_ports[$((i - 1))]}"
     mkdir -p "$work/node$i"
     DATA_DIR="$work/node$i" BIND="127.0.0.1:$port" METRICS_BIND="127.0.0.1:${metrics_ports[$((i - 1))]}" \
-      DATABASE_READ_URL="$read_url" "$bin_dir/storefront" >>"$work/node$i.log" 2>&1 &
+      DATABASE_URL="$write_url" DATABASE_READ_URL="$read_url" "$bin_dir/storefront" >>"$work/node$i.log" 2>&1 &
     node_pids+=($!)
     wait_for "http://127.0.0.1:$port/healthz" "$!" "$work/node$i.log"
   done
@@ -249,13 +251,14 @@ if [ "$measure" = reads ]; then
   rate() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
   latency() { awk '/Latency Distribution/{f=1} f && $1=="50%"{p50=$2} f && $1=="99%"{p99=$2} END{print p50 " / " p99}' "$1"; }
   declare -A label=(
-    [0]="every read on the primary (no DATABASE_READ_URL)"
+    [direct]="the primary, nodes connected directly (no PgBouncer)"
+    [0]="the primary through PgBouncer (no DATABASE_READ_URL)"
     [primary]="read-your-writes checks, DATABASE_READ_URL = the primary itself"
     [1]="1 standby (DATABASE_READ_URL of both nodes)"
     [2]="2 standbys (one per node)"
   )
   rows="" reference=""
-  for phase in 0 primary 1 2; do
+  for phase in direct 0 primary 1 2; do
     start_nodes "$phase"
     # Warm up: every node opens its connections.
     wrk -t2 -c"$connections" -d2s -s "$work/read.lua" "$url" >/dev/null
@@ -276,7 +279,7 @@ if [ "$measure" = reads ]; then
   echo
   echo "History reads (GET .../payments?limit=20) through nginx on $nodes nodes, PgBouncer (session) in front of the primary, $(nproc) cores, ${duration}s per run, $connections connections, $profile build, $(date -u +%Y-%m-%d)"
   echo
-  echo "| Reads served by | per second | p50 / p99 latency | vs every read on the primary | reads on a standby | fell back (behind) | primary transactions per read | non-2xx |"
+  echo "| Reads served by | per second | p50 / p99 latency | vs the primary, direct | reads on a standby | fell back (behind) | primary transactions per read | non-2xx |"
   echo "|---|---:|---|---:|---:|---:|---:|---:|"
   printf '%s' "$rows"
   exit 0
