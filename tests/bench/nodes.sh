@@ -65,7 +65,8 @@ for candidate in /usr/sbin/nginx /usr/bin/nginx; do
   [ -x "$candidate" ] && nginx_bin="$candidate" && break
 done
 [ -n "$nginx_bin" ] || { echo "nginx is not installed: apt-get install nginx-light" >&2; exit 1; }
-command -v pgbouncer >/dev/null || { echo "pgbouncer is not installed: apt-get install pgbouncer" >&2; exit 1; }
+pgbouncer_bin="$(PATH="$PATH:/usr/sbin" command -v pgbouncer || true)"
+[ -n "$pgbouncer_bin" ] || { echo "pgbouncer is not installed: apt-get install pgbouncer" >&2; exit 1; }
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 stripe_key=sk_test_nodes
 
@@ -145,7 +146,7 @@ printf '"storefront" "%s"\n' "$pg_password" >"$b/users.txt"
 chmod 600 "$b/users.txt" && own "$b"
 bouncer_user=()
 [ "$(id -u)" -eq 0 ] && bouncer_user=(-u postgres)
-pgbouncer "${bouncer_user[@]}" "$b/pgbouncer.ini" >/dev/null 2>&1 &
+"$pgbouncer_bin" "${bouncer_user[@]}" "$b/pgbouncer.ini" >/dev/null 2>&1 &
 bouncer_pid=$!
 export PGPASSWORD="$pg_password" PGUSER=storefront PGDATABASE=storefront PGHOST=127.0.0.1
 for _ in $(seq 1 100); do

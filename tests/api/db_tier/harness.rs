@@ -18,7 +18,7 @@ const DATABASE: &str = "storefront";
 const SERVER_USER: &str = "postgres";
 
 pub struct DbTier {
-    pub primary: LocalCluster,
+    primary: LocalCluster,
     pub standby: LocalCluster,
     pgbouncer: tokio::process::Child,
     pgbouncer_port: u16,
@@ -177,7 +177,7 @@ logfile = {d}/pgbouncer.log
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    let as_root = nix_uid_is_root();
+    let as_root = running_as_root();
     if as_root {
         let chowned = std::process::Command::new("chown")
             .arg("-R")
@@ -187,7 +187,12 @@ logfile = {d}/pgbouncer.log
             .unwrap();
         assert!(chowned.success());
     }
-    let mut command = tokio::process::Command::new("pgbouncer");
+    // Debian installs it in /usr/sbin, which a user's PATH may not name.
+    let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .unwrap_or("pgbouncer");
+    let mut command = tokio::process::Command::new(binary);
     if as_root {
         // PgBouncer refuses to run as root: it takes the servers' user itself.
         command.args(["-u", SERVER_USER]);
@@ -214,7 +219,7 @@ logfile = {d}/pgbouncer.log
     (child, port)
 }
 
-fn nix_uid_is_root() -> bool {
+fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
