@@ -55,6 +55,8 @@ impl ConfigError {
 pub struct Settings {
     /// `None`: start the project's private PostgreSQL cluster under `data_dir`.
     pub database_url: Option<Secret>,
+    /// A hot standby for history reads and catalog loads; `None`: the primary.
+    pub database_read_url: Option<Secret>,
     pub database_pool_size: usize,
     pub bind: SocketAddr,
     /// Public origin used in absolute links (Stripe redirect URLs), without a
@@ -124,29 +126,14 @@ impl Settings {
                 .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
         })?;
         let app_base_url = lookup("APP_BASE_URL")
-            .map(|url| {
-                parse_base_url(&url).map_err(|message| ConfigError {
-                    var: "APP_BASE_URL",
-                    message,
-                })
-            })
+            .map(|url| parse_base_url(&url).map_err(|m| ConfigError::new("APP_BASE_URL", m)))
             .transpose()?;
         let database_pool_size = parse(&lookup, "DATABASE_POOL_SIZE", "16", |v| match v.parse() {
             Ok(n) if (1..=1000).contains(&n) => Ok(n),
             _ => Err("expected a whole number from 1 to 1000".to_owned()),
         })?;
-        let database_url = lookup("DATABASE_URL")
-            .map(|url| {
-                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                    Ok(Secret::new(url))
-                } else {
-                    Err(ConfigError {
-                        var: "DATABASE_URL",
-                        message: "expected a postgres:// or postgresql:// URL".to_owned(),
-                    })
-                }
-            })
-            .transpose()?;
+        let database_url = postgres_url(&lookup, "DATABASE_URL")?;
+        let database_read_url = postgres_url(&lookup, "DATABASE_READ_URL")?;
         let session_key = lookup("SESSION_KEY")
             .map(|key| {
                 if key.len() >= SESSION_KEY_MIN_LEN {
@@ -195,10 +182,8 @@ impl Settings {
             })
             .transpose()?;
         let stripe_api_base = match lookup("STRIPE_API_BASE") {
-            Some(url) => parse_base_url(&url).map_err(|message| ConfigError {
-                var: "STRIPE_API_BASE",
-                message,
-            })?,
+            Some(url) => parse_base_url(&url)
+                .map_err(|message| ConfigError::new("STRIPE_API_BASE", message))?,
             None => "https://api.stripe.com".to_owned(),
         };
         let live_key = stripe_secret_key.as_ref().is_some_and(|key| {
@@ -300,6 +285,7 @@ impl Settings {
         let event_retry = millis(&lookup, "EVENT_RETRY_MS", "60000", 100..=3_600_000)?;
         Ok(Settings {
             database_url,
+            database_read_url,
             database_pool_size,
             bind,
             app_base_url,
@@ -420,6 +406,19 @@ pub(crate) fn parse<T>(
     })
 }
 
+fn postgres_url(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    match lookup(var) {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Some(Secret::new(url)))
+        }
+        Some(_) => Err(ConfigError::new(var, "expected a postgres:// URL")),
+        None => Ok(None),
+    }
+}
+
 fn parse_base_url(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
     let rest = url
@@ -469,6 +468,7 @@ mod tests {
             ("APP_BASE_URL", "shop.example.com"),
             ("APP_BASE_URL", "https://shop.example.com/path"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_READ_URL", "standby:5432"),
             ("DATABASE_POOL_SIZE", "0"),
             ("SESSION_KEY", "short"),
             ("LOG_FORMAT", "xml"),
@@ -553,6 +553,7 @@ mod tests {
         let s = settings(&[
             ("SESSION_KEY", &key),
             ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+            ("DATABASE_READ_URL", "postgres://u:hunter2@standby/x"),
         ])
         .unwrap();
         let debug = format!("{s:?}");

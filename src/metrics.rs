@@ -12,7 +12,7 @@ use prometheus::{
 };
 
 use crate::catalog::cache::CatalogStats;
-use crate::db::DbPool;
+use crate::db::{DbPool, ReadCounts};
 use crate::orders::domain::Source;
 
 static METRICS: LazyLock<Metrics> =
@@ -277,6 +277,40 @@ pub fn api_keys(listening: bool, kept: usize) -> anyhow::Result<Vec<MetricFamily
     let kept_gauge = IntGauge::with_opts(opts("kept", "API keys the node keeps verified"))?;
     kept_gauge.set(i64::try_from(kept).unwrap_or(i64::MAX));
     Ok([listening_gauge.collect(), kept_gauge.collect()]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// The node's reads (`db::Reads`) by the server that served them, and those
+/// the standby could not take.
+pub fn reads(counts: ReadCounts) -> anyhow::Result<Vec<MetricFamily>> {
+    let reads = IntCounterVec::new(
+        Opts::new(
+            "db_reads_total",
+            "History reads and catalog loads by the server that served them (standby, primary)",
+        )
+        .namespace("storefront"),
+        &["server"],
+    )?;
+    reads.with_label_values(&["standby"]).inc_by(counts.standby);
+    reads.with_label_values(&["primary"]).inc_by(counts.primary);
+    let fallbacks = IntCounterVec::new(
+        Opts::new(
+            "db_read_fallbacks_total",
+            "Reads the primary took from the standby: it had not replayed far enough in time \
+             (behind), or failed or was resting after a failure (unavailable)",
+        )
+        .namespace("storefront"),
+        &["reason"],
+    )?;
+    fallbacks
+        .with_label_values(&["behind"])
+        .inc_by(counts.behind);
+    fallbacks
+        .with_label_values(&["unavailable"])
+        .inc_by(counts.unavailable);
+    Ok([reads.collect(), fallbacks.collect()]
         .into_iter()
         .flatten()
         .collect())

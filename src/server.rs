@@ -25,7 +25,7 @@ use crate::catalog::cache::{self, Catalog};
 use crate::checkout::reconciler;
 use crate::config::{SESSION_KEY_MIN_LEN, Secret, Settings, is_loopback_origin};
 use crate::db::cluster::{Durability, LocalCluster};
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, ReadStats, Reads};
 use crate::events::domain::RetryPolicy;
 use crate::mail::domain::LinkKey;
 use crate::mail::http::SentMailPage;
@@ -187,10 +187,19 @@ impl Application {
         let worker_pools = (0..workers)
             .map(|_| db::pool(db_url, per_worker))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // History reads and catalog loads: a standby's pool per worker too.
+        let read_pools = match &settings.database_read_url {
+            Some(url) => (0..workers)
+                .map(|_| db::pool(url, per_worker).map(Some))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            None => vec![None; workers],
+        };
+        let read_stats = Arc::new(ReadStats::default());
         let background_pool = db::pool(db_url, BACKGROUND_POOL_SIZE)?;
         let debit_queue_pool = db::pool(db_url, DEBIT_QUEUE_POOL_SIZE)?;
         let pools: Arc<[DbPool]> = worker_pools
             .iter()
+            .chain(read_pools.iter().flatten())
             .chain([&background_pool, &debit_queue_pool])
             .cloned()
             .collect();
@@ -200,6 +209,7 @@ impl Application {
             .with_context(|| format!("binding METRICS_BIND {}", settings.metrics_bind))?;
         let metrics_port = metrics_listener.local_addr()?.port();
         let node_pools = web::Data::new(NodePools(pools));
+        let node_reads = web::Data::from(read_stats.clone());
         let port = listener.local_addr()?.port();
         let base_url = match &settings.app_base_url {
             Some(url) => url.clone(),
@@ -215,6 +225,7 @@ impl Application {
                 .app_data(node_pools.clone())
                 .app_data(node_catalog.clone())
                 .app_data(node_api_keys.clone())
+                .app_data(node_reads.clone())
                 .configure(routes::metrics)
         })
         .workers(1)
@@ -305,9 +316,11 @@ impl Application {
         // Called once on each worker thread: each takes the next pool.
         let next_pool = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {
-            let pool = &worker_pools[next_pool.fetch_add(1, Ordering::Relaxed) % workers];
+            let worker = next_pool.fetch_add(1, Ordering::Relaxed) % workers;
+            let pool = &worker_pools[worker];
             let state = web::Data::new(AppState {
                 db: pool.clone(),
+                reads: Reads::new(pool.clone(), read_pools[worker].clone(), read_stats.clone()),
                 cart: CartWrites::new(pool),
                 catalog: catalog.clone(),
                 api_keys: api_keys.clone(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::admin::auth::domain::SessionRules;
 use crate::cart::writes::CartWrites;
 use crate::catalog::cache::Catalog;
-use crate::db::DbPool;
+use crate::db::{DbPool, Reads};
 use crate::mail::domain::LinkKey;
 use crate::mail::http::SentMailPage;
 use crate::payments_api::key_cache::ApiKeyCache;
@@ -21,6 +21,9 @@ pub struct AppState {
     /// shared pool every query woke another thread and back, which cost the
     /// write paths about a quarter of their throughput (BENCHMARKS.md).
     pub db: DbPool,
+    /// History reads and catalog loads: on the standby (DATABASE_READ_URL)
+    /// once it shows what the primary had when the read began, else here.
+    pub reads: Reads,
     /// This worker's cart changes, batched on its pool.
     pub cart: CartWrites,
     /// The active products, in memory.

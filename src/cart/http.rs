@@ -63,7 +63,7 @@ async fn product_page_again(
     status: StatusCode,
 ) -> FormResponse<ProductPage> {
     let layout = Layout::new(session, state.test_mode())?;
-    form.rerender(&state.catalog, &state.db, layout, message, status)
+    form.rerender(&state.catalog, &state.reads, layout, message, status)
         .await
 }
 

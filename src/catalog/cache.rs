@@ -23,7 +23,7 @@ use super::domain::{CatalogChange, Collection, Product, Scope, Sort};
 use super::paging::{Listing, Position};
 use super::search::{CARDS_BUDGET, CardsBudget};
 use super::store;
-use crate::db::{DbError, DbPool};
+use crate::db::{DbError, Reads};
 use crate::ids::ProductSlug;
 
 /// A notification lost without the connection reporting an error (a silent
@@ -246,7 +246,7 @@ impl Catalog {
     /// The product on sale with `slug`.
     pub async fn product(
         &self,
-        db: &DbPool,
+        db: &Reads,
         slug: &ProductSlug,
     ) -> Result<Option<Arc<Product>>, DbError> {
         if self.catch_up(db).await? {
@@ -270,7 +270,7 @@ impl Catalog {
     /// A page of the products on sale in `scope`; first pages from memory.
     pub async fn listing(
         &self,
-        db: &DbPool,
+        db: &Reads,
         scope: Scope,
         sort: Sort,
         position: Position,
@@ -305,7 +305,7 @@ impl Catalog {
     }
 
     /// Every collection.
-    pub async fn collections(&self, db: &DbPool) -> Result<Arc<[Collection]>, DbError> {
+    pub async fn collections(&self, db: &Reads) -> Result<Arc<[Collection]>, DbError> {
         if self.catch_up(db).await? {
             let hit = self.read().collections.as_ref().and_then(Timed::fresh);
             if let Some(collections) = hit {
@@ -350,7 +350,7 @@ impl Catalog {
 
     /// Applies the changes noted so far. Whether memory may be used: not
     /// while the listener is disconnected.
-    async fn catch_up(&self, db: &DbPool) -> Result<bool, DbError> {
+    async fn catch_up(&self, db: &Reads) -> Result<bool, DbError> {
         if !self.listening.load(Ordering::Acquire) {
             return Ok(false);
         }
@@ -382,7 +382,7 @@ impl Catalog {
         Ok(true)
     }
 
-    async fn apply(&self, db: &DbPool, pending: &Pending) -> Result<(), DbError> {
+    async fn apply(&self, db: &Reads, pending: &Pending) -> Result<(), DbError> {
         if pending.everything || pending.products.len() > REFRESH_CAP {
             *self.write() = Cached::default();
             return Ok(());

@@ -220,7 +220,7 @@ pub async fn checkout_express(
     let again = async |message: String, status| {
         let layout = Layout::new(&session, state.test_mode())?;
         choice
-            .rerender(&state.catalog, &state.db, layout, message, status)
+            .rerender(&state.catalog, &state.reads, layout, message, status)
             .await
     };
     let quantity = match Quantity::parse_positive(&choice.quantity) {

@@ -21,7 +21,7 @@ use tokio::process::Command;
 use crate::config::Secret;
 
 /// The superuser created by initdb and used by the app.
-const SUPERUSER: &str = "storefront";
+pub const SUPERUSER: &str = "storefront";
 /// The unprivileged account servers run as when we are root.
 const SERVER_USER: &str = "postgres";
 
@@ -93,13 +93,82 @@ impl LocalCluster {
         Ok(cluster)
     }
 
+    /// A hot standby of this cluster in `data_dir`: a copy taken by
+    /// `pg_basebackup -R` (which sets it to stream the primary's WAL and
+    /// replay it), started on a free port. It serves reads only, with the
+    /// same users and password; `Ephemeral` removes it when this process exits.
+    pub async fn start_standby(
+        &self,
+        data_dir: &Path,
+        durability: Durability,
+    ) -> anyhow::Result<LocalCluster> {
+        let data_dir = if self.as_server_user {
+            reachable_by_server_user(data_dir).await?
+        } else {
+            std::fs::create_dir_all(data_dir)?;
+            data_dir.canonicalize()?
+        };
+        // The server refuses a data directory others may read.
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))?;
+        let password_file = data_dir.with_extension("password");
+        std::fs::write(&password_file, self.password.expose())?;
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))?;
+        let mut standby = LocalCluster {
+            data_dir,
+            bin_dir: self.bin_dir.clone(),
+            port: free_port()?,
+            password: self.password.clone(),
+            as_server_user: self.as_server_user,
+            started: false,
+        };
+        if self.as_server_user {
+            chown_to_server_user(&password_file).await?;
+        }
+        self.server_command("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+            ])
+            .arg("-D")
+            .arg(&standby.data_dir)
+            .args(["-R", "-X", "stream", "-c", "fast"])
+            .env("PGPASSWORD", self.password.expose())
+            .run()
+            .await
+            .context("copying the primary with pg_basebackup")?;
+        standby.pg_ctl_start().await?;
+        standby.started = true;
+        tracing::info!(port = standby.port, primary = self.port, data_dir = %standby.data_dir.display(), "started a hot standby");
+        if durability == Durability::Ephemeral {
+            standby.remove_when_process_exits()?;
+        }
+        Ok(standby)
+    }
+
     /// Connection URL for `database` on this cluster.
     pub fn url(&self, database: &str) -> Secret {
+        self.url_via(self.port, database)
+    }
+
+    /// Connection URL for `database` through a proxy on loopback `port`
+    /// (a connection pooler), with this cluster's user and password.
+    pub fn url_via(&self, port: u16, database: &str) -> Secret {
         Secret::new(format!(
-            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/{database}",
             self.password.expose(),
-            self.port
         ))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn password(&self) -> &Secret {
+        &self.password
     }
 
     /// Where the cluster's files are.

@@ -1,16 +1,19 @@
-//! Connection pool, embedded migrations and the private development cluster.
+//! Connection pools (the primary's, and reads that a standby may serve),
+//! embedded migrations and the private development cluster.
 
 pub mod batch;
 pub mod cluster;
 mod connect;
 pub mod listen;
 mod migrate;
+mod reads;
 pub mod schema;
 mod statement;
 mod tls;
 mod values;
 
 pub use connect::connect;
+pub use reads::{ReadCounts, ReadStats, Reads};
 pub use statement::Statement;
 
 use std::time::Duration;

@@ -10,7 +10,7 @@ use prometheus::{Encoder, TextEncoder};
 use serde_json::json;
 
 use crate::catalog::cache::Catalog;
-use crate::db::DbPool;
+use crate::db::{DbPool, ReadStats};
 use crate::metrics;
 use crate::payments_api::key_cache::ApiKeyCache;
 use crate::state::AppState;
@@ -46,17 +46,19 @@ pub struct NodePools(pub Arc<[DbPool]>);
 
 /// `GET /metrics` on the metrics listener (`METRICS_BIND`): the process's
 /// metrics, with the connections of all the node's pools summed, and the
-/// node's catalog cache and API key cache.
+/// node's catalog cache, API key cache and reads by server.
 pub async fn metrics(
     pools: web::Data<NodePools>,
     catalog: web::Data<Catalog>,
     api_keys: web::Data<ApiKeyCache>,
+    reads: web::Data<ReadStats>,
 ) -> HttpResponse {
     let metrics = metrics::get();
     metrics.set_pool_connections(&pools.0);
     let node = metrics::catalog(catalog.stats()).and_then(|catalog| {
         let api_keys = metrics::api_keys(api_keys.listening(), api_keys.kept())?;
-        Ok(catalog.into_iter().chain(api_keys))
+        let reads = metrics::reads(reads.counts())?;
+        Ok(catalog.into_iter().chain(api_keys).chain(reads))
     });
     let families = node.map(|node| metrics.gather().into_iter().chain(node).collect::<Vec<_>>());
     let mut body = Vec::new();

@@ -15,7 +15,7 @@ use crate::cart::domain::{CartLine, CartSummary};
 use crate::cart::store as cart_store;
 use crate::catalog::cache::Catalog;
 use crate::catalog::domain::{Availability, Product};
-use crate::db::DbPool;
+use crate::db::{DbPool, Reads};
 use crate::ids::{CartItemId, ProductSlug};
 use crate::money::Money;
 use crate::shop_settings::domain::{ShippingOutlook, TaxNote};
@@ -64,7 +64,7 @@ impl ProductPage {
     /// catalog in memory.
     pub async fn load(
         catalog: &Catalog,
-        db: &DbPool,
+        db: &Reads,
         layout: Layout,
         slug: &str,
     ) -> Result<ProductPage, AppError> {
@@ -133,7 +133,7 @@ impl ProductForm {
     pub async fn rerender(
         &self,
         catalog: &Catalog,
-        db: &DbPool,
+        db: &Reads,
         layout: Layout,
         message: String,
         status: StatusCode,

@@ -12,6 +12,7 @@ mod checkout;
 mod checkout_guards;
 mod checkout_recovery;
 mod cluster;
+mod db_tier;
 mod db_tls;
 mod faults;
 mod health;

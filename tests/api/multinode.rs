@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use serde_json::json;
-use storefront::config::Settings;
+use storefront::config::{Secret, Settings};
 use storefront::db::schema::{mail_outbox, order_events, orders, products};
 use storefront::server::{Application, session_key};
 
@@ -29,14 +29,15 @@ use crate::smtp::SmtpServer;
 pub(crate) const NODES: usize = 3;
 
 pub(crate) struct Nodes {
-    lb_url: String,
+    pub(crate) lb_url: String,
     /// Each node's own address, behind nginx.
     pub(crate) node_urls: Vec<String>,
     /// Each node's metrics listener.
-    metrics_urls: Vec<String>,
+    pub(crate) metrics_urls: Vec<String>,
     pub(crate) sim: stripe_sim::Simulator,
     smtp: SmtpServer,
-    db_url: storefront::config::Secret,
+    /// The primary's database, for the test's own queries.
+    db_url: Secret,
     servers: Vec<actix_web::dev::ServerHandle>,
     nginx: tokio::process::Child,
     dir: PathBuf,
@@ -49,14 +50,14 @@ fn nginx_binary() -> &'static str {
         .expect("nginx is not installed: apt-get install nginx-light (or nginx)")
 }
 
-async fn start_nodes() -> Nodes {
-    start_nodes_with(&[]).await
+pub(crate) async fn start_nodes() -> Nodes {
+    start_nodes_with(test_database().await, &[]).await
 }
 
-/// Nodes with more settings (`extra`), each the same on every node.
-pub(crate) async fn start_nodes_with(extra: &[(&str, &str)]) -> Nodes {
+/// Nodes on the database `db_url`, with `overrides` of their settings (a
+/// DATABASE_URL through a pooler, a DATABASE_READ_URL).
+pub(crate) async fn start_nodes_with(db_url: Secret, overrides: &[(&str, String)]) -> Nodes {
     storefront::install_tls_provider();
-    let db_url = test_database().await;
     let sim = stripe_sim::Simulator::start(stripe_sim::Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         webhook_retry_base: Duration::from_millis(200),
@@ -86,23 +87,20 @@ pub(crate) async fn start_nodes_with(extra: &[(&str, &str)]) -> Nodes {
         ("RATE_LIMIT_PER_MINUTE", "0".to_owned()),
     ];
     let settings = Settings::from_lookup(|name| {
-        vars.iter()
+        overrides
+            .iter()
+            .chain(&vars)
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
-            .or_else(|| {
-                extra
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            })
     })
     .unwrap();
+    let nodes_db_url = settings.database_url.clone().unwrap();
     let mut servers = Vec::new();
     let mut node_urls = Vec::new();
     let mut metrics_urls = Vec::new();
     let mut upstreams = String::new();
     for _ in 0..NODES {
-        let app = Application::build(&settings, &db_url, session_key(&settings).unwrap())
+        let app = Application::build(&settings, &nodes_db_url, session_key(&settings).unwrap())
             .await
             .unwrap();
         upstreams.push_str(&format!("server 127.0.0.1:{};\n", app.port()));
@@ -179,6 +177,32 @@ impl Nodes {
         AsyncPgConnection::establish(self.db_url.expose())
             .await
             .unwrap()
+    }
+
+    /// A shopper's account with a card saved at checkout, and an API key
+    /// to debit it with.
+    pub(crate) async fn saved_card_account(&self) -> (String, String) {
+        let shopper = Browser::at(&self.lb_url);
+        shopper
+            .post_form(
+                "/cart/items",
+                &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
+            )
+            .await;
+        let checkout = shopper.post_form("/checkout", &[("save_card", "1")]).await;
+        let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
+        let paid = pay(&payment_url, CARD_OK).await;
+        let success = paid.headers()["location"].to_str().unwrap().to_owned();
+        shopper.client.get(&success).send().await.unwrap();
+        let account: String = storefront::db::schema::payments::table
+            .select(storefront::db::schema::payments::account_id)
+            .first(&mut self.db().await)
+            .await
+            .unwrap();
+        let key = storefront::payments_api::keys::create_key(&mut self.db().await, "multi")
+            .await
+            .unwrap();
+        (account, key)
     }
 
     /// The upstream nodes that served logged requests for `path_prefix`
@@ -520,27 +544,7 @@ async fn a_settings_change_on_one_node_is_followed_by_every_node_s_next_cart_and
 #[tokio::test]
 async fn debits_spread_over_the_nodes_share_one_budget_at_stripe() {
     let nodes = start_nodes().await;
-    // A shopper saves a card at checkout.
-    let shopper = Browser::at(&nodes.lb_url);
-    shopper
-        .post_form(
-            "/cart/items",
-            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
-        )
-        .await;
-    let checkout = shopper.post_form("/checkout", &[("save_card", "1")]).await;
-    let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
-    let paid = pay(&payment_url, CARD_OK).await;
-    let success = paid.headers()["location"].to_str().unwrap().to_owned();
-    shopper.client.get(&success).send().await.unwrap();
-    let account: String = storefront::db::schema::payments::table
-        .select(storefront::db::schema::payments::account_id)
-        .first(&mut nodes.db().await)
-        .await
-        .unwrap();
-    let key = storefront::payments_api::keys::create_key(&mut nodes.db().await, "multi")
-        .await
-        .unwrap();
+    let (account, key) = nodes.saved_card_account().await;
 
     // Stripe's test-mode limits from here on; each node alone stays under
     // them (20 a second), the three together would not without one budget.

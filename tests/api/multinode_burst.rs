@@ -22,8 +22,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storefront::db::schema::{debit_queue, payments};
 
-use crate::helpers::{Browser, CARD_OK, STRIPE_KEY, pay};
-use crate::multinode::{NODES, Nodes, start_nodes_with};
+use crate::helpers::{STRIPE_KEY, test_database};
+use crate::multinode::{NODES, start_nodes_with};
 use crate::payments_api::bursts::{limit_stripe, stripe_rates};
 
 const DEBITS: usize = 10_000;
@@ -35,28 +35,6 @@ const BUDGET: &str = "200";
 /// Longest the whole batch may take to settle before the test gives up
 /// (at the budget's pace it takes about a minute).
 const SETTLE_WITHIN: Duration = Duration::from_secs(600);
-
-/// A shopper saves a card at checkout; the account it was recorded on.
-async fn account_with_saved_card(nodes: &Nodes) -> String {
-    let shopper = Browser::at(&nodes.node_urls[0]);
-    shopper
-        .post_form(
-            "/cart/items",
-            &[("product", "aurora-ceramic-mug"), ("quantity", "1")],
-        )
-        .await;
-    let checkout = shopper.post_form("/checkout", &[("save_card", "1")]).await;
-    assert_eq!(checkout.status(), StatusCode::SEE_OTHER);
-    let payment_url = checkout.headers()["location"].to_str().unwrap().to_owned();
-    let paid = pay(&payment_url, CARD_OK).await;
-    let success = paid.headers()["location"].to_str().unwrap().to_owned();
-    shopper.client.get(&success).send().await.unwrap();
-    payments::table
-        .select(payments::account_id)
-        .first(&mut nodes.db().await)
-        .await
-        .unwrap()
-}
 
 /// Every PaymentIntent at the simulator, page by page.
 async fn all_intents(sim_url: &str) -> Vec<Value> {
@@ -110,15 +88,15 @@ async fn submit(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn ten_thousand_async_debits_over_three_nodes_settle_once_each_under_stripe_s_limit() {
-    let nodes = start_nodes_with(&[
-        ("STRIPE_READS_PER_SECOND", BUDGET),
-        ("STRIPE_WRITES_PER_SECOND", BUDGET),
-    ])
+    let nodes = start_nodes_with(
+        test_database().await,
+        &[
+            ("STRIPE_READS_PER_SECOND", BUDGET.to_owned()),
+            ("STRIPE_WRITES_PER_SECOND", BUDGET.to_owned()),
+        ],
+    )
     .await;
-    let account = account_with_saved_card(&nodes).await;
-    let key = storefront::payments_api::keys::create_key(&mut nodes.db().await, "batch")
-        .await
-        .unwrap();
+    let (account, key) = nodes.saved_card_account().await;
     let sim = nodes.sim.base_url();
     limit_stripe(&sim, STRIPE_LIMIT, STRIPE_LIMIT).await;
 

@@ -23,7 +23,7 @@ use crate::catalog::paging::SearchCursor;
 use crate::catalog::query::SearchQuery;
 use crate::catalog::search::{self, CardsBudget, Found, RenderedCards, SearchResults};
 use crate::catalog::store;
-use crate::db::{DbError, DbPool};
+use crate::db::{DbError, Reads};
 
 /// Searches kept, at most: two generations of half as many, the least
 /// recently used dropped first, roughly. An entry holds at most 8 words of
@@ -135,7 +135,7 @@ pub struct SearchCacheStats {
 impl Catalog {
     /// A page of results of `query`: from what this node kept, or read and
     /// kept. While nothing listens for changes, read and not kept.
-    pub async fn search(&self, db: &DbPool, query: &SearchQuery) -> Result<SearchResults, DbError> {
+    pub async fn search(&self, db: &Reads, query: &SearchQuery) -> Result<SearchResults, DbError> {
         if query.words.is_empty() {
             return Ok(SearchResults::default());
         }
@@ -198,7 +198,7 @@ impl Catalog {
 
     /// These products as they are now, in this order: from the product
     /// cache, those it no longer holds read in one query (and kept).
-    async fn products_by_id(&self, db: &DbPool, ids: &[i64]) -> Result<Vec<Arc<Product>>, DbError> {
+    async fn products_by_id(&self, db: &Reads, ids: &[i64]) -> Result<Vec<Arc<Product>>, DbError> {
         let (mut products, cold) = {
             let cached = self.read();
             let found: Vec<_> = ids.iter().map(|id| cached.products.by_id(*id)).collect();

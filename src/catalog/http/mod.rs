@@ -126,7 +126,7 @@ pub async fn index(
     let query = ListingQuery::parse(request.query_string())?;
     let catalog = &state.catalog;
     let listing = catalog
-        .listing(&state.db, Scope::All, query.sort, query.position)
+        .listing(&state.reads, Scope::All, query.sort, query.position)
         .await?;
     let nav = ListingNav::new("/", &listing);
     Ok(CatalogPage {
@@ -136,7 +136,7 @@ pub async fn index(
             "Shop",
             "Thoughtfully made goods: small-batch pieces for the desk, the kitchen and the trail.",
         ),
-        collections: catalog.collections(&state.db).await?,
+        collections: catalog.collections(&state.reads).await?,
         layout: Layout::new(&session, state.test_mode())?,
         grid: grid(&listing)?,
         listing,
@@ -169,7 +169,7 @@ pub async fn collection(
     let query = ListingQuery::parse(request.query_string())?;
     let catalog = &state.catalog;
     let collection = catalog
-        .collections(&state.db)
+        .collections(&state.reads)
         .await?
         .iter()
         .find(|collection| collection.slug == *slug)
@@ -177,7 +177,7 @@ pub async fn collection(
         .ok_or_else(collection_not_found)?;
     let listing = catalog
         .listing(
-            &state.db,
+            &state.reads,
             Scope::Collection(collection.id),
             query.sort,
             query.position,
@@ -206,5 +206,5 @@ pub async fn show(
     slug: web::Path<String>,
 ) -> Result<ProductPage, AppError> {
     let layout = Layout::new(&session, state.test_mode())?;
-    ProductPage::load(&state.catalog, &state.db, layout, &slug).await
+    ProductPage::load(&state.catalog, &state.reads, layout, &slug).await
 }

@@ -34,9 +34,9 @@ pub async fn search(
     request: HttpRequest,
 ) -> Result<SearchPage, AppError> {
     let query = SearchQuery::parse(request.query_string())?;
-    let results = state.catalog.search(&state.db, &query).await?;
+    let results = state.catalog.search(&state.reads, &query).await?;
     let collections = if results.products.is_empty() {
-        state.catalog.collections(&state.db).await?
+        state.catalog.collections(&state.reads).await?
     } else {
         Arc::from([])
     };

@@ -35,8 +35,8 @@ pub async fn robots(state: web::Data<AppState>) -> HttpResponse {
 /// `GET /sitemap.xml`.
 pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let base_url = state.catalog.base_url();
-    let collections = state.catalog.collections(&state.db).await?;
-    let mut conn = state.db.get().await?;
+    let collections = state.catalog.collections(&state.reads).await?;
+    let mut conn = state.reads.get().await?;
     let products = store::active_count(&mut conn).await?;
     let pages = 1 + collections.len() as i64;
     if products + pages <= SITEMAP_URLS {
@@ -71,7 +71,7 @@ pub async fn child_sitemap(
 ) -> Result<HttpResponse, AppError> {
     let base_url = state.catalog.base_url();
     if file.as_str() == "pages.xml" {
-        let collections = state.catalog.collections(&state.db).await?;
+        let collections = state.catalog.collections(&state.reads).await?;
         return Ok(xml(urlset(&page_urls(base_url, &collections))));
     }
     let number: i64 = file
@@ -81,7 +81,7 @@ pub async fn child_sitemap(
         .and_then(|n| n.parse().ok())
         .filter(|n| *n >= 1)
         .ok_or_else(AppError::page_not_found)?;
-    let mut conn = state.db.get().await?;
+    let mut conn = state.reads.get().await?;
     let slugs = store::active_slugs(&mut conn, (number - 1) * SITEMAP_URLS, SITEMAP_URLS).await?;
     if slugs.is_empty() {
         return Err(AppError::page_not_found());

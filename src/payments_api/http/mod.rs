@@ -33,10 +33,11 @@ pub(super) fn payment_missing(id: &str) -> ApiError {
     ApiError::not_found("payment", id, Some("id"))
 }
 
-/// The payment with this id (404 for anything else).
+/// The payment with this id (404 for anything else), as of this request
+/// at least (`db::Reads`: the standby when it has caught up).
 pub(super) async fn find_payment(state: &AppState, id: &str) -> Result<Payment, ApiError> {
     let parsed = PaymentId::parse(id).ok_or_else(|| payment_missing(id))?;
-    let mut conn = state.db.get().await?;
+    let mut conn = state.reads.get().await?;
     ledger::find_payment(&mut conn, &parsed)
         .await?
         .ok_or_else(|| payment_missing(id))
@@ -343,7 +344,7 @@ pub async fn list_payments(
         None => None,
         Some(after) => Some(PaymentId::parse(after).ok_or_else(cursor_missing)?),
     };
-    let mut conn = state.db.get().await?;
+    let mut conn = state.reads.get().await?;
     let (payments, has_more) =
         match ledger::history(&mut conn, &account_id, after.as_ref(), limit).await? {
             History::NoSuchAccount => return Err(account_missing(account_id.as_str())),

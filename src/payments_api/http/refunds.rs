@@ -217,7 +217,7 @@ pub async fn list_refunds(
             has_more: false,
         }));
     };
-    let mut conn = state.db.get().await?;
+    let mut conn = state.reads.get().await?;
     let cursor = match query.starting_after.as_deref() {
         None => None,
         Some(after) => {
