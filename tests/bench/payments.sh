@@ -11,8 +11,10 @@
 #   4. history reads at half their peak, paced (wrk with a random delay),
 #                       for their p99;
 #   5. the baselines:   pgbench, one single-row INSERT per transaction into a
-#                       scratch table, and pgbench's select-only workload
-#                       (`pgbench -S`, scale 1), on the same PostgreSQL cluster.
+#                       scratch table, pgbench's select-only workload
+#                       (`pgbench -S`, scale 1), and the history page's own
+#                       statement (src/ledger/sql/history.sql, prepared, the
+#                       same account and page size), on the same cluster.
 # Prints a Markdown table with the ratio of each API figure to the pgbench ones.
 #
 # Starts the app with `cargo run` (PROFILE=release by default; PROFILE=dev for
@@ -153,6 +155,10 @@ pgbench -i -q -s 1 >"$work/pgbench-init.txt" 2>&1
 pgbench -n -S -M prepared -c "$connections" -j 2 -T "$duration" >"$work/pgbench-select.txt" 2>&1
 selects="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-select.txt" | head -n1)"
 psql -qc "DROP TABLE pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers"
+# The history page's statement alone: what the database does for one read.
+{ sed -e 's/\$1/:account/g' -e 's/\$2/NULL::text/g' -e 's/\$3/21/g' src/ledger/sql/history.sql; echo ';'; } >"$work/history.sql"
+pgbench -n -M prepared -D account="$account" -c "$connections" -j 2 -T "$duration" -f "$work/history.sql" >"$work/pgbench-history.txt" 2>&1
+history_sql="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-history.txt" | head -n1)"
 
 latency() { awk '/Latency Distribution/{f=1} f && $1=="50%"{p50=$2} f && $1=="99%"{p99=$2} END{print p50 " / " p99}' "$1"; }
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
@@ -161,15 +167,16 @@ round() { python3 -c "print(f'{$1:.0f}')"; }
 echo
 echo "Storefront payments API, $(nproc) cores, ${duration}s per run, $connections connections, $profile build, $(date -u +%Y-%m-%d)"
 echo
-echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT | vs pgbench -S |"
-echo "|---|---:|---|---:|---:|"
+echo "| Workload | per second | p50 / p99 latency | vs pgbench INSERT | vs pgbench -S | vs its statement in pgbench |"
+echo "|---|---:|---|---:|---:|---:|"
 echo "| Debits (POST /api/v1/payments, off-session at the simulator) | $(round "$debits") | $(latency "$work/debit.txt") | $(ratio "$debits" "$inserts") | |"
 echo "| Async debits submitted (\"confirm\": \"async\", 202) | $(round "$submitted") | $(latency "$work/async.txt") | $(ratio "$submitted" "$inserts") | |"
 echo "| Async debits settled (submitted to last outcome, $(round "$async_took") s) | $(round "$settled") | | $(ratio "$settled" "$inserts") | |"
-echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") | $(ratio "$reads" "$selects") |"
+echo "| History reads (GET .../payments?limit=20) | $(round "$reads") | $(latency "$work/read.txt") | $(ratio "$reads" "$inserts") | $(ratio "$reads" "$selects") | $(ratio "$reads" "$history_sql") |"
 echo "| History reads offered $offered/s (half their peak) | $(round "$paced") | $(latency "$work/paced.txt") | | |"
 echo "| pgbench single-row INSERT, same cluster | $(round "$inserts") | | 1.000 | |"
-echo "| pgbench -S (select-only, scale 1, prepared), same cluster | $(round "$selects") | | | 1.000 |"
+echo "| pgbench -S (select-only, scale 1, prepared), same cluster | $(round "$selects") | | | 1.000 | |"
+echo "| pgbench running the history page's statement (prepared), same cluster | $(round "$history_sql") | | | $(ratio "$history_sql" "$selects") | 1.000 |"
 echo
 echo "debits recorded: $made ($failed not succeeded; wrk non-2xx: ${non2xx:-0}); read non-2xx: ${read_non2xx:-0}"
 echo "async debits: $async_made ($async_failed not succeeded; wrk non-2xx: ${async_non2xx:-0}); settled/s vs synchronous debits/s: $(ratio "$settled" "$debits")"
