@@ -177,8 +177,9 @@ pub struct RefundLine {
     pub status: RefundStatus,
     pub stripe_refund_id: Option<String>,
     pub failure_reason: Option<String>,
-    /// Who asked; `None` for refunds made at Stripe.
-    pub staff_email: Option<String>,
+    /// Who asked: a staff member's email, the payments API, or Stripe's
+    /// dashboard.
+    pub asked_by: String,
     pub created_at: DateTime<Utc>,
     /// Items it returns to stock: (name, quantity).
     pub restock: Vec<(String, i32)>,

@@ -465,6 +465,18 @@ async fn an_order_s_refunds_and_the_api_s_share_what_is_left() {
     );
     let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
     assert_eq!(payment["refunded"], true, "{payment}");
+    // The order's page in the back office says who asked for each.
+    let staff = crate::admin::Staff::signed_in(&app, "ops@example.com").await;
+    let number: String = storefront::db::schema::orders::table
+        .find(order_id)
+        .select(storefront::db::schema::orders::number)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let (status, page) = staff.page(&format!("/admin/orders/{number}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Stripe&#39;s dashboard, "), "{page}");
+    assert!(page.contains("The payments API, "), "{page}");
 }
 
 #[derive(diesel::QueryableByName)]

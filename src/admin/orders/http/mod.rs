@@ -389,10 +389,7 @@ fn timeline(
                 refund.amount,
                 refund.status.label().to_lowercase()
             ),
-            by: refund
-                .staff_email
-                .clone()
-                .unwrap_or_else(|| "Stripe's dashboard".to_owned()),
+            by: refund.asked_by.clone(),
         });
     }
     for issue in issues {
