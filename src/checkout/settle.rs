@@ -338,6 +338,22 @@ async fn record_refund(
     Ok(())
 }
 
+/// A refund Stripe had counted that then failed (or was canceled) gives its
+/// amount back to the order and its payment: Stripe lowers the charge's
+/// refunded total without a new `charge.refunded`, so the totals we keep
+/// from those events would otherwise stay too high. Call inside the
+/// refund event's transaction.
+pub async fn withdraw_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent: &str,
+    amount_minor: i64,
+) -> QueryResult<()> {
+    held_refunds::lock_payment_intent(conn, payment_intent).await?;
+    store::withdraw_refund(conn, payment_intent, amount_minor).await?;
+    ledger::withdraw_refund(conn, payment_intent, amount_minor).await?;
+    Ok(())
+}
+
 /// Records an event about the order, as it is now, for merchants'
 /// endpoints (in the caller's transaction).
 async fn tell_merchants(

@@ -386,6 +386,27 @@ async fn tell_merchants(
     Ok(())
 }
 
+/// Takes a refund that failed after Stripe counted it off the payment's
+/// refunded total (see `orders::store::withdraw_refund`). Returns whether a
+/// payment changed.
+pub async fn withdraw_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_minor: i64,
+) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE payments SET amount_refunded_minor = amount_refunded_minor - $2, \
+             version = version + 1, updated_at = now() \
+         WHERE stripe_payment_intent_id = $1 AND status = $3 AND amount_refunded_minor >= $2",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .bind::<BigInt, _>(amount_minor)
+    .bind::<Text, _>(PaymentStatus::Succeeded.as_str())
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
+}
+
 /// Records what Stripe has refunded of the payment its PaymentIntent made (a
 /// `charge.refunded` event carries the charge's refunded total, so a replay
 /// or a late, reordered delivery changes nothing), and tells merchants

@@ -18,6 +18,7 @@ use crate::admin::audit::domain::Actor;
 use crate::admin::audit::store as audit;
 use crate::admin::auth::domain::StaffSession;
 use crate::admin::products::store as products;
+use crate::checkout::settle;
 use crate::db::{DbError, DbPool};
 use crate::ledger::domain::{RefundStatus, refundable};
 use crate::ledger::refunds as ledger_refunds;
@@ -313,6 +314,12 @@ pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) 
                 refund.failure_reason.as_deref(),
             )
             .await?;
+            let withdrawn = matches!(status, RefundStatus::Failed | RefundStatus::Canceled)
+                && previous.is_some_and(RefundStatus::holds_money);
+            if withdrawn {
+                settle::withdraw_refund(conn, &record.payment_intent_id, record.amount_minor)
+                    .await?;
+            }
             if let (Some(order_id), RefundStatus::Failed, Some(_)) =
                 (record.order_id, status, previous)
             {

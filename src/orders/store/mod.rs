@@ -7,7 +7,7 @@ mod transitions;
 pub use create::{CreateOrderError, NewOrder, PendingOrder, create_pending};
 pub use transitions::{
     Completion, PaidWith, attach_session, cancel_without_session, close_unpaid, mark_paid,
-    record_completion, record_refund,
+    record_completion, record_refund, withdraw_refund,
 };
 
 use chrono::{DateTime, Utc};

@@ -318,6 +318,32 @@ pub async fn record_refund(
     .await
 }
 
+/// Takes a refund that failed after Stripe counted it (a closed card sends
+/// the money back days later) off the order's refunded amount: Stripe lowers
+/// the charge's refunded total without a new `charge.refunded`. Returns
+/// whether an order changed.
+pub async fn withdraw_refund(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    amount_minor: i64,
+) -> QueryResult<bool> {
+    Statement::new(
+        "UPDATE orders SET amount_refunded_minor = amount_refunded_minor - $2, \
+             status = CASE WHEN amount_refunded_minor = $2 THEN $3 ELSE $4 END, \
+             updated_at = now() \
+         WHERE stripe_payment_intent_id = $1 AND status IN ($5, $4) \
+           AND amount_refunded_minor >= $2",
+    )
+    .bind::<Text, _>(payment_intent_id)
+    .bind::<BigInt, _>(amount_minor)
+    .bind::<Text, _>(OrderStatus::Paid.as_str())
+    .bind::<Text, _>(OrderStatus::PartiallyRefunded.as_str())
+    .bind::<Text, _>(OrderStatus::Refunded.as_str())
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
+}
+
 #[derive(QueryableByName)]
 struct Refunded {
     #[diesel(sql_type = BigInt)]

@@ -372,6 +372,18 @@ async fn a_refund_that_fails_later_needs_a_person_once() {
         .first(&mut app.db().await)
         .await
         .unwrap();
+    let refunded = || async {
+        orders::table
+            .find(order_id)
+            .select((orders::status, orders::amount_refunded_minor))
+            .first::<(String, i64)>(&mut app.db().await)
+            .await
+            .unwrap()
+    };
+    app.eventually("charge.refunded reached the order", || async {
+        refunded().await == ("partially_refunded".to_owned(), 500)
+    })
+    .await;
     // Days later the card turns out closed: Stripe sends refund.failed
     // (twice: deliveries are at least once) and charge.refund.updated.
     let refund = json!({
@@ -402,6 +414,9 @@ async fn a_refund_that_fails_later_needs_a_person_once() {
         .await
         .unwrap();
     assert_eq!(status, "failed");
+    // Stripe took the money back off the charge's refunded total: so does
+    // the order, once, however often the failure is told.
+    assert_eq!(refunded().await, ("paid".to_owned(), 0));
     let issues: Vec<String> = order_issues::table
         .filter(order_issues::order_id.eq(order_id))
         .select(order_issues::kind)

@@ -210,7 +210,7 @@ async fn a_refund_made_in_stripe_s_dashboard_is_listed_and_counted_once() {
 }
 
 #[tokio::test]
-async fn a_refund_that_fails_later_says_so() {
+async fn a_refund_that_fails_later_says_so_and_stops_counting() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
     let id = debited(&app, &api, CARD_REFUNDS_FAIL, "30.00").await;
@@ -221,7 +221,11 @@ async fn a_refund_that_fails_later_says_so() {
     let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
     assert_eq!(payment["refunded"], true);
 
-    // The card's issuer sends the money back: the refund fails.
+    app.eventually("the refund's charge.refunded delivered", || async {
+        delivered(&app, "charge.refunded").await >= 1
+    })
+    .await;
+    // Days later the card's issuer sends the money back: the refund fails.
     let settled = reqwest::Client::new()
         .post(format!("{}/_sim/settle", app.sim_url))
         .send()
@@ -241,6 +245,16 @@ async fn a_refund_that_fails_later_says_so() {
     .await;
     assert_eq!(api.refunds(&id).await[0]["status"], "failed");
     assert_eq!(api.refunds(&id).await.len(), 1);
+    // The money came back to the merchant: nothing counts as refunded now,
+    // as at Stripe, and all of it can be refunded again.
+    let (_, payment) = api.get(&format!("/api/v1/payments/{id}")).await;
+    assert_eq!(payment["amount_refunded"], "0.00", "{payment}");
+    assert_eq!(payment["refunded"], false);
+    assert_eq!(refunded_at_stripe(&app, &id).await, 0);
+    let (status, again) = api.refund(&id, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["amount"], "30.00");
+    assert_eq!(refunded_at_stripe(&app, &id).await, 3000);
 }
 
 #[tokio::test]
