@@ -15,21 +15,24 @@ use crate::money::Money;
 
 /// What the PaymentIntent's refunds hold: those asked for, pending or made.
 pub async fn held(conn: &mut AsyncPgConnection, payment_intent_id: &str) -> QueryResult<i64> {
-    refunds::table
-        .filter(refunds::payment_intent_id.eq(payment_intent_id))
-        .filter(refunds::status.eq_any(RefundStatus::holding().map(RefundStatus::as_str)))
-        .select(diesel::dsl::sql::<BigInt>(
-            "COALESCE(sum(amount_minor), 0)::bigint",
-        ))
-        .get_result(conn)
-        .await
+    total(conn, payment_intent_id, &RefundStatus::holding()).await
 }
 
 /// What Stripe has taken of the PaymentIntent's refunds, as far as we know.
 pub async fn succeeded(conn: &mut AsyncPgConnection, payment_intent_id: &str) -> QueryResult<i64> {
+    total(conn, payment_intent_id, &[RefundStatus::Succeeded]).await
+}
+
+/// The sum of the PaymentIntent's refunds in `statuses`.
+async fn total(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+    statuses: &[RefundStatus],
+) -> QueryResult<i64> {
+    let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     refunds::table
         .filter(refunds::payment_intent_id.eq(payment_intent_id))
-        .filter(refunds::status.eq(RefundStatus::Succeeded.as_str()))
+        .filter(refunds::status.eq_any(statuses))
         .select(diesel::dsl::sql::<BigInt>(
             "COALESCE(sum(amount_minor), 0)::bigint",
         ))

@@ -12,7 +12,7 @@ use super::domain::{Account, Outcome, Payment, PaymentStatus};
 use super::held_refunds;
 use super::view::PaymentObject;
 use crate::db::Statement;
-use crate::db::schema::{accounts, debit_queue, orders, payments};
+use crate::db::schema::{accounts, debit_queue, payments};
 use crate::events::domain::EventType;
 use crate::events::store as events;
 use crate::ids::{AccountId, PaymentId};
@@ -56,19 +56,6 @@ pub async fn lock_payment(
         .first(conn)
         .await
         .optional()
-}
-
-/// Locks a checkout payment's order too, as staff refunds of the order do,
-/// so that their refunds and the API's take turns.
-pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<()> {
-    orders::table
-        .find(order_id)
-        .select(orders::id)
-        .for_update()
-        .first::<i64>(conn)
-        .await
-        .optional()?;
-    Ok(())
 }
 
 /// The Stripe customer whose account a paid order's payment is in.

@@ -19,6 +19,7 @@ use crate::ledger::domain::{Payment, PaymentStatus, Refund, RefundStatus, refund
 use crate::ledger::refunds;
 use crate::ledger::store::{self as ledger, NewDebit};
 use crate::money::{Currency, Money};
+use crate::orders::store as orders;
 
 /// Where an idempotency key stands when a request arrives with it.
 #[derive(Debug)]
@@ -340,8 +341,9 @@ pub async fn insert_refund_claim(
             let Some(payment) = ledger::lock_payment(conn, &request.payment_id).await? else {
                 return Ok(Err(Unrefundable::NotSucceeded));
             };
+            // Its order's too, as staff refunds of the order take it.
             if let Some(order_id) = payment.order_id {
-                ledger::lock_order(conn, order_id).await?;
+                orders::lock(conn, order_id).await?;
             }
             let Some(payment_intent) = payment
                 .stripe_payment_intent_id

@@ -24,7 +24,7 @@ use crate::ledger::domain::{RefundStatus, refundable};
 use crate::ledger::refunds as ledger_refunds;
 use crate::money::Money;
 use crate::orders::domain::{IssueKind, Order};
-use crate::orders::store::record_issue;
+use crate::orders::store::{self as orders, record_issue};
 use crate::stripe::params::{NewRefund, RefundOf};
 use crate::stripe::types::Refund;
 use crate::stripe::{StripeError, StripeGateway};
@@ -163,7 +163,7 @@ async fn save_request(
     order_id: i64,
     request: &RefundRequest,
 ) -> Result<Saved, RefundError> {
-    let order = refunds::lock_order(conn, order_id)
+    let order = orders::lock(conn, order_id)
         .await?
         .ok_or(RefundError::NotRefundable)?;
     if let Some(existing) = refunds::by_key(conn, &request.key).await? {

@@ -10,10 +10,9 @@ use serde_json::Value;
 
 use super::domain::RefundLine;
 use crate::db::Statement;
-use crate::db::schema::{order_items, orders, refunds, staff};
+use crate::db::schema::{order_items, refunds, staff};
 use crate::ledger::domain::RefundStatus;
 use crate::money::{Currency, Money};
-use crate::orders::domain::Order;
 
 /// A refund as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -48,18 +47,6 @@ impl RefundRecord {
 struct RestockLine {
     order_item_id: i64,
     quantity: i32,
-}
-
-/// The order, locked for the rest of the transaction: refunds of one order
-/// are decided one at a time.
-pub async fn lock_order(conn: &mut AsyncPgConnection, order_id: i64) -> QueryResult<Option<Order>> {
-    orders::table
-        .find(order_id)
-        .select(Order::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
 }
 
 pub async fn by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Option<RefundRecord>> {

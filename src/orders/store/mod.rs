@@ -48,6 +48,19 @@ pub async fn find_by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Op
         .optional()
 }
 
+/// The order, its row locked for the rest of the transaction: refunds of it
+/// (staff's, and the payments API's of its payment) are decided one at a
+/// time.
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Order>> {
+    orders::table
+        .find(id)
+        .select(Order::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn find_by_payment_intent(
     conn: &mut AsyncPgConnection,
     payment_intent_id: &str,

@@ -72,9 +72,7 @@ impl RefundObject {
             reason: refund.reason.clone(),
             failure_reason: refund.failure_reason.clone(),
             source: refund.source.clone(),
-            created_at: refund
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            created_at: rfc3339(refund.created_at),
         }
     }
 }
