@@ -1,6 +1,7 @@
 //! Settling checkouts: the one place a Checkout Session's state reaches our
 //! order (completed with Stripe's figures, paid, failed, or expired with its
-//! stock released), and refunds reaching the order and its payment, each
+//! stock released), and refunds reaching the order and its payment (their
+//! totals, and each refund's own story from its events), each
 //! change told to merchants' endpoints (`order.paid`, `order.refunded`) in
 //! its transaction. Used by the webhook, the return pages and the
 //! reconciler; safe to call any number of times, concurrently.
@@ -12,12 +13,15 @@ use crate::db::DbPool;
 use crate::events::domain::EventType;
 use crate::events::store as events;
 use crate::ids::OrderToken;
-use crate::ledger::{held_refunds, store as ledger};
+use crate::ledger::domain::RefundStatus;
+use crate::ledger::{held_refunds, refunds, store as ledger};
 use crate::metrics;
 use crate::orders::domain::{IssueKind, Order, OrderStatus, ShippingAddress, Source, StripeTotals};
 use crate::orders::store::{self, Completion, PaidWith};
 use crate::orders::view::OrderObject;
-use crate::stripe::types::{CheckoutSession, IdOrObject, SessionPaymentStatus, SessionStatus};
+use crate::stripe::types::{
+    CheckoutSession, IdOrObject, Refund, SessionPaymentStatus, SessionStatus,
+};
 use crate::stripe::{StripeClient, StripeError};
 
 /// What applying a session did to its order.
@@ -351,6 +355,71 @@ pub async fn withdraw_refund(
     held_refunds::lock_payment_intent(conn, payment_intent).await?;
     store::withdraw_refund(conn, payment_intent, amount_minor).await?;
     ledger::withdraw_refund(conn, payment_intent, amount_minor).await?;
+    Ok(())
+}
+
+/// A refund Stripe could not make good needs a person: an issue on its
+/// order.
+pub async fn record_refund_failure(
+    conn: &mut AsyncPgConnection,
+    order_id: i64,
+    refund: &Refund,
+) -> QueryResult<()> {
+    let details = serde_json::json!({
+        "refund": refund.id,
+        "amount_minor": refund.amount,
+        "failure_reason": refund.failure_reason,
+    });
+    store::record_issue(conn, order_id, IssueKind::RefundFailed, &details).await?;
+    tracing::error!(refund.id = %refund.id, order.id = order_id, "a refund failed at Stripe");
+    Ok(())
+}
+
+/// A refund's event from Stripe (`refund.created`, `refund.updated`,
+/// `refund.failed`, `charge.refund.updated`): moves our refund on, or
+/// records one made in Stripe's dashboard; a failure needs a person. Call
+/// in the webhook's transaction.
+pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) -> QueryResult<()> {
+    let status = RefundStatus::parse(&refund.status).unwrap_or(RefundStatus::Pending);
+    match refunds::find_for_stripe(conn, &refund.id, refund.storefront_id()).await? {
+        Some(record) => {
+            let previous = refunds::record_status(
+                conn,
+                record.id,
+                status,
+                Some(&refund.id),
+                refund.failure_reason.as_deref(),
+            )
+            .await?;
+            let withdrawn = matches!(status, RefundStatus::Failed | RefundStatus::Canceled)
+                && previous.is_some_and(RefundStatus::holds_money);
+            if withdrawn {
+                withdraw_refund(conn, &record.payment_intent_id, record.amount_minor).await?;
+            }
+            if let (Some(order_id), RefundStatus::Failed, Some(_)) =
+                (record.order_id, status, previous)
+            {
+                record_refund_failure(conn, order_id, refund).await?;
+            }
+        }
+        None => {
+            let Some(payment_intent) = refund.payment_intent.as_ref().map(|pi| pi.id()) else {
+                return Ok(());
+            };
+            let inserted = refunds::insert_from_stripe(
+                conn,
+                payment_intent,
+                &refund.id,
+                refund.amount,
+                status,
+                refund.failure_reason.as_deref(),
+            )
+            .await?;
+            if let (Some(Some(order_id)), RefundStatus::Failed) = (inserted, status) {
+                record_refund_failure(conn, order_id, refund).await?;
+            }
+        }
+    }
     Ok(())
 }
 

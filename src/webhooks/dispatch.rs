@@ -8,8 +8,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::de::DeserializeOwned;
 
 use super::store;
-use crate::admin::orders::refunding::apply_stripe_refund;
-use crate::checkout::settle::{Reported, apply_refund, apply_session, payment_failed, report};
+use crate::checkout::settle::{
+    Reported, apply_refund, apply_session, apply_stripe_refund, payment_failed, report,
+};
 use crate::db::DbPool;
 use crate::orders::domain::Source;
 use crate::payments_api::debit;

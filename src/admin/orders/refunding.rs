@@ -5,7 +5,8 @@
 //! staff member's refund cannot take more than is left; Stripe is then
 //! called with an Idempotency-Key of its own (from our refund's id), and
 //! refuses too if more were asked than its charge has left. Stripe's answer
-//! (or its `refund.*` events, whichever comes first) moves the refund on;
+//! (or its `refund.*` events, `checkout::settle::apply_stripe_refund`,
+//! whichever comes first) moves the refund on;
 //! items go back to stock once Stripe has taken it. The order's refunded
 //! total still follows `charge.refunded` (`checkout::settle::apply_refund`).
 
@@ -23,8 +24,8 @@ use crate::db::{DbError, DbPool};
 use crate::ledger::domain::{RefundStatus, refundable};
 use crate::ledger::refunds as ledger_refunds;
 use crate::money::Money;
-use crate::orders::domain::{IssueKind, Order};
-use crate::orders::store::{self as orders, record_issue};
+use crate::orders::domain::Order;
+use crate::orders::store as orders;
 use crate::stripe::params::{NewRefund, RefundOf};
 use crate::stripe::types::Refund;
 use crate::stripe::{StripeError, StripeGateway};
@@ -246,7 +247,7 @@ async fn apply(
         restock(conn, record, staff, order).await?;
     }
     if status == RefundStatus::Failed && previous.is_some() {
-        record_failure(conn, order.id, refund).await?;
+        settle::record_refund_failure(conn, order.id, refund).await?;
     }
     Ok(())
 }
@@ -278,70 +279,6 @@ async fn restock(
                 Some(stock),
             )
             .await?;
-        }
-    }
-    Ok(())
-}
-
-async fn record_failure(
-    conn: &mut AsyncPgConnection,
-    order_id: i64,
-    refund: &Refund,
-) -> QueryResult<()> {
-    let details = json!({
-        "refund": refund.id,
-        "amount_minor": refund.amount,
-        "failure_reason": refund.failure_reason,
-    });
-    record_issue(conn, order_id, IssueKind::RefundFailed, &details).await?;
-    tracing::error!(refund.id = %refund.id, order.id = order_id, "a refund failed at Stripe");
-    Ok(())
-}
-
-/// A refund's event from Stripe (`refund.created`, `refund.updated`,
-/// `refund.failed`, `charge.refund.updated`): moves our refund on, or
-/// records one made in Stripe's dashboard; a failure needs a person. Call
-/// in the webhook's transaction.
-pub async fn apply_stripe_refund(conn: &mut AsyncPgConnection, refund: &Refund) -> QueryResult<()> {
-    let status = RefundStatus::parse(&refund.status).unwrap_or(RefundStatus::Pending);
-    match ledger_refunds::find_for_stripe(conn, &refund.id, refund.storefront_id()).await? {
-        Some(record) => {
-            let previous = ledger_refunds::record_status(
-                conn,
-                record.id,
-                status,
-                Some(&refund.id),
-                refund.failure_reason.as_deref(),
-            )
-            .await?;
-            let withdrawn = matches!(status, RefundStatus::Failed | RefundStatus::Canceled)
-                && previous.is_some_and(RefundStatus::holds_money);
-            if withdrawn {
-                settle::withdraw_refund(conn, &record.payment_intent_id, record.amount_minor)
-                    .await?;
-            }
-            if let (Some(order_id), RefundStatus::Failed, Some(_)) =
-                (record.order_id, status, previous)
-            {
-                record_failure(conn, order_id, refund).await?;
-            }
-        }
-        None => {
-            let Some(payment_intent) = refund.payment_intent.as_ref().map(|pi| pi.id()) else {
-                return Ok(());
-            };
-            let inserted = ledger_refunds::insert_from_stripe(
-                conn,
-                payment_intent,
-                &refund.id,
-                refund.amount,
-                status,
-                refund.failure_reason.as_deref(),
-            )
-            .await?;
-            if let (Some(Some(order_id)), RefundStatus::Failed) = (inserted, status) {
-                record_failure(conn, order_id, refund).await?;
-            }
         }
     }
     Ok(())
